@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: MIT
+// The only file that loads the compiled addon, and the one declaration of its shape.
+import path from 'node:path';
+
+/** Options exactly as native/binding/convert.cpp reads them: already validated and defaulted by config.ts. */
+export interface NativeTrainOptions {
+  epochs: number;
+  lr: number;
+  batchSize: number;
+  momentum: number;
+  weightDecay: number;
+  validSplit: number;
+  seed: number;
+  preset: 'article' | 'cifar';
+  imageSize: number;
+  device: string;
+  /** 0 = every core (or OMP_NUM_THREADS). */
+  threads: number;
+  /** Folder holding the binary batches (or cifar-10-batches-bin/ inside it). */
+  dataDir: string;
+  /** 0 = all records. */
+  limitTrain: number;
+  limitTest: number;
+  logEvery: number;
+}
+
+export type NativeEvent =
+  | {
+      type: 'trainBegin';
+      epochs: number;
+      stepsPerEpoch: number;
+      trainSize: number;
+      validSize: number;
+      testSize: number;
+      parameters: number;
+      threads: number;
+      device: string;
+    }
+  | { type: 'epochBegin'; epoch: number; epochs: number; stepsPerEpoch: number }
+  | {
+      type: 'batchEnd';
+      phase: 'train';
+      epoch: number;
+      epochs: number;
+      step: number;
+      stepsPerEpoch: number;
+      loss: number;
+      imagesPerSecond: number;
+    }
+  | { type: 'evalBegin'; phase: 'valid' | 'test'; epoch: number; samples: number }
+  | {
+      type: 'epochEnd';
+      epoch: number;
+      epochs: number;
+      trainLoss: number;
+      validAccuracy: number;
+      seconds: number;
+      imagesPerSecond: number;
+    }
+  | { type: 'trainEnd'; testAccuracy: number; seconds: number };
+
+export interface NativeEpochStats {
+  epoch: number;
+  trainLoss: number;
+  validAccuracy: number;
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+export interface NativeTrainResult {
+  status: 'completed' | 'cancelled';
+  epochs: NativeEpochStats[];
+  testAccuracy: number;
+  perClassAccuracy: number[];
+  confusionMatrix: number[][];
+  parameters: number;
+  device: string;
+  libtorchVersion: string;
+  threads: number;
+  trainSize: number;
+  validSize: number;
+  testSize: number;
+  seconds: number;
+}
+
+/** An Error built on the main thread from a native exception; code is ERR_TORCH, ERR_TORCH_OOM or ERR_NATIVE. */
+export interface NativeError extends Error {
+  code: string;
+}
+
+export interface NativeJob {
+  /** Asks the loop to stop before its next step; onDone still fires (with status 'cancelled'). */
+  cancel(): void;
+}
+
+export interface NativeInfo {
+  libtorchVersion: string;
+  cudaAvailable: boolean;
+  cudaDevices: number;
+  /** Threads train() uses when threads is 0. */
+  threads: number;
+}
+
+export interface NativeBinding {
+  /** Starts training on a libuv worker thread; returns at once. onDone is called exactly once. */
+  startTraining(
+    options: NativeTrainOptions,
+    onEvent: (event: NativeEvent) => void,
+    onDone: (error: NativeError | null, result?: NativeTrainResult) => void,
+  ): NativeJob;
+  info(): NativeInfo;
+  parameterCount(preset: 'article' | 'cifar'): number;
+  /** The state dict's keys (parameters, then buffers) with their shapes, named as PyTorch names them. */
+  stateDictShapes(preset: 'article' | 'cifar'): Record<string, number[]>;
+}
+
+let cached: NativeBinding | undefined;
+
+/** Loads build/Release (a local build) first, then a matching prebuild; throws with what to do when neither loads. */
+export function loadNative(): NativeBinding {
+  if (cached) return cached;
+  const root = path.resolve(__dirname, '..');
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    cached = require('node-gyp-build')(root) as NativeBinding;
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    const e = new Error(
+      `libtorch-resnet: the native addon could not be loaded (${reason}).\n` +
+        'Possible solutions:\n' +
+        '- Build it: npm run setup (installs LibTorch where none is found, then builds)\n' +
+        '- Point the build at a LibTorch: LIBTORCH=/path/to/libtorch npm run build\n',
+      { cause: err },
+    );
+    (e as NativeError).code = 'ERR_NATIVE_LOAD';
+    throw e;
+  }
+  return cached;
+}

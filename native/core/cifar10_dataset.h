@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: MIT
+// CIFAR-10 in its official binary layout, held whole as uint8 tensors, and the batch transform that turns
+// records into network input with tensor ops on the training device (no per-image loop, no host round trip).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+
+namespace libtorch_resnet::core {
+
+enum class Split { kTrain, kTest };
+
+inline constexpr int64_t kNumClasses = 10;
+inline constexpr int64_t kImageSide = 32;
+inline constexpr int64_t kRecordBytes = 1 + 3 * kImageSide * kImageSide;  // label byte, then R, G, B planes
+
+class Cifar10Dataset {
+ public:
+  // Reads data_batch_1..5.bin (train) or test_batch.bin (test) from `dir`, or from `dir`/cifar-10-batches-bin.
+  // `limit` > 0 keeps only the first `limit` records. Throws std::runtime_error naming the file on bad input.
+  static Cifar10Dataset load(const std::string& dir, Split split, int64_t limit = 0);
+
+  Cifar10Dataset(torch::Tensor images, torch::Tensor labels);
+
+  // uint8 [N, 3, 32, 32].
+  const torch::Tensor& images() const { return images_; }
+  // int64 [N], values 0..9.
+  const torch::Tensor& labels() const { return labels_; }
+  int64_t size() const { return labels_.size(0); }
+
+  Cifar10Dataset subset(const torch::Tensor& indices) const;
+  Cifar10Dataset to(const torch::Device& device) const;
+
+ private:
+  torch::Tensor images_;
+  torch::Tensor labels_;
+};
+
+// uint8 [B,3,32,32] -> float [B,3,S,S]: scale to [0,1], bilinear resize (as PIL's upscaling in the article's
+// transforms.Resize), normalize with the article's CIFAR-10 mean and std.
+class BatchTransform {
+ public:
+  BatchTransform(int64_t image_size, const torch::Device& device);
+  torch::Tensor operator()(const torch::Tensor& images) const;
+
+ private:
+  int64_t image_size_;
+  torch::Tensor mean_;
+  torch::Tensor inv_std_;
+};
+
+}  // namespace libtorch_resnet::core

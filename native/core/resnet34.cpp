@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: MIT
+#include "resnet34.h"
+
+namespace libtorch_resnet::core {
+
+namespace nn = torch::nn;
+
+namespace {
+
+nn::Sequential conv_bn(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride, int64_t padding,
+                       bool relu) {
+  nn::Sequential seq(
+      nn::Conv2d(nn::Conv2dOptions(in_channels, out_channels, kernel).stride(stride).padding(padding).bias(true)),
+      nn::BatchNorm2d(out_channels));
+  if (relu) seq->push_back(nn::ReLU());
+  return seq;
+}
+
+}  // namespace
+
+ResidualBlockImpl::ResidualBlockImpl(int64_t in_channels, int64_t out_channels, int64_t stride,
+                                     nn::Sequential downsample)
+    : conv1_(register_module("conv1", conv_bn(in_channels, out_channels, 3, stride, 1, true))),
+      conv2_(register_module("conv2", conv_bn(out_channels, out_channels, 3, 1, 1, false))),
+      relu_(register_module("relu", nn::ReLU())) {
+  if (downsample) downsample_ = register_module("downsample", downsample);
+}
+
+torch::Tensor ResidualBlockImpl::forward(const torch::Tensor& x) {
+  torch::Tensor out = conv2_->forward(conv1_->forward(x));
+  torch::Tensor residual = downsample_ ? downsample_->forward(x) : x;
+  return relu_->forward(out + residual);
+}
+
+ResNet34Impl::ResNet34Impl(Preset preset, int64_t num_classes) {
+  const bool article = preset == Preset::kArticle;
+  conv1_ = register_module("conv1", article ? conv_bn(3, 64, 7, 2, 3, true) : conv_bn(3, 64, 3, 1, 1, true));
+  maxpool_ = article ? nn::AnyModule(nn::MaxPool2d(nn::MaxPool2dOptions(3).stride(2).padding(1)))
+                     : nn::AnyModule(nn::Identity());
+  register_module("maxpool", maxpool_.ptr());
+  layer0_ = register_module("layer0", make_layer(64, 3, 1));
+  layer1_ = register_module("layer1", make_layer(128, 4, 2));
+  layer2_ = register_module("layer2", make_layer(256, 6, 2));
+  layer3_ = register_module("layer3", make_layer(512, 3, 2));
+  avgpool_ = article ? nn::AnyModule(nn::AvgPool2d(nn::AvgPool2dOptions(7).stride(1)))
+                     : nn::AnyModule(nn::AdaptiveAvgPool2d(1));
+  register_module("avgpool", avgpool_.ptr());
+  fc_ = register_module("fc", nn::Linear(512, num_classes));
+}
+
+nn::Sequential ResNet34Impl::make_layer(int64_t planes, int64_t blocks, int64_t stride) {
+  nn::Sequential downsample{nullptr};
+  if (stride != 1 || inplanes_ != planes) downsample = conv_bn(inplanes_, planes, 1, stride, 0, false);
+  nn::Sequential layer(ResidualBlock(inplanes_, planes, stride, downsample));
+  inplanes_ = planes;
+  for (int64_t i = 1; i < blocks; ++i) layer->push_back(ResidualBlock(inplanes_, planes));
+  return layer;
+}
+
+torch::Tensor ResNet34Impl::forward(torch::Tensor x) {
+  x = maxpool_.forward(conv1_->forward(x));
+  x = layer3_->forward(layer2_->forward(layer1_->forward(layer0_->forward(x))));
+  x = avgpool_.forward(x);
+  return fc_->forward(x.view({x.size(0), -1}));
+}
+
+int64_t count_parameters(const nn::Module& module) {
+  int64_t total = 0;
+  for (const auto& p : module.parameters()) total += p.numel();
+  return total;
+}
+
+int64_t count_parameters(Preset preset) { return count_parameters(*ResNet34(preset)); }
+
+std::vector<std::pair<std::string, std::vector<int64_t>>> state_dict_shapes(Preset preset) {
+  ResNet34 model(preset);
+  std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
+  for (const auto& p : model->named_parameters()) shapes.emplace_back(p.key(), p.value().sizes().vec());
+  for (const auto& b : model->named_buffers()) shapes.emplace_back(b.key(), b.value().sizes().vec());
+  return shapes;
+}
+
+}  // namespace libtorch_resnet::core

@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: MIT
+// The article's ResNet-34, module for module, so that its state-dict keys are the article's
+// (conv1.0.weight, layer0.0.conv1.0.weight, layer1.0.downsample.0.weight, fc.bias, ...).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "options.h"
+
+namespace libtorch_resnet::core {
+
+// conv3x3(stride)+BN+ReLU, conv3x3+BN, plus the input (or its 1x1-conv projection), then ReLU.
+// Convolutions keep their bias, as the article's do.
+class ResidualBlockImpl : public torch::nn::Module {
+ public:
+  ResidualBlockImpl(int64_t in_channels, int64_t out_channels, int64_t stride = 1,
+                    torch::nn::Sequential downsample = nullptr);
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  torch::nn::Sequential conv1_{nullptr};
+  torch::nn::Sequential conv2_{nullptr};
+  torch::nn::Sequential downsample_{nullptr};
+  torch::nn::ReLU relu_{nullptr};
+};
+TORCH_MODULE(ResidualBlock);
+
+// Stem, four stages of [3, 4, 6, 3] blocks with 64/128/256/512 planes, pooling, a linear classifier.
+// kArticle: 7x7/2 conv stem, 3x3/2 max pool, AvgPool2d(7): needs 193..224 px input (a 7x7 final map).
+// kCifar: 3x3/1 conv stem, no max pool, global average pooling: any input of at least 8 px.
+class ResNet34Impl : public torch::nn::Module {
+ public:
+  explicit ResNet34Impl(Preset preset, int64_t num_classes = 10);
+  torch::Tensor forward(torch::Tensor x);
+
+ private:
+  torch::nn::Sequential make_layer(int64_t planes, int64_t blocks, int64_t stride);
+
+  int64_t inplanes_ = 64;
+  torch::nn::Sequential conv1_{nullptr};
+  torch::nn::AnyModule maxpool_;
+  torch::nn::Sequential layer0_{nullptr}, layer1_{nullptr}, layer2_{nullptr}, layer3_{nullptr};
+  torch::nn::AnyModule avgpool_;
+  torch::nn::Linear fc_{nullptr};
+};
+TORCH_MODULE(ResNet34);
+
+int64_t count_parameters(const torch::nn::Module& module);
+
+// Builds the network on the CPU to count it: 21,298,314 for kArticle.
+int64_t count_parameters(Preset preset);
+
+// The state-dict keys (parameters, then buffers) with their shapes, as PyTorch's model.state_dict() names them.
+std::vector<std::pair<std::string, std::vector<int64_t>>> state_dict_shapes(Preset preset);
+
+}  // namespace libtorch_resnet::core

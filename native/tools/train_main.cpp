@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: MIT
+// A small command line around core/, for debugging and profiling the training loop without Node.
+//   train_main DATA_DIR [--preset article|cifar] [--epochs N] [--batch-size N] [--lr X] [--image-size N]
+//              [--device D] [--threads N] [--limit-train N] [--limit-test N] [--log-every N]
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "core/trainer.h"
+
+using namespace libtorch_resnet::core;
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0) {
+    std::fprintf(stderr, "usage: %s DATA_DIR [--preset article|cifar] [--epochs N] [--batch-size N] ...\n", argv[0]);
+    return 2;
+  }
+  TrainOptions o;
+  o.data_dir = argv[1];
+  bool image_size_set = false;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    const char* value = argv[i + 1];
+    if (flag == "--preset") {
+      o.preset = std::strcmp(value, "cifar") == 0 ? Preset::kCifar : Preset::kArticle;
+    } else if (flag == "--epochs") {
+      o.epochs = std::atoll(value);
+    } else if (flag == "--batch-size") {
+      o.batch_size = std::atoll(value);
+    } else if (flag == "--lr") {
+      o.lr = std::atof(value);
+    } else if (flag == "--image-size") {
+      o.image_size = std::atoll(value);
+      image_size_set = true;
+    } else if (flag == "--device") {
+      o.device = value;
+    } else if (flag == "--threads") {
+      o.threads = std::atoi(value);
+    } else if (flag == "--limit-train") {
+      o.limit_train = std::atoll(value);
+    } else if (flag == "--limit-test") {
+      o.limit_test = std::atoll(value);
+    } else if (flag == "--log-every") {
+      o.log_every = std::atoll(value);
+    } else {
+      std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
+      return 2;
+    }
+  }
+  if (!image_size_set) o.image_size = o.preset == Preset::kArticle ? 224 : 32;
+
+  const auto print = [](const ProgressEvent& e) {
+    switch (e.type) {
+      case EventType::kTrainBegin:
+        std::printf("device %s, %d threads, %lld parameters, %lld train / %lld valid / %lld test\n", e.device.c_str(),
+                    e.threads, static_cast<long long>(e.parameters), static_cast<long long>(e.train_size),
+                    static_cast<long long>(e.valid_size), static_cast<long long>(e.test_size));
+        break;
+      case EventType::kBatchEnd:
+        std::printf("epoch %lld step %lld/%lld loss %.4f %.1f img/s\n", static_cast<long long>(e.epoch),
+                    static_cast<long long>(e.step), static_cast<long long>(e.steps_per_epoch), e.loss,
+                    e.images_per_second);
+        break;
+      case EventType::kEpochEnd:
+        std::printf("epoch %lld: loss %.4f, valid %.2f%%, %.1f s, %.1f img/s\n", static_cast<long long>(e.epoch),
+                    e.loss, 100 * e.accuracy, e.seconds, e.images_per_second);
+        break;
+      case EventType::kTrainEnd:
+        std::printf("test accuracy %.2f%% after %.1f s\n", 100 * e.accuracy, e.seconds);
+        break;
+      default:
+        break;
+    }
+    std::fflush(stdout);
+  };
+  try {
+    train(o, print, StopToken());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

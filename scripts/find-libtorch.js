@@ -1,0 +1,156 @@
+#!/usr/bin/env node
+// SPDX-License-Identifier: MIT
+// Who runs it: CMakeLists.txt (cmake-js) and binding.gyp (node-gyp) at build time, and `npm run setup`.
+// It answers one question for both builds: which LibTorch to compile and link against. It never downloads.
+//
+// Order: $LIBTORCH (a LibTorch root: include/, lib/, share/cmake/Torch), $Torch_DIR (the folder holding
+// TorchConfig.cmake), a Python torch install (torch.utils.cmake_prefix_path), the system's (Debian's libtorch-dev).
+//
+//   node scripts/find-libtorch.js             human-readable answer
+//   node scripts/find-libtorch.js --json      everything, as JSON
+//   node scripts/find-libtorch.js --cmake-dir | --lib-dir | --include-dirs | --libs | --defines | --version
+'use strict';
+
+const fs = require('node:fs');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
+
+const SYSTEM_CMAKE_DIRS = [
+  '/usr/lib/x86_64-linux-gnu/cmake/Torch',
+  '/usr/lib/aarch64-linux-gnu/cmake/Torch',
+  '/usr/lib/cmake/Torch',
+  '/usr/local/lib/cmake/Torch',
+];
+
+/** A LibTorch laid out as the zip, a pip wheel or a Debian-style split install. */
+function describe(source, cmakeDir, root, includeRoot, libDir) {
+  const versionFile = [
+    path.join(includeRoot, 'torch/csrc/api/include/torch/version.h'),
+    path.join(includeRoot, 'torch/version.h'),
+  ].find((f) => fs.existsSync(f));
+  const libOk = fs.existsSync(path.join(libDir, 'libtorch.so')) || fs.existsSync(path.join(libDir, 'libtorch.dylib'));
+  if (!fs.existsSync(path.join(cmakeDir, 'TorchConfig.cmake')) || !versionFile || !libOk) return null;
+  const header = fs.readFileSync(versionFile, 'utf8');
+  const part = (name) => (new RegExp(`TORCH_VERSION_${name}\\s+(\\d+)`).exec(header) || [])[1];
+  const version = ['MAJOR', 'MINOR', 'PATCH'].map(part).join('.');
+  const cuda = fs.existsSync(path.join(libDir, 'libtorch_cuda.so'));
+  // The libstdc++ ABI LibTorch was built with (TORCH_CXX_FLAGS); recent configs set none, meaning g++'s default, 1.
+  const config = fs.readFileSync(path.join(cmakeDir, 'TorchConfig.cmake'), 'utf8');
+  const cxx11Abi = Number((/_GLIBCXX_USE_CXX11_ABI=(\d)/.exec(config) || [])[1] ?? 1);
+  return {
+    source,
+    root,
+    cmakeDir,
+    libDir,
+    includeDirs: [includeRoot, path.join(includeRoot, 'torch/csrc/api/include')],
+    version,
+    cuda,
+    cxx11Abi,
+  };
+}
+
+function fromRoot(source, root) {
+  return describe(source, path.join(root, 'share/cmake/Torch'), root, path.join(root, 'include'), path.join(root, 'lib'));
+}
+
+function fromEnvLibtorch() {
+  const root = process.env.LIBTORCH;
+  return root ? fromRoot('LIBTORCH', path.resolve(root)) : null;
+}
+
+function fromEnvTorchDir() {
+  const dir = process.env.Torch_DIR;
+  return dir ? fromRoot('Torch_DIR', path.resolve(dir, '../../..')) : null;
+}
+
+function fromPython() {
+  for (const python of ['python3', '/usr/bin/python3']) {
+    try {
+      const prefix = execFileSync(python, ['-c', 'import torch.utils; print(torch.utils.cmake_prefix_path)'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+        timeout: 60000,
+      }).trim();
+      // cmake_prefix_path is <torch>/share/cmake; Debian's python3-torch points at a folder that does not exist.
+      const found = fromRoot(`python torch (${python})`, path.resolve(prefix, '../..'));
+      if (found) return found;
+    } catch {
+      // No torch for this interpreter: try the next one.
+    }
+  }
+  return null;
+}
+
+function fromSystem() {
+  for (const cmakeDir of SYSTEM_CMAKE_DIRS) {
+    const libDir = path.resolve(cmakeDir, '../..');
+    const found = describe('system', cmakeDir, '/usr', '/usr/include', libDir);
+    if (found) return found;
+  }
+  return null;
+}
+
+function findLibtorch() {
+  const tried = [];
+  const sources = [
+    ['$LIBTORCH', fromEnvLibtorch, process.env.LIBTORCH],
+    ['$Torch_DIR', fromEnvTorchDir, process.env.Torch_DIR],
+    ['python torch', fromPython, 'torch.utils.cmake_prefix_path'],
+    ['system', fromSystem, SYSTEM_CMAKE_DIRS.join(', ')],
+  ];
+  for (const [name, find, where] of sources) {
+    const found = find();
+    if (found) return { ...found, tried };
+    tried.push(`${name}: ${where ? `nothing usable at ${where}` : 'not set'}`);
+    // An explicit choice that does not hold a LibTorch is an error, not a reason to pick another one silently.
+    if ((name === '$LIBTORCH' || name === '$Torch_DIR') && where) break;
+  }
+  const err = new Error(
+    'No LibTorch found. Tried:\n' +
+      tried.map((t) => `  - ${t}`).join('\n') +
+      '\nFix it with one of:\n' +
+      '  - Debian/Ubuntu (CPU): sudo apt-get install libtorch-dev libgloo-dev\n' +
+      '  - pip torch (CPU or CUDA): pip install torch, then rebuild\n' +
+      '  - the LibTorch zip from pytorch.org: unzip it and set LIBTORCH=/path/to/libtorch\n',
+  );
+  err.tried = tried;
+  throw err;
+}
+
+function main(argv) {
+  let lt;
+  try {
+    lt = findLibtorch();
+  } catch (err) {
+    process.stderr.write(`find-libtorch: ${err.message}`);
+    return 1;
+  }
+  const out = {
+    '--json': () => JSON.stringify(lt, null, 2),
+    '--cmake-dir': () => lt.cmakeDir,
+    '--lib-dir': () => lt.libDir,
+    '--include-dirs': () => lt.includeDirs.join(' '),
+    '--libs': () =>
+      [
+        `-L${lt.libDir}`,
+        `-Wl,-rpath,${lt.libDir}`,
+        // LibTorch registers its CPU/CUDA kernels from static initialisers, so the linker must keep these.
+        '-Wl,--no-as-needed',
+        '-ltorch_cpu',
+        ...(lt.cuda ? ['-ltorch_cuda', '-lc10_cuda'] : []),
+        '-ltorch',
+        '-Wl,--as-needed',
+        '-lc10',
+      ].join(' '),
+    '--defines': () => `_GLIBCXX_USE_CXX11_ABI=${lt.cxx11Abi}`,
+    '--version': () => lt.version,
+  }[argv[0] || ''];
+  process.stdout.write(
+    out ? `${out()}\n` : `LibTorch ${lt.version}${lt.cuda ? ' (CUDA)' : ' (CPU)'} from ${lt.source}: ${lt.cmakeDir}\n`,
+  );
+  return 0;
+}
+
+module.exports = { findLibtorch };
+
+if (require.main === module) process.exitCode = main(process.argv.slice(2));

@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// SPDX-License-Identifier: MIT
+// Who runs it: .ci/run, after each build (cmake-js and node-gyp), to prove that build's .node loads without
+// LD_LIBRARY_PATH, builds the article's network and trains a step.  Usage: node scripts/smoke-addon.js FILE.node
+'use strict';
+
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const ARTICLE_PARAMETERS = 21298314;
+
+function writeRandomCifar(dir, records) {
+  const bytes = Buffer.alloc(records * 3073);
+  for (let r = 0; r < records; r++) {
+    bytes[r * 3073] = r % 10;
+    for (let i = 1; i < 3073; i++) bytes[r * 3073 + i] = (r * 31 + i * 7) & 0xff;
+  }
+  for (const name of ['data_batch_1', 'data_batch_2', 'data_batch_3', 'data_batch_4', 'data_batch_5', 'test_batch'])
+    fs.writeFileSync(path.join(dir, `${name}.bin`), bytes);
+}
+
+function main() {
+  const file = path.resolve(process.argv[2] || '');
+  const addon = require(file);
+  const count = addon.parameterCount('article');
+  if (count !== ARTICLE_PARAMETERS) throw new Error(`article preset has ${count} parameters, expected ${ARTICLE_PARAMETERS}`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ltr-smoke-'));
+  writeRandomCifar(dir, 8);
+  const options = {
+    epochs: 1, lr: 0.01, batchSize: 4, momentum: 0.9, weightDecay: 0.001, validSplit: 0, seed: 1,
+    preset: 'cifar', imageSize: 8, device: 'cpu', threads: 0, dataDir: dir, limitTrain: 8, limitTest: 4, logEvery: 1,
+  };
+  addon.startTraining(options, () => {}, (err, result) => {
+    fs.rmSync(dir, { recursive: true, force: true });
+    if (err) throw err;
+    if (result.status !== 'completed' || !(result.epochs[0].trainLoss > 0)) throw new Error(`bad result ${JSON.stringify(result)}`);
+    console.log(`smoke: ${path.relative(process.cwd(), file)} loads LibTorch ${addon.info().libtorchVersion}, ` +
+      `article preset ${count} parameters, trained ${result.trainSize} images (loss ${result.epochs[0].trainLoss.toFixed(3)})`);
+  });
+}
+
+main();
