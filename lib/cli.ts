@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: MIT
+// The libtorch-resnet command: train and info, with flags generated from the option table in config.ts.
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { Command, CommanderError, Option } from 'commander';
+
+import { OPTION_SPECS, defaultDataDir, resolveConfig } from './config';
+import type { OptionSpec, ResolvedConfig } from './config';
+import { captureCallerStack } from './errors';
+import { loadNative } from './native';
+import { ProgressRenderer, formatCount, formatSummary } from './progress';
+import type { ProgressStream, TrainEvent } from './progress';
+import { infoWith, runTraining } from './train';
+import type { BindingSource } from './train';
+
+/** Exit codes, as issue #4 fixes them. */
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_INTERRUPTED = 130;
+
+/**
+ * Everything the CLI touches outside itself, so tests can run it in-process with a fake binding.
+ *
+ * @example
+ * const code = await run(['train', '--epochs', '1'], { stdout, stderr, binding: fakeBinding });
+ */
+export interface CliIo {
+  readonly stdout: ProgressStream;
+  readonly stderr: ProgressStream;
+  /** The addon, or a function that loads it. */
+  readonly binding: BindingSource;
+  /** Calls `handler` on Ctrl-C; returns a function that stops listening. */
+  onInterrupt(handler: () => void): () => void;
+}
+
+function processInterrupt(handler: () => void): () => void {
+  let count = 0;
+  const listener = () => {
+    count += 1;
+    // A second Ctrl-C does not wait for the current step.
+    if (count > 1) process.exit(EXIT_INTERRUPTED);
+    handler();
+  };
+  process.on('SIGINT', listener);
+  return () => {
+    process.off('SIGINT', listener);
+  };
+}
+
+function defaultIo(): CliIo {
+  return { stdout: process.stdout, stderr: process.stderr, binding: loadNative, onInterrupt: processInterrupt };
+}
+
+function packageVersion(): string {
+  // dist/cli.js and lib/cli.ts both sit one level below package.json.
+  const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  return manifest.version;
+}
+
+/** batchSize -> batch-size. */
+export function kebabCase(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+// Flag values become numbers where they look like numbers; anything else goes to resolveConfig as it is, so
+// that its message (naming the option and what is allowed) is the one the user sees.
+function parseNumberFlag(value: string): number | string {
+  return /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(value.trim()) ? Number(value) : value;
+}
+
+function flagOption(spec: OptionSpec): Option {
+  const flag = `--${kebabCase(spec.name)}`;
+  if (spec.type === 'boolean') {
+    const description = `Don't ${spec.description.charAt(0).toLowerCase()}${spec.description.slice(1)}`;
+    return new Option(`--no-${kebabCase(spec.name)}`, description);
+  }
+  const placeholder =
+    spec.type === 'integer' ? 'n' : spec.type === 'number' ? 'x' : kebabCase(spec.name).split('-').pop()!;
+  const details = spec.range ? `default: ${spec.defaultText}; ${spec.range}` : `default: ${spec.defaultText}`;
+  const option = new Option(`${flag} <${placeholder}>`, `${spec.description} (${details})`);
+  if (spec.type === 'integer' || spec.type === 'number') option.argParser(parseNumberFlag);
+  return option;
+}
+
+function isConfigError(error: unknown): error is Error & { code: string } {
+  const code = (error as { code?: unknown } | null)?.code;
+  return (
+    (error instanceof TypeError || error instanceof RangeError) &&
+    (code === 'ERR_INVALID_ARG_TYPE' || code === 'ERR_INVALID_ARG_VALUE' || code === 'ERR_OUT_OF_RANGE')
+  );
+}
+
+// resolveConfig names the option (camelCase); the user typed its flag.
+function flagOfConfigError(message: string): string | undefined {
+  const match = / for (\w+) but received /.exec(message);
+  const spec = match && OPTION_SPECS.find((s) => s.name === match[1] && s.cli);
+  return spec ? `--${kebabCase(spec.name)}` : undefined;
+}
+
+function runtimeErrorMessage(error: unknown): string {
+  if (!(error instanceof Error)) return `libtorch-resnet: ${String(error)}\n`;
+  const code = (error as { code?: unknown }).code;
+  return `libtorch-resnet: ${error.message}${typeof code === 'string' ? ` [${code}]` : ''}\n`;
+}
+
+async function trainCommand(opts: Record<string, unknown>, command: Command, io: CliIo): Promise<number> {
+  const json = opts.json === true;
+  const callerStack = captureCallerStack();
+  const controller = new AbortController();
+  const renderer = json ? undefined : new ProgressRenderer(io.stdout);
+  const onProgress = (event: TrainEvent) => {
+    if (json) io.stdout.write(`${JSON.stringify(event)}\n`);
+    else renderer!.onProgress(event);
+  };
+
+  // Only flags given on the command line: resolveConfig fills in the rest.
+  const input: Record<string, unknown> = { signal: controller.signal, onProgress };
+  for (const spec of OPTION_SPECS) {
+    if (spec.cli && command.getOptionValueSource(spec.name) === 'cli') input[spec.name] = opts[spec.name];
+  }
+  let config: ResolvedConfig;
+  try {
+    config = resolveConfig(input);
+  } catch (error) {
+    if (!isConfigError(error)) throw error;
+    const flag = flagOfConfigError(error.message);
+    io.stderr.write(`error: ${flag ? `option '${flag}': ` : ''}${error.message}\n`);
+    io.stderr.write("Run 'libtorch-resnet train --help' for the options.\n");
+    return EXIT_USAGE;
+  }
+
+  let interrupted = false;
+  const stopListening = io.onInterrupt(() => {
+    interrupted = true;
+    renderer?.stop();
+    io.stderr.write('Stopping after the current step (Ctrl-C again to quit at once)\n');
+    controller.abort(new Error('interrupted (SIGINT)'));
+  });
+  try {
+    const result = await runTraining(io.binding, config, callerStack);
+    renderer?.stop();
+    if (json) io.stdout.write(`${JSON.stringify({ type: 'result', ...result })}\n`);
+    else io.stdout.write(`\n${formatSummary(result)}`);
+    return EXIT_OK;
+  } catch (error) {
+    renderer?.stop();
+    if (interrupted || (error as Error | null)?.name === 'AbortError') {
+      io.stderr.write('libtorch-resnet: training interrupted\n');
+      return EXIT_INTERRUPTED;
+    }
+    io.stderr.write(runtimeErrorMessage(error));
+    return EXIT_FAILURE;
+  } finally {
+    stopListening();
+  }
+}
+
+async function infoCommand(opts: Record<string, unknown>, io: CliIo): Promise<number> {
+  try {
+    const about = await infoWith(io.binding);
+    if (opts.json === true) {
+      io.stdout.write(`${JSON.stringify(about)}\n`);
+      return EXIT_OK;
+    }
+    const cuda = about.cudaAvailable ? `available, ${about.cudaDevices} device(s)` : 'not available';
+    io.stdout.write(
+      [
+        `libtorch-resnet  ${packageVersion()}`,
+        `LibTorch         ${about.libtorchVersion}`,
+        `CUDA             ${cuda}`,
+        `CPU threads      ${about.threads}`,
+        `parameters       article ${formatCount(about.presets.article.parameters)}, ` +
+          `cifar ${formatCount(about.presets.cifar.parameters)}`,
+        `data folder      ${defaultDataDir()} (default)`,
+        '',
+      ].join('\n'),
+    );
+    return EXIT_OK;
+  } catch (error) {
+    io.stderr.write(runtimeErrorMessage(error));
+    return EXIT_FAILURE;
+  }
+}
+
+function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
+  const program = new Command();
+  program
+    .name('libtorch-resnet')
+    .description('Train ResNet-34 on CIFAR-10 with LibTorch, on a CUDA GPU or every CPU core.')
+    .version(packageVersion(), '-V, --version')
+    .exitOverride()
+    .showHelpAfterError("(run 'libtorch-resnet --help' for usage)")
+    .configureOutput({
+      writeOut: (text) => void io.stdout.write(text),
+      writeErr: (text) => void io.stderr.write(text),
+    });
+
+  const trainCmd = program
+    .command('train')
+    .description('Train on CIFAR-10 and print the per-epoch metrics, test accuracy and per-class accuracy.');
+  for (const spec of OPTION_SPECS) if (spec.cli) trainCmd.addOption(flagOption(spec));
+  trainCmd
+    .option('--json', 'Print one JSON object per line: every event, then the result (type "result") last.')
+    .action(async (opts: Record<string, unknown>, command: Command) => {
+      setExitCode(await trainCommand(opts, command, io));
+    });
+
+  program
+    .command('info')
+    .description('Show the LibTorch version, CUDA devices, CPU threads and parameter counts.')
+    .option('--json', 'Print the result of info() as JSON.')
+    .action(async (opts: Record<string, unknown>) => {
+      setExitCode(await infoCommand(opts, io));
+    });
+  return program;
+}
+
+/**
+ * Runs the CLI on `argv` (the arguments after the script name) and resolves with the exit code:
+ * 0 done, 1 runtime error, 2 usage error, 130 interrupted.
+ *
+ * @example
+ * const code = await run(['train', '--epochs', '1', '--preset', 'cifar', '--json']);
+ */
+export async function run(argv: readonly string[], io: Partial<CliIo> = {}): Promise<number> {
+  const fullIo: CliIo = { ...defaultIo(), ...io };
+  let exitCode = EXIT_OK;
+  const program = buildProgram(fullIo, (code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    // Commander has already printed its message (unknown option, missing argument, --help, --version).
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    fullIo.stderr.write(runtimeErrorMessage(error));
+    return EXIT_FAILURE;
+  }
+  return exitCode;
+}
+
+/**
+ * Entry point of bin/libtorch-resnet.js: runs the CLI on process.argv and sets process.exitCode.
+ *
+ * @example
+ * require('libtorch-resnet/dist/cli.js').main();
+ */
+export function main(): void {
+  void run(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,611 @@
+// SPDX-License-Identifier: MIT
+// The one place user input is checked: train() options, CLI flags and the README's table all come from here.
+import os from 'node:os';
+import path from 'node:path';
+import { inspect } from 'node:util';
+
+import type { NativeTrainOptions } from './native';
+import type { TrainEvent } from './progress';
+
+/** The network shape: the article's 224 px ImageNet-style ResNet-34, or the same blocks with a 32 px CIFAR stem. */
+export type Preset = 'article' | 'cifar';
+
+/** Where training runs: `auto` takes the first CUDA device when LibTorch sees one, else the CPU. */
+export type Device = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
+
+/**
+ * Options of {@link train}, as users write them: every field is optional and falls back to the article's value.
+ * `OPTION_SPECS` lists each one with its type, default and allowed range.
+ *
+ * @example
+ * const options: TrainConfig = { epochs: 5, preset: 'cifar', limitTrain: 5000, signal: controller.signal };
+ * const result = await train(options);
+ */
+export interface TrainConfig {
+  /** Passes over the training split (20). */
+  epochs?: number | undefined;
+  /** SGD learning rate (0.01). */
+  lr?: number | undefined;
+  /** Images per training and evaluation step (64). */
+  batchSize?: number | undefined;
+  /** SGD momentum (0.9). */
+  momentum?: number | undefined;
+  /** SGD weight decay, an L2 penalty on every parameter (0.001). */
+  weightDecay?: number | undefined;
+  /** Fraction of the training records held out for validation (0.1). */
+  validSplit?: number | undefined;
+  /** Seeds weight initialisation, the train/validation split and the shuffles (42). */
+  seed?: number | undefined;
+  /** Network shape ('article'). */
+  preset?: Preset | undefined;
+  /** Side in pixels images are resized to (224 for 'article', 32 for 'cifar'). */
+  imageSize?: number | undefined;
+  /** 'auto', 'cpu', 'cuda' or 'cuda:N' ('auto'). */
+  device?: Device | string | undefined;
+  /** CPU threads; 0 uses every core (0). */
+  threads?: number | undefined;
+  /** Where CIFAR-10 is, or will be cached ($LIBTORCH_RESNET_DATA, else ~/.cache/libtorch-resnet). */
+  dataDir?: string | undefined;
+  /** Download CIFAR-10 when dataDir lacks it (true). */
+  download?: boolean | undefined;
+  /** Use only the first N training records (all). */
+  limitTrain?: number | undefined;
+  /** Use only the first N test records (all). */
+  limitTest?: number | undefined;
+  /** Send a batchEnd event every this many training steps (10). */
+  logEvery?: number | undefined;
+  /** Aborting it stops the run after the current step; train() then rejects with an AbortError. */
+  signal?: AbortSignal | undefined;
+  /** Called on the main thread with every event, in order. */
+  onProgress?: ((event: TrainEvent) => void) | undefined;
+}
+
+/**
+ * {@link TrainConfig} after {@link resolveConfig}: checked, every default filled in, frozen.
+ *
+ * @example
+ * const config: ResolvedConfig = resolveConfig({ preset: 'cifar' });
+ * config.imageSize; // 32
+ */
+export interface ResolvedConfig {
+  readonly epochs: number;
+  readonly lr: number;
+  readonly batchSize: number;
+  readonly momentum: number;
+  readonly weightDecay: number;
+  readonly validSplit: number;
+  readonly seed: number;
+  readonly preset: Preset;
+  readonly imageSize: number;
+  readonly device: Device;
+  readonly threads: number;
+  /** Absolute. */
+  readonly dataDir: string;
+  readonly download: boolean;
+  /** undefined: all records. */
+  readonly limitTrain: number | undefined;
+  /** undefined: all records. */
+  readonly limitTest: number | undefined;
+  readonly logEvery: number;
+  readonly signal: AbortSignal | undefined;
+  readonly onProgress: ((event: TrainEvent) => void) | undefined;
+}
+
+/** The name of a {@link TrainConfig} option. */
+export type OptionName = keyof TrainConfig;
+
+/**
+ * One row of the options table, machine-readable: README tables and CLI flags are generated from these.
+ *
+ * @example
+ * for (const spec of OPTION_SPECS) console.log(`| ${spec.name} | ${spec.type} | ${spec.defaultText} | ${spec.range} |`);
+ */
+export interface OptionSpec {
+  readonly name: OptionName;
+  /** How the value is typed. */
+  readonly type: 'integer' | 'number' | 'boolean' | 'string' | 'enum' | 'AbortSignal' | 'function';
+  /** The default value; undefined where it depends on other options or the environment (see defaultText). */
+  readonly default: number | string | boolean | undefined;
+  /** The default, as the README shows it. */
+  readonly defaultText: string;
+  /** Allowed values, short: '1–4096', '(0, 10]', "'article' | 'cifar'"; empty where any value of the type goes. */
+  readonly range: string;
+  /** What a valid value is, as error messages say it: 'integer between 1 and 4096'. */
+  readonly expected: string;
+  /** One line for the README and --help. */
+  readonly description: string;
+  /** Whether `libtorch-resnet train` has a flag for it (the kebab-case of name). */
+  readonly cli: boolean;
+  /** Bounds of 'integer' and 'number' options. */
+  readonly min?: number;
+  readonly max?: number;
+  /** Whether min / max themselves are excluded ('number' options). */
+  readonly minExclusive?: boolean;
+  readonly maxExclusive?: boolean;
+  /** The values of 'enum' options. */
+  readonly values?: readonly string[];
+}
+
+/** The environment variable naming the data folder when dataDir is not given. */
+export const DATA_DIR_ENV = 'LIBTORCH_RESNET_DATA';
+
+/** Image sides each preset accepts. The article ends in AvgPool2d(7) + Linear(512), so it needs a 7x7 final map. */
+export const IMAGE_SIZE_RANGE: Readonly<Record<Preset, { readonly min: number; readonly max: number }>> = Object.freeze({
+  article: Object.freeze({ min: 193, max: 224 }),
+  cifar: Object.freeze({ min: 8, max: 512 }),
+});
+
+/** The image side each preset uses by default. */
+export const DEFAULT_IMAGE_SIZE: Readonly<Record<Preset, number>> = Object.freeze({ article: 224, cifar: 32 });
+
+const PRESETS = ['article', 'cifar'] as const;
+
+// The article's values (and this package's choices where the article has none).
+const DEFAULTS = {
+  epochs: 20,
+  lr: 0.01,
+  batchSize: 64,
+  momentum: 0.9,
+  weightDecay: 0.001,
+  validSplit: 0.1,
+  seed: 42,
+  preset: 'article' as Preset,
+  device: 'auto' as Device,
+  threads: 0,
+  download: true,
+  logEvery: 10,
+} as const;
+const DEVICE_PATTERN = /^(auto|cpu|cuda|cuda:(0|[1-9][0-9]{0,3}))$/;
+const UINT32_MAX = 2 ** 32 - 1;
+
+function integerSpec<K extends OptionName>(
+  name: K,
+  min: number,
+  max: number,
+  def: number | undefined,
+  description: string,
+  extra: Partial<Omit<OptionSpec, 'name'>> = {},
+): OptionSpec & { readonly name: K } {
+  const unbounded = max === Number.MAX_SAFE_INTEGER;
+  return {
+    name,
+    type: 'integer',
+    default: def,
+    defaultText: def === undefined ? 'all' : String(def),
+    range: unbounded ? `≥ ${min}` : `${min}–${max}`,
+    expected: unbounded ? `integer of at least ${min}` : `integer between ${min} and ${max}`,
+    description,
+    cli: true,
+    min,
+    max,
+    ...extra,
+  };
+}
+
+function numberSpec<K extends OptionName>(
+  name: K,
+  bounds: { min: number; max: number; minExclusive?: boolean; maxExclusive?: boolean },
+  def: number,
+  description: string,
+): OptionSpec & { readonly name: K } {
+  const minExclusive = bounds.minExclusive ?? false;
+  const maxExclusive = bounds.maxExclusive ?? false;
+  const lower = minExclusive ? `greater than ${bounds.min}` : `at least ${bounds.min}`;
+  const upper = maxExclusive ? `less than ${bounds.max}` : `at most ${bounds.max}`;
+  return {
+    name,
+    type: 'number',
+    default: def,
+    defaultText: String(def),
+    range: `${minExclusive ? '(' : '['}${bounds.min}, ${bounds.max}${maxExclusive ? ')' : ']'}`,
+    expected:
+      minExclusive || maxExclusive
+        ? `number ${lower} and ${upper}`
+        : `number between ${bounds.min} and ${bounds.max}`,
+    description,
+    cli: true,
+    min: bounds.min,
+    max: bounds.max,
+    minExclusive,
+    maxExclusive,
+  };
+}
+
+const SPECS = {
+  epochs: integerSpec('epochs', 1, 10000, DEFAULTS.epochs, 'Passes over the training split.'),
+  lr: numberSpec('lr', { min: 0, max: 10, minExclusive: true }, DEFAULTS.lr, 'SGD learning rate.'),
+  batchSize: integerSpec('batchSize', 1, 4096, DEFAULTS.batchSize, 'Images per training and evaluation step.'),
+  momentum: numberSpec('momentum', { min: 0, max: 1, maxExclusive: true }, DEFAULTS.momentum, 'SGD momentum.'),
+  weightDecay: numberSpec('weightDecay', { min: 0, max: 1 }, DEFAULTS.weightDecay, 'SGD weight decay (L2 penalty).'),
+  validSplit: numberSpec(
+    'validSplit',
+    { min: 0, max: 0.9 },
+    DEFAULTS.validSplit,
+    'Fraction of the training records held out for validation (seeded shuffle).',
+  ),
+  seed: integerSpec(
+    'seed',
+    0,
+    UINT32_MAX,
+    DEFAULTS.seed,
+    'Seeds weight initialisation, the train/validation split and the epoch shuffles.',
+  ),
+  preset: {
+    name: 'preset',
+    type: 'enum',
+    default: 'article',
+    defaultText: "'article'",
+    range: "'article' | 'cifar'",
+    expected: "one of 'article' or 'cifar'",
+    description: "Network shape: the article's 224 px ResNet-34, or the same blocks with a 32 px CIFAR stem.",
+    cli: true,
+    values: PRESETS,
+  },
+  imageSize: integerSpec(
+    'imageSize',
+    IMAGE_SIZE_RANGE.cifar.min,
+    IMAGE_SIZE_RANGE.cifar.max,
+    undefined,
+    'Side in pixels images are resized to before they enter the network.',
+    {
+      defaultText: `${DEFAULT_IMAGE_SIZE.article} (article), ${DEFAULT_IMAGE_SIZE.cifar} (cifar)`,
+      range: `${IMAGE_SIZE_RANGE.article.min}–${IMAGE_SIZE_RANGE.article.max} (article), ` +
+        `${IMAGE_SIZE_RANGE.cifar.min}–${IMAGE_SIZE_RANGE.cifar.max} (cifar)`,
+      expected:
+        `integer between ${IMAGE_SIZE_RANGE.article.min} and ${IMAGE_SIZE_RANGE.article.max} (preset 'article') ` +
+        `or ${IMAGE_SIZE_RANGE.cifar.min} and ${IMAGE_SIZE_RANGE.cifar.max} (preset 'cifar')`,
+    },
+  ),
+  device: {
+    name: 'device',
+    type: 'string',
+    default: 'auto',
+    defaultText: "'auto'",
+    range: "'auto' | 'cpu' | 'cuda' | 'cuda:N'",
+    expected: "one of 'auto', 'cpu', 'cuda' or 'cuda:N' (N a device index)",
+    description: "Where to train; 'auto' takes CUDA when LibTorch sees a device, else the CPU.",
+    cli: true,
+  },
+  threads: integerSpec('threads', 0, 1024, DEFAULTS.threads, 'CPU threads; 0 uses every core (or OMP_NUM_THREADS).', {
+    defaultText: '0 (all cores)',
+  }),
+  dataDir: {
+    name: 'dataDir',
+    type: 'string',
+    default: undefined,
+    defaultText: `$${DATA_DIR_ENV}, else $XDG_CACHE_HOME/libtorch-resnet, else ~/.cache/libtorch-resnet`,
+    range: '',
+    expected: 'non-empty string',
+    description: 'Folder where CIFAR-10 is (cifar-10-batches-bin/ or cifar-10-binary.tar.gz), or will be cached.',
+    cli: true,
+  },
+  download: {
+    name: 'download',
+    type: 'boolean',
+    default: true,
+    defaultText: 'true',
+    range: '',
+    expected: 'boolean',
+    description: 'Download CIFAR-10 when dataDir lacks it (not available in this version yet).',
+    cli: true,
+  },
+  limitTrain: integerSpec(
+    'limitTrain',
+    1,
+    Number.MAX_SAFE_INTEGER,
+    undefined,
+    'Use only the first N training records, for quick runs.',
+  ),
+  limitTest: integerSpec(
+    'limitTest',
+    1,
+    Number.MAX_SAFE_INTEGER,
+    undefined,
+    'Use only the first N test records, for quick runs.',
+  ),
+  logEvery: integerSpec('logEvery', 1, 100000, DEFAULTS.logEvery, 'Send a batchEnd event every N training steps.'),
+  signal: {
+    name: 'signal',
+    type: 'AbortSignal',
+    default: undefined,
+    defaultText: 'none',
+    range: '',
+    expected: 'AbortSignal',
+    description: 'Aborting it stops the run after the current step; train() rejects with an AbortError.',
+    cli: false,
+  },
+  onProgress: {
+    name: 'onProgress',
+    type: 'function',
+    default: undefined,
+    defaultText: 'none',
+    range: '',
+    expected: 'function',
+    description: 'Receives every progress event (trainBegin, epochBegin, batchEnd, evalBegin, epochEnd, trainEnd).',
+    cli: false,
+  },
+} as const satisfies { readonly [K in OptionName]-?: OptionSpec & { readonly name: K } };
+
+/**
+ * Every train() option in a fixed order, with type, default, range and description, frozen.
+ * The README's options table and the CLI's flags are generated from it.
+ *
+ * @example
+ * const flags = OPTION_SPECS.filter((spec) => spec.cli).map((spec) => spec.name);
+ */
+export const OPTION_SPECS: readonly OptionSpec[] = Object.freeze(
+  Object.values(SPECS).map((spec) => Object.freeze(spec as OptionSpec)),
+);
+
+const OPTION_NAMES: readonly OptionName[] = OPTION_SPECS.map((spec) => spec.name);
+
+type CodedError = Error & { code: string };
+
+function typeOf(value: unknown): string {
+  return value === null ? 'null' : typeof value;
+}
+
+function describe(value: unknown): string {
+  return inspect(value, { depth: 0, breakLength: Infinity, maxArrayLength: 4, maxStringLength: 80 });
+}
+
+// Messages as sharp's invalidParameterError writes them; the class and code as Node's validators choose them.
+function invalidParameter(
+  ErrorClass: typeof TypeError | typeof RangeError,
+  code: string,
+  name: string,
+  expected: string,
+  actual: unknown,
+  hint?: string,
+): CodedError {
+  const message =
+    `Expected ${expected} for ${name} but received ${describe(actual)} of type ${typeOf(actual)}` +
+    (hint ? `; ${hint}` : '');
+  const error = new ErrorClass(message) as CodedError;
+  error.code = code;
+  return error;
+}
+
+/** Levenshtein distance between two strings. */
+export function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** The known option a misspelt key most likely meant, or undefined when none is close. */
+export function suggestOption(key: string): OptionName | undefined {
+  // Compare without case and separators, so batch_size and BatchSize find batchSize.
+  const normalize = (s: string) => s.toLowerCase().replace(/[-_\s]/g, '');
+  const wanted = normalize(key);
+  let best: OptionName | undefined;
+  let bestDistance = Infinity;
+  for (const name of OPTION_NAMES) {
+    const distance = editDistance(wanted, normalize(name));
+    if (distance < bestDistance) {
+      best = name;
+      bestDistance = distance;
+    }
+  }
+  const allowed = Math.max(1, Math.floor(Math.min(wanted.length, 12) / 3));
+  return bestDistance <= allowed ? best : undefined;
+}
+
+function unknownOption(key: string): CodedError {
+  const suggestion = suggestOption(key);
+  const message = suggestion
+    ? `Unknown option '${key}'; did you mean '${suggestion}'?`
+    : `Unknown option '${key}'; the options are ${OPTION_NAMES.join(', ')}`;
+  const error = new TypeError(message) as CodedError;
+  error.code = 'ERR_INVALID_ARG_VALUE';
+  return error;
+}
+
+function readInteger(value: unknown, spec: OptionSpec): number {
+  if (typeof value !== 'number') {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', spec.name, spec.expected, value);
+  }
+  if (!Number.isInteger(value) || value < spec.min! || value > spec.max!) {
+    throw invalidParameter(RangeError, 'ERR_OUT_OF_RANGE', spec.name, spec.expected, value);
+  }
+  return value;
+}
+
+function readNumber(value: unknown, spec: OptionSpec): number {
+  if (typeof value !== 'number') {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', spec.name, spec.expected, value);
+  }
+  const tooLow = spec.minExclusive ? value <= spec.min! : value < spec.min!;
+  const tooHigh = spec.maxExclusive ? value >= spec.max! : value > spec.max!;
+  // NaN fails every comparison, so it is caught by isFinite, not by the bounds.
+  if (!Number.isFinite(value) || tooLow || tooHigh) {
+    throw invalidParameter(RangeError, 'ERR_OUT_OF_RANGE', spec.name, spec.expected, value);
+  }
+  return value;
+}
+
+// Only the type here: the range depends on the preset, checked once the preset is known.
+function readImageSize(value: unknown): number {
+  if (typeof value !== 'number') {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'imageSize', SPECS.imageSize.expected, value);
+  }
+  return value;
+}
+
+function readBoolean(value: unknown, spec: OptionSpec): boolean {
+  if (typeof value !== 'boolean') {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', spec.name, spec.expected, value);
+  }
+  return value;
+}
+
+function readPreset(value: unknown): Preset {
+  const spec = SPECS.preset;
+  if (typeof value !== 'string') {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', spec.name, spec.expected, value);
+  }
+  if (!(PRESETS as readonly string[]).includes(value)) {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_VALUE', spec.name, spec.expected, value);
+  }
+  return value as Preset;
+}
+
+function readDevice(value: unknown): Device {
+  const spec = SPECS.device;
+  if (typeof value !== 'string') {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', spec.name, spec.expected, value);
+  }
+  if (!DEVICE_PATTERN.test(value)) {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_VALUE', spec.name, spec.expected, value);
+  }
+  return value as Device;
+}
+
+function readDataDir(value: unknown): string {
+  const spec = SPECS.dataDir;
+  if (typeof value !== 'string') {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', spec.name, spec.expected, value);
+  }
+  if (value === '' || value.includes('\0')) {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_VALUE', spec.name, 'non-empty string without null bytes', value);
+  }
+  return path.resolve(value);
+}
+
+function readSignal(value: unknown): AbortSignal {
+  // Duck-typed, as Node's validateAbortSignal does, so a signal from another realm (a jest sandbox) still works.
+  const candidate = value as Partial<AbortSignal> | null;
+  if (
+    typeof value !== 'object' ||
+    candidate === null ||
+    typeof candidate.aborted !== 'boolean' ||
+    typeof candidate.addEventListener !== 'function' ||
+    typeof candidate.removeEventListener !== 'function'
+  ) {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'signal', SPECS.signal.expected, value);
+  }
+  return value as AbortSignal;
+}
+
+function readFunction(value: unknown): (event: TrainEvent) => void {
+  if (typeof value !== 'function') {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'onProgress', SPECS.onProgress.expected, value);
+  }
+  return value as (event: TrainEvent) => void;
+}
+
+/**
+ * The data folder used when dataDir is not given: $LIBTORCH_RESNET_DATA, else $XDG_CACHE_HOME/libtorch-resnet
+ * (when absolute, as the XDG spec requires), else ~/.cache/libtorch-resnet.
+ *
+ * @example
+ * defaultDataDir({ XDG_CACHE_HOME: '/var/cache' }); // '/var/cache/libtorch-resnet'
+ */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  const explicit = env[DATA_DIR_ENV];
+  if (explicit) return path.resolve(explicit);
+  const xdg = env.XDG_CACHE_HOME;
+  if (xdg && path.isAbsolute(xdg)) return path.join(xdg, 'libtorch-resnet');
+  return path.join(os.homedir(), '.cache', 'libtorch-resnet');
+}
+
+/**
+ * Checks train() options and fills in every default: the only function that validates user input.
+ * Throws before anything native runs: a `TypeError` (`ERR_INVALID_ARG_TYPE`: wrong type;
+ * `ERR_INVALID_ARG_VALUE`: a value outside an enumeration, or an unknown key, with a "did you mean") or a
+ * `RangeError` (`ERR_OUT_OF_RANGE`: a number out of range, not an integer, or NaN), each naming the option.
+ *
+ * @example
+ * resolveConfig({ preset: 'cifar' }).imageSize; // 32
+ * resolveConfig({ batchSize: 0 });
+ * // RangeError [ERR_OUT_OF_RANGE]: Expected integer between 1 and 4096 for batchSize but received 0 of type number
+ */
+export function resolveConfig(input: unknown): ResolvedConfig {
+  // Validate arguments
+  if (input !== undefined && (typeof input !== 'object' || input === null || Array.isArray(input))) {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'options', 'object', input);
+  }
+  const given = (input ?? {}) as Record<string, unknown>;
+  for (const key of Object.keys(given)) {
+    if (!(OPTION_NAMES as readonly string[]).includes(key)) throw unknownOption(key);
+  }
+  // An option set to undefined takes its default, as if it were left out.
+  const has = (name: OptionName) => given[name] !== undefined;
+  const value = (name: OptionName) => given[name];
+
+  // Interpret options
+  const preset = has('preset') ? readPreset(value('preset')) : DEFAULTS.preset;
+  const config: ResolvedConfig = {
+    epochs: has('epochs') ? readInteger(value('epochs'), SPECS.epochs) : DEFAULTS.epochs,
+    lr: has('lr') ? readNumber(value('lr'), SPECS.lr) : DEFAULTS.lr,
+    batchSize: has('batchSize') ? readInteger(value('batchSize'), SPECS.batchSize) : DEFAULTS.batchSize,
+    momentum: has('momentum') ? readNumber(value('momentum'), SPECS.momentum) : DEFAULTS.momentum,
+    weightDecay: has('weightDecay') ? readNumber(value('weightDecay'), SPECS.weightDecay) : DEFAULTS.weightDecay,
+    validSplit: has('validSplit') ? readNumber(value('validSplit'), SPECS.validSplit) : DEFAULTS.validSplit,
+    seed: has('seed') ? readInteger(value('seed'), SPECS.seed) : DEFAULTS.seed,
+    preset,
+    imageSize: has('imageSize') ? readImageSize(value('imageSize')) : DEFAULT_IMAGE_SIZE[preset],
+    device: has('device') ? readDevice(value('device')) : DEFAULTS.device,
+    threads: has('threads') ? readInteger(value('threads'), SPECS.threads) : DEFAULTS.threads,
+    dataDir: has('dataDir') ? readDataDir(value('dataDir')) : defaultDataDir(),
+    download: has('download') ? readBoolean(value('download'), SPECS.download) : DEFAULTS.download,
+    limitTrain: has('limitTrain') ? readInteger(value('limitTrain'), SPECS.limitTrain) : undefined,
+    limitTest: has('limitTest') ? readInteger(value('limitTest'), SPECS.limitTest) : undefined,
+    logEvery: has('logEvery') ? readInteger(value('logEvery'), SPECS.logEvery) : DEFAULTS.logEvery,
+    signal: has('signal') ? readSignal(value('signal')) : undefined,
+    onProgress: has('onProgress') ? readFunction(value('onProgress')) : undefined,
+  };
+
+  // Validate interpreted options
+  const sizes = IMAGE_SIZE_RANGE[preset];
+  if (!Number.isInteger(config.imageSize) || config.imageSize < sizes.min || config.imageSize > sizes.max) {
+    const hint =
+      preset === 'article'
+        ? "the article's network ends in AvgPool2d(7) + Linear(512), which needs a 7x7 final feature map; " +
+          "use preset 'cifar' for smaller images"
+        : undefined;
+    throw invalidParameter(
+      RangeError,
+      'ERR_OUT_OF_RANGE',
+      'imageSize',
+      `integer between ${sizes.min} and ${sizes.max} (preset '${preset}')`,
+      config.imageSize,
+      hint,
+    );
+  }
+  return Object.freeze(config);
+}
+
+/**
+ * The options object the addon reads (native/binding/convert.cpp), from a resolved config and the data folder
+ * prepareDataset() found: 0 stands for "all records" and "every core".
+ *
+ * @example
+ * binding.startTraining(toNativeOptions(config, await prepareDataset(config.dataDir, config)), onEvent, onDone);
+ */
+export function toNativeOptions(config: ResolvedConfig, dataDir: string): NativeTrainOptions {
+  return {
+    epochs: config.epochs,
+    lr: config.lr,
+    batchSize: config.batchSize,
+    momentum: config.momentum,
+    weightDecay: config.weightDecay,
+    validSplit: config.validSplit,
+    seed: config.seed,
+    preset: config.preset,
+    imageSize: config.imageSize,
+    device: config.device,
+    threads: config.threads,
+    dataDir,
+    limitTrain: config.limitTrain ?? 0,
+    limitTest: config.limitTest ?? 0,
+    logEvery: config.logEvery,
+  };
+}

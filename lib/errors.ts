@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+// The errors this package creates: TorchError for native failures, AbortError for cancelled runs.
+
+/**
+ * A failure inside LibTorch or the native addon, carrying a string `code`:
+ * `ERR_TORCH` (a `c10::Error`), `ERR_TORCH_OOM` (out of memory) or `ERR_NATIVE` (any other C++ exception).
+ * Its stack is the caller's: it points at the `train()` or `info()` call that failed.
+ *
+ * @example
+ * import { train, TorchError } from 'libtorch-resnet';
+ * try {
+ *   await train({ device: 'cuda' });
+ * } catch (err) {
+ *   if (err instanceof TorchError && err.code === 'ERR_TORCH_OOM') console.error('lower batchSize');
+ *   else throw err;
+ * }
+ */
+export class TorchError extends Error {
+  /** `ERR_TORCH`, `ERR_TORCH_OOM` or `ERR_NATIVE`. */
+  readonly code: string;
+
+  constructor(message: string, code = 'ERR_TORCH', options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+Object.defineProperty(TorchError.prototype, 'name', {
+  value: 'TorchError',
+  configurable: true,
+  enumerable: false,
+  writable: true,
+});
+
+/**
+ * What a cancelled run rejects with, shaped like Node's own (`events.once()`, `timers/promises`):
+ * `name` 'AbortError', `code` 'ABORT_ERR', `cause` the signal's reason.
+ *
+ * @example
+ * const controller = new AbortController();
+ * const run = train({ signal: controller.signal });
+ * controller.abort();
+ * await run.catch((err: AbortError) => console.log(err.name, err.code)); // AbortError ABORT_ERR
+ */
+export class AbortError extends Error {
+  /** Always 'ABORT_ERR', as in Node. */
+  readonly code = 'ABORT_ERR';
+
+  constructor(message = 'The operation was aborted', options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+Object.defineProperty(AbortError.prototype, 'name', {
+  value: 'AbortError',
+  configurable: true,
+  enumerable: false,
+  writable: true,
+});
+
+/**
+ * Builds the error a run rejects with once it has been aborted; `reason` is the signal's reason.
+ *
+ * @example
+ * if (signal.aborted) throw createAbortError(signal.reason);
+ */
+export function createAbortError(reason?: unknown): AbortError {
+  return new AbortError('The training run was aborted', { cause: reason });
+}
+
+/**
+ * Records where a public API function was called, before any asynchronous work, so that errors raised later on
+ * the event loop can point at the user's code (sharp captures `Error()` in `toBuffer` the same way).
+ * Frames from `boundary` inwards are left out.
+ *
+ * @example
+ * export function train(options) {
+ *   const callerStack = captureCallerStack(train);
+ *   // ... later, in a native callback: throw fromNativeError(error, callerStack);
+ * }
+ */
+export function captureCallerStack(boundary?: Function): string {
+  const holder: { stack?: string } = {};
+  Error.captureStackTrace(holder, boundary);
+  return holder.stack ?? '';
+}
+
+/**
+ * Turns an error built by the addon (a `NativeError`, with `code`) into a {@link TorchError} whose stack is
+ * `callerStack` (from {@link captureCallerStack}); the native error is kept as `cause`.
+ *
+ * @example
+ * onDone = (error, result) => (error ? reject(fromNativeError(error, callerStack)) : resolve(result));
+ */
+export function fromNativeError(error: unknown, callerStack: string): TorchError {
+  if (error instanceof TorchError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const nativeCode = (error as { code?: unknown } | null)?.code;
+  const code = typeof nativeCode === 'string' && nativeCode !== '' ? nativeCode : 'ERR_NATIVE';
+  const torchError = new TorchError(message, code, { cause: error });
+  // Keep the caller's frames: the native error's own stack only shows the event loop.
+  const newline = callerStack.indexOf('\n');
+  const frames = newline === -1 ? '' : callerStack.slice(newline);
+  torchError.stack = `${torchError.name}: ${message}${frames}`;
+  return torchError;
+}

@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: MIT
+// What a run reports while it trains, and the CLI's renderer for it: one subscriber among others.
+import cliProgress from 'cli-progress';
+
+/**
+ * First event of a run, once the data is loaded and the network built.
+ *
+ * @example
+ * onProgress: (e) => { if (e.type === 'trainBegin') console.log(`${e.parameters} parameters on ${e.device}`); }
+ */
+export interface TrainBeginEvent {
+  readonly type: 'trainBegin';
+  readonly epochs: number;
+  /** Training steps (batches) per epoch. */
+  readonly stepsPerEpoch: number;
+  readonly trainSize: number;
+  readonly validSize: number;
+  readonly testSize: number;
+  readonly parameters: number;
+  /** CPU threads LibTorch uses. */
+  readonly threads: number;
+  /** The device actually used: 'cpu', 'cuda:0', ... */
+  readonly device: string;
+}
+
+/**
+ * An epoch starts.
+ *
+ * @example
+ * onProgress: (e) => { if (e.type === 'epochBegin') console.log(`epoch ${e.epoch}/${e.epochs}`); }
+ */
+export interface EpochBeginEvent {
+  readonly type: 'epochBegin';
+  /** 1-based. */
+  readonly epoch: number;
+  readonly epochs: number;
+  readonly stepsPerEpoch: number;
+}
+
+/**
+ * A training step ended; sent every `logEvery` steps and on the last step of an epoch.
+ *
+ * @example
+ * onProgress: (e) => { if (e.type === 'batchEnd') console.log(e.step, e.loss.toFixed(4)); }
+ */
+export interface BatchEndEvent {
+  readonly type: 'batchEnd';
+  readonly phase: 'train';
+  readonly epoch: number;
+  readonly epochs: number;
+  /** 1-based within the epoch. */
+  readonly step: number;
+  readonly stepsPerEpoch: number;
+  /** Mean loss over the steps since the previous batchEnd. */
+  readonly loss: number;
+  readonly imagesPerSecond: number;
+}
+
+/**
+ * Evaluation on the validation split (after each epoch) or the test split (at the end) starts.
+ *
+ * @example
+ * onProgress: (e) => { if (e.type === 'evalBegin') console.log(`evaluating ${e.samples} ${e.phase} images`); }
+ */
+export interface EvalBeginEvent {
+  readonly type: 'evalBegin';
+  readonly phase: 'valid' | 'test';
+  readonly epoch: number;
+  readonly samples: number;
+}
+
+/**
+ * An epoch ended, its validation included.
+ *
+ * @example
+ * onProgress: (e) => { if (e.type === 'epochEnd') console.log(e.epoch, e.trainLoss, e.validAccuracy); }
+ */
+export interface EpochEndEvent {
+  readonly type: 'epochEnd';
+  readonly epoch: number;
+  readonly epochs: number;
+  /** Mean training loss over the epoch. */
+  readonly trainLoss: number;
+  /** Fraction in [0, 1]; 0 when validSplit is 0. */
+  readonly validAccuracy: number;
+  /** Training time of the epoch. */
+  readonly seconds: number;
+  readonly imagesPerSecond: number;
+}
+
+/**
+ * Last event of a completed run.
+ *
+ * @example
+ * onProgress: (e) => { if (e.type === 'trainEnd') console.log(`test accuracy ${e.testAccuracy}`); }
+ */
+export interface TrainEndEvent {
+  readonly type: 'trainEnd';
+  /** Fraction in [0, 1]. */
+  readonly testAccuracy: number;
+  /** The whole run. */
+  readonly seconds: number;
+}
+
+/**
+ * Everything `onProgress` receives, a union on `type` with tfjs's callback vocabulary.
+ *
+ * @example
+ * await train({
+ *   onProgress(event: TrainEvent) {
+ *     if (event.type === 'epochEnd') console.log(`epoch ${event.epoch}: ${formatPercent(event.validAccuracy)}`);
+ *   },
+ * });
+ */
+export type TrainEvent =
+  | TrainBeginEvent
+  | EpochBeginEvent
+  | BatchEndEvent
+  | EvalBeginEvent
+  | EpochEndEvent
+  | TrainEndEvent;
+
+/** What the summary needs of a result (a TrainResult fits). */
+export interface SummaryInput {
+  readonly epochs: readonly {
+    readonly epoch: number;
+    readonly trainLoss: number;
+    readonly validAccuracy: number;
+    readonly seconds: number;
+    readonly imagesPerSecond: number;
+  }[];
+  readonly testAccuracy: number;
+  readonly perClassAccuracy: readonly number[];
+  readonly classes: readonly string[];
+  readonly device: string;
+  readonly threads: number;
+  readonly testSize: number;
+  readonly seconds: number;
+}
+
+/**
+ * A fraction as a percentage with two decimals.
+ *
+ * @example
+ * formatPercent(0.5534); // '55.34%'
+ */
+export function formatPercent(fraction: number): string {
+  return Number.isFinite(fraction) ? `${(fraction * 100).toFixed(2)}%` : '-';
+}
+
+/**
+ * A duration, short: '850ms', '12.3s', '4m 05s', '1h 02m'.
+ *
+ * @example
+ * formatDuration(245); // '4m 05s'
+ */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '-';
+  if (seconds < 1) return `${Math.round(seconds * 1000)}ms`;
+  if (seconds < 60) return `${seconds.toFixed(1)}s`;
+  const whole = Math.round(seconds);
+  if (whole < 3600) return `${Math.floor(whole / 60)}m ${String(whole % 60).padStart(2, '0')}s`;
+  return `${Math.floor(whole / 3600)}h ${String(Math.floor((whole % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/**
+ * Images per second, rounded: '812 img/s', '1.25k img/s'.
+ *
+ * @example
+ * formatRate(1249.6); // '1.25k img/s'
+ */
+export function formatRate(imagesPerSecond: number): string {
+  if (!Number.isFinite(imagesPerSecond)) return '- img/s';
+  if (imagesPerSecond >= 1000) return `${(imagesPerSecond / 1000).toFixed(2)}k img/s`;
+  return `${Math.round(imagesPerSecond)} img/s`;
+}
+
+/**
+ * A loss with four decimals.
+ *
+ * @example
+ * formatLoss(2.302585); // '2.3026'
+ */
+export function formatLoss(loss: number): string {
+  return Number.isFinite(loss) ? loss.toFixed(4) : String(loss);
+}
+
+/**
+ * An integer with thousands separators.
+ *
+ * @example
+ * formatCount(21298314); // '21,298,314'
+ */
+export function formatCount(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+/**
+ * One line per event, for logs (stdout not a terminal); undefined for events that print nothing.
+ *
+ * @example
+ * formatEventLine({ type: 'epochEnd', epoch: 1, epochs: 2, trainLoss: 2.1, validAccuracy: 0.3, seconds: 9, imagesPerSecond: 500 });
+ * // 'epoch 1/2 done: loss 2.1000, valid accuracy 30.00%, 9.0s, 500 img/s'
+ */
+export function formatEventLine(event: TrainEvent): string | undefined {
+  switch (event.type) {
+    case 'trainBegin':
+      return (
+        `training on ${event.device} (${event.threads} threads): ${formatCount(event.parameters)} parameters, ` +
+        `${event.trainSize} train / ${event.validSize} valid / ${event.testSize} test images, ` +
+        `${event.epochs} epochs of ${event.stepsPerEpoch} steps`
+      );
+    case 'epochBegin':
+      return `epoch ${event.epoch}/${event.epochs}`;
+    case 'batchEnd':
+      return (
+        `epoch ${event.epoch}/${event.epochs} step ${event.step}/${event.stepsPerEpoch}: ` +
+        `loss ${formatLoss(event.loss)}, ${formatRate(event.imagesPerSecond)}`
+      );
+    case 'evalBegin':
+      return event.phase === 'test' ? `testing on ${event.samples} images` : undefined;
+    case 'epochEnd':
+      return (
+        `epoch ${event.epoch}/${event.epochs} done: loss ${formatLoss(event.trainLoss)}, ` +
+        `valid accuracy ${formatPercent(event.validAccuracy)}, ${formatDuration(event.seconds)}, ` +
+        formatRate(event.imagesPerSecond)
+      );
+    case 'trainEnd':
+      return `test accuracy ${formatPercent(event.testAccuracy)} after ${formatDuration(event.seconds)}`;
+  }
+}
+
+/**
+ * The end-of-run summary the CLI prints: a per-epoch table, the test accuracy and the per-class accuracy.
+ *
+ * @example
+ * process.stdout.write(formatSummary(await train({ epochs: 2 })));
+ */
+export function formatSummary(result: SummaryInput): string {
+  const lines: string[] = [];
+  const header = ['epoch', 'train loss', 'valid acc', 'time', 'images/s'];
+  const rows = result.epochs.map((e) => [
+    String(e.epoch),
+    formatLoss(e.trainLoss),
+    formatPercent(e.validAccuracy),
+    formatDuration(e.seconds),
+    String(Math.round(e.imagesPerSecond)),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padStart(widths[i]!)).join('  ');
+  lines.push(line(header));
+  for (const row of rows) lines.push(line(row));
+  lines.push('');
+  lines.push(
+    `test accuracy: ${formatPercent(result.testAccuracy)} on ${result.testSize} images ` +
+      `(${formatDuration(result.seconds)} in all, ${result.device}, ${result.threads} threads)`,
+  );
+  lines.push('per-class accuracy:');
+  const nameWidth = Math.max(...result.classes.map((name) => name.length));
+  result.perClassAccuracy.forEach((accuracy, i) => {
+    const name = result.classes[i] ?? `class ${i}`;
+    lines.push(`  ${name.padEnd(nameWidth)}  ${formatPercent(accuracy).padStart(7)}`);
+  });
+  return `${lines.join('\n')}\n`;
+}
+
+/** Where a renderer writes. */
+export interface ProgressStream {
+  write(chunk: string): unknown;
+  isTTY?: boolean;
+}
+
+/**
+ * Draws a run's events: a bar per epoch (cli-progress) with loss, images/s and ETA when the stream is a terminal,
+ * plain lines otherwise.
+ *
+ * @example
+ * const renderer = new ProgressRenderer(process.stdout);
+ * try { await train({ onProgress: (e) => renderer.onProgress(e) }); } finally { renderer.stop(); }
+ */
+export class ProgressRenderer {
+  private readonly stream: ProgressStream;
+  private readonly tty: boolean;
+  private bar: cliProgress.SingleBar | undefined;
+
+  constructor(stream: ProgressStream, options: { tty?: boolean } = {}) {
+    this.stream = stream;
+    this.tty = options.tty ?? stream.isTTY === true;
+  }
+
+  /** Handles one event; pass it as (part of) onProgress. */
+  onProgress(event: TrainEvent): void {
+    if (!this.tty) {
+      const text = formatEventLine(event);
+      if (text !== undefined) this.stream.write(`${text}\n`);
+      return;
+    }
+    switch (event.type) {
+      case 'epochBegin':
+        this.stopBar();
+        this.bar = new cliProgress.SingleBar(
+          {
+            format: 'epoch {epochText} [{bar}] {value}/{total} | loss {loss} | {rate} | ETA {eta_formatted}',
+            stream: this.stream as NodeJS.WritableStream,
+            hideCursor: true,
+            clearOnComplete: true,
+            etaBuffer: 20,
+          },
+          cliProgress.Presets.shades_classic,
+        );
+        this.bar.start(event.stepsPerEpoch, 0, {
+          epochText: `${event.epoch}/${event.epochs}`,
+          loss: '-',
+          rate: '- img/s',
+        });
+        return;
+      case 'batchEnd':
+        this.bar?.update(event.step, { loss: formatLoss(event.loss), rate: formatRate(event.imagesPerSecond) });
+        return;
+      case 'evalBegin':
+        if (event.phase === 'valid') return;
+        this.stopBar();
+        this.stream.write(`${formatEventLine(event)}\n`);
+        return;
+      default:
+        this.stopBar();
+        this.stream.write(`${formatEventLine(event)}\n`);
+    }
+  }
+
+  /** Removes a bar still drawn (after an error or an abort). */
+  stop(): void {
+    this.stopBar();
+  }
+
+  private stopBar(): void {
+    if (!this.bar) return;
+    this.bar.stop();
+    this.bar = undefined;
+  }
+}

@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: MIT
+// The CLI run in-process with a fake binding: flags, exit codes, --json output, Ctrl-C, info.
+import fs from 'node:fs';
+
+import { run } from '../../lib/cli';
+import type { CliIo } from '../../lib/cli';
+import { EVENTS, FakeBinding, makeDataDir, nativeError } from './fake-binding';
+
+class Capture {
+  chunks: string[] = [];
+  isTTY = false;
+  onWrite: ((chunk: string) => void) | undefined;
+  write(chunk: string): boolean {
+    this.chunks.push(chunk);
+    this.onWrite?.(chunk);
+    return true;
+  }
+  get text(): string {
+    return this.chunks.join('');
+  }
+}
+
+interface Harness {
+  io: CliIo;
+  stdout: Capture;
+  stderr: Capture;
+  binding: FakeBinding;
+  interrupt: () => void;
+  listening: () => boolean;
+}
+
+function harness(binding = new FakeBinding()): Harness {
+  const stdout = new Capture();
+  const stderr = new Capture();
+  let handler: (() => void) | undefined;
+  const io: CliIo = {
+    stdout,
+    stderr,
+    binding,
+    onInterrupt(h) {
+      handler = h;
+      return () => {
+        handler = undefined;
+      };
+    },
+  };
+  return {
+    io,
+    stdout,
+    stderr,
+    binding,
+    interrupt: () => handler?.(),
+    listening: () => handler !== undefined,
+  };
+}
+
+let dataDir: string;
+beforeEach(() => {
+  dataDir = makeDataDir();
+});
+afterEach(() => {
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('usage errors exit 2 with a message naming the flag', () => {
+  test.each([
+    [
+      ['--batch-size', '0'],
+      "error: option '--batch-size': Expected integer between 1 and 4096 for batchSize but received 0 of type number\n",
+    ],
+    [
+      ['--batch-size', 'abc'],
+      "error: option '--batch-size': Expected integer between 1 and 4096 for batchSize but received 'abc' of type string\n",
+    ],
+    [
+      ['--lr', '0'],
+      "error: option '--lr': Expected number greater than 0 and at most 10 for lr but received 0 of type number\n",
+    ],
+    [
+      ['--epochs', '1.5'],
+      "error: option '--epochs': Expected integer between 1 and 10000 for epochs but received 1.5 of type number\n",
+    ],
+    [
+      ['--preset', 'resnet'],
+      "error: option '--preset': Expected one of 'article' or 'cifar' for preset but received 'resnet' of type string\n",
+    ],
+    [
+      ['--device', 'gpu'],
+      "error: option '--device': Expected one of 'auto', 'cpu', 'cuda' or 'cuda:N' (N a device index) for device " +
+        "but received 'gpu' of type string\n",
+    ],
+    [
+      ['--preset', 'article', '--image-size', '32'],
+      "error: option '--image-size': Expected integer between 193 and 224 (preset 'article') for imageSize but " +
+        "received 32 of type number; the article's network ends in AvgPool2d(7) + Linear(512), which needs a 7x7 " +
+        "final feature map; use preset 'cifar' for smaller images\n",
+    ],
+    [
+      ['--limit-train', 'NaN'],
+      "error: option '--limit-train': Expected integer of at least 1 for limitTrain but received 'NaN' of type string\n",
+    ],
+  ])('train %j', async (args, firstLine) => {
+    const h = harness();
+    const code = await run(['train', '--data-dir', dataDir, ...args], h.io);
+    expect(code).toBe(2);
+    expect(h.stderr.text).toBe(`${firstLine}Run 'libtorch-resnet train --help' for the options.\n`);
+    expect(h.stdout.text).toBe('');
+    expect(h.binding.started).toHaveLength(0);
+  });
+
+  test.each([
+    [['train', '--epoch', '3'], /unknown option '--epoch'[\s\S]*Did you mean --epochs\?/],
+    [['train', '--epochs'], /option '--epochs <n>' argument missing/],
+    [['fit'], /unknown command 'fit'/],
+    [[], /Usage: libtorch-resnet/],
+  ])('%j', async (args, message) => {
+    const h = harness();
+    expect(await run(args, h.io)).toBe(2);
+    expect(h.stderr.text).toMatch(message);
+    expect(h.binding.started).toHaveLength(0);
+  });
+});
+
+describe('help and version exit 0', () => {
+  test('train --help lists every option as a kebab-case flag', async () => {
+    const h = harness();
+    expect(await run(['train', '--help'], h.io)).toBe(0);
+    for (const flag of [
+      '--epochs <n>',
+      '--lr <x>',
+      '--batch-size <n>',
+      '--momentum <x>',
+      '--weight-decay <x>',
+      '--valid-split <x>',
+      '--seed <n>',
+      '--preset <preset>',
+      '--image-size <n>',
+      '--device <device>',
+      '--threads <n>',
+      '--data-dir <dir>',
+      '--no-download',
+      '--limit-train <n>',
+      '--limit-test <n>',
+      '--log-every <n>',
+      '--json',
+    ]) {
+      expect(h.stdout.text).toContain(flag);
+    }
+    expect(h.stdout.text.replace(/\s+/g, ' ')).toContain('(default: 64; 1–4096)');
+    expect(h.stdout.text).not.toContain('--signal');
+    expect(h.stdout.text).not.toContain('--on-progress');
+  });
+
+  test('--version prints the package version', async () => {
+    const h = harness();
+    expect(await run(['--version'], h.io)).toBe(0);
+    const { version } = JSON.parse(fs.readFileSync(`${__dirname}/../../package.json`, 'utf8')) as { version: string };
+    expect(h.stdout.text).toBe(`${version}\n`);
+  });
+});
+
+describe('train', () => {
+  test('--json: one JSON object per line, the events and then the result; flags reach the addon', async () => {
+    const h = harness();
+    const code = await run(
+      [
+        'train',
+        '--json',
+        '--data-dir',
+        dataDir,
+        '--epochs',
+        '2',
+        '--preset',
+        'cifar',
+        '--limit-train',
+        '512',
+        '--lr',
+        '0.05',
+        '--valid-split',
+        '0',
+        '--device',
+        'cpu',
+        '--no-download',
+      ],
+      h.io,
+    );
+    expect(h.stderr.text).toBe('');
+    expect(code).toBe(0);
+    const lines = h.stdout.text.split('\n');
+    expect(lines.pop()).toBe('');
+    const objects = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(objects.slice(0, -1)).toEqual(EVENTS);
+    expect(objects.at(-1)).toMatchObject({ type: 'result', testAccuracy: 0.25, classes: expect.any(Array) });
+    expect(h.binding.started[0]).toMatchObject({
+      epochs: 2,
+      preset: 'cifar',
+      imageSize: 32,
+      limitTrain: 512,
+      limitTest: 0,
+      lr: 0.05,
+      validSplit: 0,
+      device: 'cpu',
+      dataDir,
+      batchSize: 64,
+    });
+    expect(h.listening()).toBe(false);
+  });
+
+  test('human output ends with the summary', async () => {
+    const h = harness();
+    expect(await run(['train', '--data-dir', dataDir], h.io)).toBe(0);
+    expect(h.stdout.text).toContain('epoch 1/2 done: loss 2.2500, valid accuracy 10.00%');
+    expect(h.stdout.text).toMatch(/epoch {2}train loss {2}valid acc/);
+    expect(h.stdout.text).toContain('test accuracy: 25.00% on 20 images');
+    expect(h.stdout.text).toMatch(/ {2}truck +0\.00%\n$/);
+  });
+
+  test('missing data: exit 1 with the message and its code, no stack', async () => {
+    const h = harness();
+    fs.rmSync(dataDir, { recursive: true });
+    expect(await run(['train', '--data-dir', dataDir, '--json'], h.io)).toBe(1);
+    expect(h.stderr.text).toMatch(/^libtorch-resnet: CIFAR-10 was not found in .* \[ERR_DATA_NOT_FOUND\]\n$/);
+    expect(h.stderr.text).not.toContain('    at ');
+    expect(h.stdout.text).toBe('');
+  });
+
+  test('--no-download reaches prepareDataset', async () => {
+    const h = harness();
+    fs.rmSync(dataDir, { recursive: true });
+    expect(await run(['train', '--data-dir', dataDir, '--no-download'], h.io)).toBe(1);
+    expect(h.stderr.text).toContain('Downloading is turned off (download: false).');
+  });
+
+  test('a native error: exit 1 with the message and the code', async () => {
+    const h = harness(new FakeBinding({ error: nativeError('CUDA error: no kernel image', 'ERR_TORCH') }));
+    expect(await run(['train', '--data-dir', dataDir], h.io)).toBe(1);
+    expect(h.stderr.text).toBe('libtorch-resnet: CUDA error: no kernel image [ERR_TORCH]\n');
+  });
+
+  test('the addon failing to load: exit 1 with its message', async () => {
+    const h = harness();
+    const load = () => {
+      throw Object.assign(new Error('the native addon could not be loaded (x)'), { code: 'ERR_NATIVE_LOAD' });
+    };
+    expect(await run(['train', '--data-dir', dataDir], { ...h.io, binding: load })).toBe(1);
+    expect(h.stderr.text).toBe('libtorch-resnet: the native addon could not be loaded (x) [ERR_NATIVE_LOAD]\n');
+  });
+
+  test('Ctrl-C aborts the run: job cancelled, exit 130, no result line', async () => {
+    const h = harness();
+    h.stdout.onWrite = (chunk) => {
+      if (chunk.includes('"batchEnd"')) h.interrupt();
+    };
+    expect(await run(['train', '--json', '--data-dir', dataDir], h.io)).toBe(130);
+    expect(h.binding.cancelCalls).toBe(1);
+    expect(h.stdout.text).not.toContain('"type":"result"');
+    expect(h.stdout.text.trim().split('\n')).toHaveLength(3);
+    expect(h.stderr.text).toContain('Stopping after the current step');
+    expect(h.stderr.text).toContain('libtorch-resnet: training interrupted\n');
+    expect(h.listening()).toBe(false);
+  });
+});
+
+describe('info', () => {
+  test('--json prints what info() returns', async () => {
+    const h = harness();
+    expect(await run(['info', '--json'], h.io)).toBe(0);
+    expect(JSON.parse(h.stdout.text)).toEqual({
+      libtorchVersion: '1.13.1',
+      cudaAvailable: false,
+      cudaDevices: 0,
+      threads: 8,
+      presets: { article: { parameters: 21298314 }, cifar: { parameters: 21282122 } },
+    });
+  });
+
+  test('human output', async () => {
+    const h = harness();
+    expect(await run(['info'], h.io)).toBe(0);
+    expect(h.stdout.text).toMatch(/^LibTorch +1\.13\.1$/m);
+    expect(h.stdout.text).toMatch(/^CUDA +not available$/m);
+    expect(h.stdout.text).toMatch(/^parameters +article 21,298,314, cifar 21,282,122$/m);
+  });
+
+  test('a native exception: exit 1', async () => {
+    const binding = new FakeBinding();
+    binding.infoError = nativeError('broken', 'ERR_TORCH');
+    const h = harness(binding);
+    expect(await run(['info'], h.io)).toBe(1);
+    expect(h.stderr.text).toBe('libtorch-resnet: broken [ERR_TORCH]\n');
+  });
+});

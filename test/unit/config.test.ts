@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: MIT
+// resolveConfig: every rejection with its exact message, class and code; defaults; the option table.
+import os from 'node:os';
+import path from 'node:path';
+
+import {
+  OPTION_SPECS,
+  defaultDataDir,
+  editDistance,
+  resolveConfig,
+  suggestOption,
+  toNativeOptions,
+} from '../../lib/config';
+
+type Case = [label: string, input: unknown, errorClass: typeof TypeError | typeof RangeError, code: string, message: string];
+
+const T = TypeError;
+const R = RangeError;
+const TYPE = 'ERR_INVALID_ARG_TYPE';
+const RANGE = 'ERR_OUT_OF_RANGE';
+const VALUE = 'ERR_INVALID_ARG_VALUE';
+
+const cases: Case[] = [
+  ['options not an object', 5, T, TYPE, 'Expected object for options but received 5 of type number'],
+  ['options null', null, T, TYPE, 'Expected object for options but received null of type null'],
+  ['options an array', [], T, TYPE, 'Expected object for options but received [] of type object'],
+  ['epochs 0', { epochs: 0 }, R, RANGE, 'Expected integer between 1 and 10000 for epochs but received 0 of type number'],
+  ['epochs 10001', { epochs: 10001 }, R, RANGE, 'Expected integer between 1 and 10000 for epochs but received 10001 of type number'],
+  ['epochs 1.5', { epochs: 1.5 }, R, RANGE, 'Expected integer between 1 and 10000 for epochs but received 1.5 of type number'],
+  ['epochs NaN', { epochs: NaN }, R, RANGE, 'Expected integer between 1 and 10000 for epochs but received NaN of type number'],
+  ['epochs string', { epochs: '20' }, T, TYPE, "Expected integer between 1 and 10000 for epochs but received '20' of type string"],
+  ['epochs null', { epochs: null }, T, TYPE, 'Expected integer between 1 and 10000 for epochs but received null of type null'],
+  ['lr 0', { lr: 0 }, R, RANGE, 'Expected number greater than 0 and at most 10 for lr but received 0 of type number'],
+  ['lr negative', { lr: -0.1 }, R, RANGE, 'Expected number greater than 0 and at most 10 for lr but received -0.1 of type number'],
+  ['lr 10.5', { lr: 10.5 }, R, RANGE, 'Expected number greater than 0 and at most 10 for lr but received 10.5 of type number'],
+  ['lr NaN', { lr: NaN }, R, RANGE, 'Expected number greater than 0 and at most 10 for lr but received NaN of type number'],
+  ['lr Infinity', { lr: Infinity }, R, RANGE, 'Expected number greater than 0 and at most 10 for lr but received Infinity of type number'],
+  ['lr bigint', { lr: 1n }, T, TYPE, 'Expected number greater than 0 and at most 10 for lr but received 1n of type bigint'],
+  ['batchSize 0', { batchSize: 0 }, R, RANGE, 'Expected integer between 1 and 4096 for batchSize but received 0 of type number'],
+  ['batchSize 4097', { batchSize: 4097 }, R, RANGE, 'Expected integer between 1 and 4096 for batchSize but received 4097 of type number'],
+  ['batchSize true', { batchSize: true }, T, TYPE, 'Expected integer between 1 and 4096 for batchSize but received true of type boolean'],
+  ['momentum 1', { momentum: 1 }, R, RANGE, 'Expected number at least 0 and less than 1 for momentum but received 1 of type number'],
+  ['momentum -0.1', { momentum: -0.1 }, R, RANGE, 'Expected number at least 0 and less than 1 for momentum but received -0.1 of type number'],
+  ['weightDecay 1.1', { weightDecay: 1.1 }, R, RANGE, 'Expected number between 0 and 1 for weightDecay but received 1.1 of type number'],
+  ['weightDecay NaN', { weightDecay: NaN }, R, RANGE, 'Expected number between 0 and 1 for weightDecay but received NaN of type number'],
+  ['validSplit 0.95', { validSplit: 0.95 }, R, RANGE, 'Expected number between 0 and 0.9 for validSplit but received 0.95 of type number'],
+  ['validSplit -1', { validSplit: -1 }, R, RANGE, 'Expected number between 0 and 0.9 for validSplit but received -1 of type number'],
+  ['seed -1', { seed: -1 }, R, RANGE, 'Expected integer between 0 and 4294967295 for seed but received -1 of type number'],
+  ['seed 2^32', { seed: 2 ** 32 }, R, RANGE, 'Expected integer between 0 and 4294967295 for seed but received 4294967296 of type number'],
+  ['preset unknown', { preset: 'resnet' }, T, VALUE, "Expected one of 'article' or 'cifar' for preset but received 'resnet' of type string"],
+  ['preset number', { preset: 1 }, T, TYPE, "Expected one of 'article' or 'cifar' for preset but received 1 of type number"],
+  [
+    'imageSize 32 with the article preset',
+    { imageSize: 32 },
+    R,
+    RANGE,
+    "Expected integer between 193 and 224 (preset 'article') for imageSize but received 32 of type number; the " +
+      "article's network ends in AvgPool2d(7) + Linear(512), which needs a 7x7 final feature map; use preset " +
+      "'cifar' for smaller images",
+  ],
+  [
+    'imageSize 225 with the article preset',
+    { preset: 'article', imageSize: 225 },
+    R,
+    RANGE,
+    "Expected integer between 193 and 224 (preset 'article') for imageSize but received 225 of type number; the " +
+      "article's network ends in AvgPool2d(7) + Linear(512), which needs a 7x7 final feature map; use preset " +
+      "'cifar' for smaller images",
+  ],
+  [
+    'imageSize 4 with the cifar preset',
+    { preset: 'cifar', imageSize: 4 },
+    R,
+    RANGE,
+    "Expected integer between 8 and 512 (preset 'cifar') for imageSize but received 4 of type number",
+  ],
+  [
+    'imageSize 600',
+    { preset: 'cifar', imageSize: 600 },
+    R,
+    RANGE,
+    "Expected integer between 8 and 512 (preset 'cifar') for imageSize but received 600 of type number",
+  ],
+  [
+    'imageSize 200.5 with the cifar preset',
+    { preset: 'cifar', imageSize: 200.5 },
+    R,
+    RANGE,
+    "Expected integer between 8 and 512 (preset 'cifar') for imageSize but received 200.5 of type number",
+  ],
+  [
+    'imageSize NaN with the cifar preset',
+    { preset: 'cifar', imageSize: NaN },
+    R,
+    RANGE,
+    "Expected integer between 8 and 512 (preset 'cifar') for imageSize but received NaN of type number",
+  ],
+  [
+    'imageSize string',
+    { imageSize: '224' },
+    T,
+    TYPE,
+    "Expected integer between 193 and 224 (preset 'article') or 8 and 512 (preset 'cifar') for imageSize but received '224' of type string",
+  ],
+  ['device gpu', { device: 'gpu' }, T, VALUE, "Expected one of 'auto', 'cpu', 'cuda' or 'cuda:N' (N a device index) for device but received 'gpu' of type string"],
+  ['device cuda:x', { device: 'cuda:x' }, T, VALUE, "Expected one of 'auto', 'cpu', 'cuda' or 'cuda:N' (N a device index) for device but received 'cuda:x' of type string"],
+  ['device cuda:-1', { device: 'cuda:-1' }, T, VALUE, "Expected one of 'auto', 'cpu', 'cuda' or 'cuda:N' (N a device index) for device but received 'cuda:-1' of type string"],
+  ['device CPU', { device: 'CPU' }, T, VALUE, "Expected one of 'auto', 'cpu', 'cuda' or 'cuda:N' (N a device index) for device but received 'CPU' of type string"],
+  ['device number', { device: 0 }, T, TYPE, "Expected one of 'auto', 'cpu', 'cuda' or 'cuda:N' (N a device index) for device but received 0 of type number"],
+  ['threads -1', { threads: -1 }, R, RANGE, 'Expected integer between 0 and 1024 for threads but received -1 of type number'],
+  ['threads 1025', { threads: 1025 }, R, RANGE, 'Expected integer between 0 and 1024 for threads but received 1025 of type number'],
+  ['dataDir number', { dataDir: 5 }, T, TYPE, 'Expected non-empty string for dataDir but received 5 of type number'],
+  ['dataDir empty', { dataDir: '' }, T, VALUE, "Expected non-empty string without null bytes for dataDir but received '' of type string"],
+  ['dataDir null byte', { dataDir: 'a\0b' }, T, VALUE, "Expected non-empty string without null bytes for dataDir but received 'a\\x00b' of type string"],
+  ['download string', { download: 'no' }, T, TYPE, "Expected boolean for download but received 'no' of type string"],
+  ['download 0', { download: 0 }, T, TYPE, 'Expected boolean for download but received 0 of type number'],
+  ['limitTrain 0', { limitTrain: 0 }, R, RANGE, 'Expected integer of at least 1 for limitTrain but received 0 of type number'],
+  ['limitTrain 2.5', { limitTrain: 2.5 }, R, RANGE, 'Expected integer of at least 1 for limitTrain but received 2.5 of type number'],
+  ['limitTest -5', { limitTest: -5 }, R, RANGE, 'Expected integer of at least 1 for limitTest but received -5 of type number'],
+  ['limitTest string', { limitTest: 'all' }, T, TYPE, "Expected integer of at least 1 for limitTest but received 'all' of type string"],
+  ['logEvery 0', { logEvery: 0 }, R, RANGE, 'Expected integer between 1 and 100000 for logEvery but received 0 of type number'],
+  ['logEvery 100001', { logEvery: 100001 }, R, RANGE, 'Expected integer between 1 and 100000 for logEvery but received 100001 of type number'],
+  ['signal plain object', { signal: {} }, T, TYPE, 'Expected AbortSignal for signal but received {} of type object'],
+  ['signal true', { signal: true }, T, TYPE, 'Expected AbortSignal for signal but received true of type boolean'],
+  ['onProgress string', { onProgress: 'log' }, T, TYPE, "Expected function for onProgress but received 'log' of type string"],
+  ['unknown key, near miss', { epoch: 3 }, T, VALUE, "Unknown option 'epoch'; did you mean 'epochs'?"],
+  ['unknown key, snake case', { batch_size: 3 }, T, VALUE, "Unknown option 'batch_size'; did you mean 'batchSize'?"],
+  ['unknown key, case', { learningrate: 3 }, T, VALUE, expect.stringContaining("Unknown option 'learningrate'") as unknown as string],
+  ['unknown key, typo', { wieghtDecay: 0.1 }, T, VALUE, "Unknown option 'wieghtDecay'; did you mean 'weightDecay'?"],
+  ['unknown key, kebab case', { 'limit-train': 10 }, T, VALUE, "Unknown option 'limit-train'; did you mean 'limitTrain'?"],
+  [
+    'unknown key, far from all',
+    { colour: 'red' },
+    T,
+    VALUE,
+    "Unknown option 'colour'; the options are epochs, lr, batchSize, momentum, weightDecay, validSplit, seed, " +
+      'preset, imageSize, device, threads, dataDir, download, limitTrain, limitTest, logEvery, signal, onProgress',
+  ],
+];
+
+describe('resolveConfig rejections', () => {
+  test.each(cases)('%s', (_label, input, errorClass, code, message) => {
+    let caught: unknown;
+    try {
+      resolveConfig(input);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(errorClass);
+    // TypeError and RangeError are siblings: make sure it is not the other one.
+    expect((caught as Error).constructor).toBe(errorClass);
+    expect(caught).toMatchObject({ code, message });
+  });
+
+  test('the first invalid option in table order is reported, whatever the key order', () => {
+    expect(() => resolveConfig({ lr: 0, epochs: 0 })).toThrow(/for epochs/);
+  });
+});
+
+describe('resolveConfig defaults', () => {
+  const savedEnv = { ...process.env };
+  afterEach(() => {
+    process.env = { ...savedEnv };
+  });
+
+  test('fills in the article defaults', () => {
+    delete process.env.LIBTORCH_RESNET_DATA;
+    process.env.XDG_CACHE_HOME = '/var/cache/xdg';
+    expect(resolveConfig({})).toEqual({
+      epochs: 20,
+      lr: 0.01,
+      batchSize: 64,
+      momentum: 0.9,
+      weightDecay: 0.001,
+      validSplit: 0.1,
+      seed: 42,
+      preset: 'article',
+      imageSize: 224,
+      device: 'auto',
+      threads: 0,
+      dataDir: '/var/cache/xdg/libtorch-resnet',
+      download: true,
+      limitTrain: undefined,
+      limitTest: undefined,
+      logEvery: 10,
+      signal: undefined,
+      onProgress: undefined,
+    });
+  });
+
+  test('undefined input and undefined values take the defaults', () => {
+    expect(resolveConfig(undefined).epochs).toBe(20);
+    expect(resolveConfig({ epochs: undefined, preset: undefined }).imageSize).toBe(224);
+  });
+
+  test("preset 'cifar' defaults to 32 px images", () => {
+    expect(resolveConfig({ preset: 'cifar' }).imageSize).toBe(32);
+  });
+
+  test('keeps valid values, bounds included', () => {
+    const onProgress = () => undefined;
+    const signal = new AbortController().signal;
+    const config = resolveConfig({
+      epochs: 10000,
+      lr: 10,
+      batchSize: 1,
+      momentum: 0,
+      weightDecay: 1,
+      validSplit: 0,
+      seed: 2 ** 32 - 1,
+      preset: 'article',
+      imageSize: 193,
+      device: 'cuda:1',
+      threads: 1024,
+      dataDir: 'relative/data',
+      download: false,
+      limitTrain: 512,
+      limitTest: 1,
+      logEvery: 100000,
+      signal,
+      onProgress,
+    });
+    expect(config).toMatchObject({
+      epochs: 10000,
+      lr: 10,
+      batchSize: 1,
+      momentum: 0,
+      weightDecay: 1,
+      validSplit: 0,
+      seed: 4294967295,
+      imageSize: 193,
+      device: 'cuda:1',
+      threads: 1024,
+      dataDir: path.resolve('relative/data'),
+      download: false,
+      limitTrain: 512,
+      limitTest: 1,
+      logEvery: 100000,
+    });
+    expect(config.signal).toBe(signal);
+    expect(config.onProgress).toBe(onProgress);
+  });
+
+  test.each([
+    ['article', 193],
+    ['article', 224],
+    ['cifar', 8],
+    ['cifar', 512],
+  ] as const)('preset %s accepts imageSize %d', (preset, imageSize) => {
+    expect(resolveConfig({ preset, imageSize })).toMatchObject({ preset, imageSize });
+  });
+
+  test.each(['auto', 'cpu', 'cuda', 'cuda:0', 'cuda:15'])('device %s is accepted', (device) => {
+    expect(resolveConfig({ device }).device).toBe(device);
+  });
+
+  test('returns a frozen object', () => {
+    const config = resolveConfig({ epochs: 3 });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(() => {
+      (config as { epochs: number }).epochs = 5;
+    }).toThrow(TypeError);
+    expect(config.epochs).toBe(3);
+  });
+
+  test('does not modify its input', () => {
+    const input = { epochs: 3 };
+    resolveConfig(input);
+    expect(input).toEqual({ epochs: 3 });
+    expect(Object.isFrozen(input)).toBe(false);
+  });
+});
+
+describe('defaultDataDir', () => {
+  test('LIBTORCH_RESNET_DATA wins', () => {
+    expect(defaultDataDir({ LIBTORCH_RESNET_DATA: '/data/cifar', XDG_CACHE_HOME: '/x' })).toBe('/data/cifar');
+  });
+  test('then an absolute XDG_CACHE_HOME', () => {
+    expect(defaultDataDir({ XDG_CACHE_HOME: '/x/cache' })).toBe('/x/cache/libtorch-resnet');
+  });
+  test('a relative XDG_CACHE_HOME is ignored, as the XDG spec says', () => {
+    expect(defaultDataDir({ XDG_CACHE_HOME: 'cache' })).toBe(path.join(os.homedir(), '.cache', 'libtorch-resnet'));
+  });
+  test('resolveConfig reads the environment', () => {
+    const saved = process.env.LIBTORCH_RESNET_DATA;
+    process.env.LIBTORCH_RESNET_DATA = '/from/env';
+    try {
+      expect(resolveConfig({}).dataDir).toBe('/from/env');
+    } finally {
+      if (saved === undefined) delete process.env.LIBTORCH_RESNET_DATA;
+      else process.env.LIBTORCH_RESNET_DATA = saved;
+    }
+  });
+});
+
+describe('did you mean', () => {
+  test('editDistance', () => {
+    expect(editDistance('kitten', 'sitting')).toBe(3);
+    expect(editDistance('', 'abc')).toBe(3);
+    expect(editDistance('epochs', 'epochs')).toBe(0);
+  });
+  test.each([
+    ['epoch', 'epochs'],
+    ['LR', 'lr'],
+    ['batchsize', 'batchSize'],
+    ['valid_split', 'validSplit'],
+    ['imagesize', 'imageSize'],
+    ['devise', 'device'],
+    ['onprogress', 'onProgress'],
+  ])('%s -> %s', (key, expected) => {
+    expect(suggestOption(key)).toBe(expected);
+  });
+  test.each(['colour', 'x', 'optimizer'])('%s has no suggestion', (key) => {
+    expect(suggestOption(key)).toBeUndefined();
+  });
+});
+
+describe('OPTION_SPECS', () => {
+  test('lists every option once, in a fixed order', () => {
+    expect(OPTION_SPECS.map((spec) => spec.name)).toEqual([
+      'epochs',
+      'lr',
+      'batchSize',
+      'momentum',
+      'weightDecay',
+      'validSplit',
+      'seed',
+      'preset',
+      'imageSize',
+      'device',
+      'threads',
+      'dataDir',
+      'download',
+      'limitTrain',
+      'limitTest',
+      'logEvery',
+      'signal',
+      'onProgress',
+    ]);
+  });
+
+  test('defaults in the table are the defaults resolveConfig applies', () => {
+    const resolved = resolveConfig({}) as unknown as Record<string, unknown>;
+    for (const spec of OPTION_SPECS) {
+      if (spec.default !== undefined) expect([spec.name, resolved[spec.name]]).toEqual([spec.name, spec.default]);
+    }
+  });
+
+  test('integer bounds in the table are the bounds resolveConfig enforces', () => {
+    for (const spec of OPTION_SPECS.filter((s) => s.type === 'integer' && s.name !== 'imageSize')) {
+      const min = spec.min!;
+      expect(() => resolveConfig({ [spec.name]: min })).not.toThrow();
+      expect(() => resolveConfig({ [spec.name]: min - 1 })).toThrow(RangeError);
+      if (spec.max! < Number.MAX_SAFE_INTEGER) {
+        expect(() => resolveConfig({ [spec.name]: spec.max })).not.toThrow();
+        expect(() => resolveConfig({ [spec.name]: spec.max! + 1 })).toThrow(`Expected ${spec.expected} for ${spec.name}`);
+      }
+    }
+  });
+
+  test('signal and onProgress have no CLI flag; every other option has one', () => {
+    expect(OPTION_SPECS.filter((s) => !s.cli).map((s) => s.name)).toEqual(['signal', 'onProgress']);
+  });
+
+  test('is frozen', () => {
+    expect(Object.isFrozen(OPTION_SPECS)).toBe(true);
+    expect(Object.isFrozen(OPTION_SPECS[0])).toBe(true);
+  });
+});
+
+describe('toNativeOptions', () => {
+  test('maps "all" to 0 and passes the data folder', () => {
+    const config = resolveConfig({ preset: 'cifar', threads: 4, dataDir: '/somewhere' });
+    expect(toNativeOptions(config, '/prepared')).toEqual({
+      epochs: 20,
+      lr: 0.01,
+      batchSize: 64,
+      momentum: 0.9,
+      weightDecay: 0.001,
+      validSplit: 0.1,
+      seed: 42,
+      preset: 'cifar',
+      imageSize: 32,
+      device: 'auto',
+      threads: 4,
+      dataDir: '/prepared',
+      limitTrain: 0,
+      limitTest: 0,
+      logEvery: 10,
+    });
+  });
+
+  test('keeps limits', () => {
+    const native = toNativeOptions(resolveConfig({ limitTrain: 512, limitTest: 256 }), '/d');
+    expect([native.limitTrain, native.limitTest]).toEqual([512, 256]);
+  });
+});

@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: MIT
+// A scripted NativeBinding: plays events on later turns of the event loop, honours cancel(), settles once.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import type {
+  NativeBinding,
+  NativeError,
+  NativeEvent,
+  NativeInfo,
+  NativeJob,
+  NativeTrainOptions,
+  NativeTrainResult,
+} from '../../lib/native';
+
+export const EVENTS: NativeEvent[] = [
+  {
+    type: 'trainBegin',
+    epochs: 2,
+    stepsPerEpoch: 2,
+    trainSize: 100,
+    validSize: 10,
+    testSize: 20,
+    parameters: 21298314,
+    threads: 4,
+    device: 'cpu',
+  },
+  { type: 'epochBegin', epoch: 1, epochs: 2, stepsPerEpoch: 2 },
+  { type: 'batchEnd', phase: 'train', epoch: 1, epochs: 2, step: 1, stepsPerEpoch: 2, loss: 2.3, imagesPerSecond: 100 },
+  { type: 'batchEnd', phase: 'train', epoch: 1, epochs: 2, step: 2, stepsPerEpoch: 2, loss: 2.2, imagesPerSecond: 110 },
+  { type: 'evalBegin', phase: 'valid', epoch: 1, samples: 10 },
+  { type: 'epochEnd', epoch: 1, epochs: 2, trainLoss: 2.25, validAccuracy: 0.1, seconds: 1.5, imagesPerSecond: 105 },
+  { type: 'epochBegin', epoch: 2, epochs: 2, stepsPerEpoch: 2 },
+  { type: 'batchEnd', phase: 'train', epoch: 2, epochs: 2, step: 1, stepsPerEpoch: 2, loss: 2.0, imagesPerSecond: 120 },
+  { type: 'batchEnd', phase: 'train', epoch: 2, epochs: 2, step: 2, stepsPerEpoch: 2, loss: 1.9, imagesPerSecond: 130 },
+  { type: 'evalBegin', phase: 'valid', epoch: 2, samples: 10 },
+  { type: 'epochEnd', epoch: 2, epochs: 2, trainLoss: 1.95, validAccuracy: 0.3, seconds: 1.4, imagesPerSecond: 125 },
+  { type: 'evalBegin', phase: 'test', epoch: 2, samples: 20 },
+  { type: 'trainEnd', testAccuracy: 0.25, seconds: 3.2 },
+];
+
+export function nativeResult(status: 'completed' | 'cancelled' = 'completed'): NativeTrainResult {
+  return {
+    status,
+    epochs: [
+      { epoch: 1, trainLoss: 2.25, validAccuracy: 0.1, seconds: 1.5, imagesPerSecond: 105 },
+      { epoch: 2, trainLoss: 1.95, validAccuracy: 0.3, seconds: 1.4, imagesPerSecond: 125 },
+    ],
+    testAccuracy: 0.25,
+    perClassAccuracy: [0.5, 0, 0.5, 0, 0.5, 0, 0.5, 0, 0.5, 0],
+    confusionMatrix: Array.from({ length: 10 }, (_, i) => Array.from({ length: 10 }, (_, j) => (i === j ? 1 : 0))),
+    parameters: 21298314,
+    device: 'cpu',
+    libtorchVersion: '1.13.1',
+    threads: 4,
+    trainSize: 100,
+    validSize: 10,
+    testSize: 20,
+    seconds: 3.2,
+  };
+}
+
+export interface FakeScript {
+  events?: NativeEvent[];
+  /** Settle with this error instead of a result. */
+  error?: NativeError | Error;
+  /** Throw this from startTraining itself. */
+  throwOnStart?: unknown;
+  /** Deliver the first event synchronously, inside startTraining, before the job is returned. */
+  firstEventSync?: boolean;
+}
+
+export class FakeBinding implements NativeBinding {
+  readonly started: NativeTrainOptions[] = [];
+  cancelCalls = 0;
+  doneCalls = 0;
+  /** Events actually delivered to onEvent. */
+  delivered = 0;
+  infoError: Error | undefined;
+
+  constructor(private readonly script: FakeScript = {}) {}
+
+  startTraining(
+    options: NativeTrainOptions,
+    onEvent: (event: NativeEvent) => void,
+    onDone: (error: NativeError | null, result?: NativeTrainResult) => void,
+  ): NativeJob {
+    if (this.script.throwOnStart !== undefined) throw this.script.throwOnStart;
+    this.started.push(options);
+    const queue = [...(this.script.events ?? EVENTS)];
+    let stop = false;
+    const finish = (error: NativeError | null, result?: NativeTrainResult) => {
+      this.doneCalls += 1;
+      onDone(error, result);
+    };
+    const deliver = (event: NativeEvent) => {
+      this.delivered += 1;
+      onEvent(event);
+    };
+    // Like the native loop: the stop flag is checked before every step.
+    const step = () => {
+      if (stop) return finish(null, nativeResult('cancelled'));
+      const event = queue.shift();
+      if (event === undefined) {
+        if (this.script.error) return finish(this.script.error as NativeError);
+        return finish(null, nativeResult('completed'));
+      }
+      deliver(event);
+      setImmediate(step);
+    };
+    if (this.script.firstEventSync) {
+      const first = queue.shift();
+      if (first) deliver(first);
+    }
+    setImmediate(step);
+    return {
+      cancel: () => {
+        this.cancelCalls += 1;
+        stop = true;
+      },
+    };
+  }
+
+  info(): NativeInfo {
+    if (this.infoError) throw this.infoError;
+    return { libtorchVersion: '1.13.1', cudaAvailable: false, cudaDevices: 0, threads: 8 };
+  }
+
+  parameterCount(preset: 'article' | 'cifar'): number {
+    return preset === 'article' ? 21298314 : 21282122;
+  }
+
+  stateDictShapes(preset: 'article' | 'cifar'): Record<string, number[]> {
+    return preset === 'article' ? { 'conv1.0.weight': [64, 3, 7, 7] } : { 'conv1.0.weight': [64, 3, 3, 3] };
+  }
+}
+
+/** A temporary data folder holding (empty) CIFAR-10 batch files, enough for prepareDataset. */
+export function makeDataDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'libtorch-resnet-fake-data-'));
+  const batches = path.join(dir, 'cifar-10-batches-bin');
+  fs.mkdirSync(batches);
+  for (const name of ['data_batch_1', 'data_batch_2', 'data_batch_3', 'data_batch_4', 'data_batch_5', 'test_batch']) {
+    fs.writeFileSync(path.join(batches, `${name}.bin`), '');
+  }
+  return dir;
+}
+
+export function nativeError(message: string, code?: string): NativeError {
+  const error = new Error(message) as NativeError;
+  if (code !== undefined) error.code = code;
+  return error;
+}

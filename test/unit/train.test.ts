@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: MIT
+// train() on a fake NativeBinding: events, result, cancellation, native errors, throwing listeners; info().
+import fs from 'node:fs';
+
+import { TorchError } from '../../lib/errors';
+import type { TrainEvent } from '../../lib/progress';
+import { infoWith, trainWith } from '../../lib/train';
+import { EVENTS, FakeBinding, makeDataDir, nativeError } from './fake-binding';
+
+let dataDir: string;
+beforeEach(() => {
+  dataDir = makeDataDir();
+});
+afterEach(() => {
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error & { code?: string };
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('a completed run', () => {
+  test('forwards every event, in order, and resolves with the result', async () => {
+    const binding = new FakeBinding();
+    const seen: TrainEvent[] = [];
+    const result = await trainWith(binding, { dataDir, epochs: 2, onProgress: (e) => seen.push(e) });
+
+    expect(seen).toEqual(EVENTS);
+    expect(result).toEqual({
+      epochs: [
+        { epoch: 1, trainLoss: 2.25, validAccuracy: 0.1, seconds: 1.5, imagesPerSecond: 105 },
+        { epoch: 2, trainLoss: 1.95, validAccuracy: 0.3, seconds: 1.4, imagesPerSecond: 125 },
+      ],
+      testAccuracy: 0.25,
+      perClassAccuracy: [0.5, 0, 0.5, 0, 0.5, 0, 0.5, 0, 0.5, 0],
+      confusionMatrix: expect.any(Array),
+      classes: ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'],
+      parameters: 21298314,
+      device: 'cpu',
+      libtorchVersion: '1.13.1',
+      threads: 4,
+      trainSize: 100,
+      validSize: 10,
+      testSize: 20,
+      seconds: 3.2,
+    });
+    expect(result).not.toHaveProperty('status');
+    expect(binding.cancelCalls).toBe(0);
+  });
+
+  test('hands the addon the resolved options and the prepared data folder', async () => {
+    const binding = new FakeBinding();
+    await trainWith(binding, { dataDir, preset: 'cifar', epochs: 2, limitTest: 50, threads: 3 });
+    expect(binding.started).toEqual([
+      {
+        epochs: 2,
+        lr: 0.01,
+        batchSize: 64,
+        momentum: 0.9,
+        weightDecay: 0.001,
+        validSplit: 0.1,
+        seed: 42,
+        preset: 'cifar',
+        imageSize: 32,
+        device: 'auto',
+        threads: 3,
+        dataDir,
+        limitTrain: 0,
+        limitTest: 50,
+        logEvery: 10,
+      },
+    ]);
+  });
+
+  test('runs without onProgress', async () => {
+    const binding = new FakeBinding();
+    await expect(trainWith(binding, { dataDir })).resolves.toHaveProperty('testAccuracy', 0.25);
+    expect(binding.delivered).toBe(EVENTS.length);
+  });
+
+  test('removes its abort listener once settled', async () => {
+    const controller = new AbortController();
+    const remove = jest.spyOn(controller.signal, 'removeEventListener');
+    const binding = new FakeBinding();
+    await trainWith(binding, { dataDir, signal: controller.signal });
+    expect(remove).toHaveBeenCalledWith('abort', expect.any(Function));
+    controller.abort();
+    expect(binding.cancelCalls).toBe(0);
+  });
+
+  test('the binding is loaded lazily, after validation', async () => {
+    const load = jest.fn(() => new FakeBinding());
+    await expect(trainWith(load, { dataDir, epochs: 0 })).rejects.toThrow(RangeError);
+    expect(load).not.toHaveBeenCalled();
+    await trainWith(load, { dataDir });
+    expect(load).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('rejections before any native work', () => {
+  test('an invalid option rejects with the config error; nothing starts', async () => {
+    const binding = new FakeBinding();
+    const error = await rejection(trainWith(binding, { dataDir, batchSize: 0 }));
+    expect(error).toBeInstanceOf(RangeError);
+    expect(error.message).toBe('Expected integer between 1 and 4096 for batchSize but received 0 of type number');
+    expect(binding.started).toHaveLength(0);
+  });
+
+  test('missing data rejects with ERR_DATA_NOT_FOUND; nothing starts', async () => {
+    const binding = new FakeBinding();
+    fs.rmSync(dataDir, { recursive: true });
+    const error = await rejection(trainWith(binding, { dataDir, download: false }));
+    expect(error.code).toBe('ERR_DATA_NOT_FOUND');
+    expect(binding.started).toHaveLength(0);
+  });
+
+  test('a signal aborted before the call rejects with AbortError; nothing starts', async () => {
+    const binding = new FakeBinding();
+    const controller = new AbortController();
+    const reason = new Error('changed my mind');
+    controller.abort(reason);
+    const error = await rejection(trainWith(binding, { dataDir, signal: controller.signal }));
+    expect(error.name).toBe('AbortError');
+    expect(error.code).toBe('ABORT_ERR');
+    expect(error.cause).toBe(reason);
+    expect(binding.started).toHaveLength(0);
+  });
+});
+
+describe('aborting a running job', () => {
+  test('after the first batchEnd: job.cancel() once, then AbortError with the reason as cause', async () => {
+    const binding = new FakeBinding();
+    const controller = new AbortController();
+    const seen: string[] = [];
+    const error = await rejection(
+      trainWith(binding, {
+        dataDir,
+        signal: controller.signal,
+        onProgress: (event) => {
+          seen.push(event.type);
+          if (event.type === 'batchEnd') controller.abort('stop please');
+        },
+      }),
+    );
+    expect(error.name).toBe('AbortError');
+    expect(error.code).toBe('ABORT_ERR');
+    expect(error.cause).toBe('stop please');
+    expect(binding.cancelCalls).toBe(1);
+    expect(binding.doneCalls).toBe(1);
+    // The fake checks the flag before every step, as the native loop does.
+    expect(seen).toEqual(['trainBegin', 'epochBegin', 'batchEnd']);
+  });
+
+  test('the promise settles only once the job reported it stopped', async () => {
+    const binding = new FakeBinding();
+    const controller = new AbortController();
+    const run = trainWith(binding, { dataDir, signal: controller.signal });
+    let settled = false;
+    run.catch(() => undefined).finally(() => (settled = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    controller.abort();
+    await Promise.resolve();
+    expect(settled).toBe(false);
+    expect(binding.doneCalls).toBe(0);
+    await expect(run).rejects.toMatchObject({ name: 'AbortError' });
+    expect(binding.doneCalls).toBe(1);
+  });
+});
+
+describe('native errors', () => {
+  // A named caller, to find in the stack: native callbacks run on a later turn of the event loop, so only the
+  // stack captured when trainWith() was called can hold it.
+  async function callerOfTrainForStackTest(binding: FakeBinding) {
+    return trainWith(binding, { dataDir });
+  }
+
+  test('become a TorchError with the code, the message and the caller stack', async () => {
+    const native = nativeError('CUDA out of memory (out of memory: try a smaller batchSize)', 'ERR_TORCH_OOM');
+    const binding = new FakeBinding({ error: native });
+    const error = await rejection(callerOfTrainForStackTest(binding));
+    expect(error).toBeInstanceOf(TorchError);
+    expect(error).toBeInstanceOf(Error);
+    expect(error.name).toBe('TorchError');
+    expect(error.code).toBe('ERR_TORCH_OOM');
+    expect(error.message).toBe('CUDA out of memory (out of memory: try a smaller batchSize)');
+    expect(error.cause).toBe(native);
+    expect(error.stack).toMatch(/^TorchError: CUDA out of memory/);
+    expect(error.stack).toContain('callerOfTrainForStackTest');
+    expect(Object.keys(error)).not.toContain('name');
+  });
+
+  test('an error without a code is ERR_NATIVE', async () => {
+    const binding = new FakeBinding({ error: new Error('bad') });
+    await expect(trainWith(binding, { dataDir })).rejects.toMatchObject({
+      name: 'TorchError',
+      code: 'ERR_NATIVE',
+      message: 'bad',
+    });
+  });
+
+  test('startTraining throwing becomes a TorchError too', async () => {
+    const binding = new FakeBinding({ throwOnStart: nativeError('cannot start', 'ERR_TORCH') });
+    const error = await rejection(trainWith(binding, { dataDir }));
+    expect(error).toBeInstanceOf(TorchError);
+    expect(error.code).toBe('ERR_TORCH');
+  });
+});
+
+describe('an onProgress that throws', () => {
+  test('cancels the job and rejects with its error; no later events reach it', async () => {
+    const binding = new FakeBinding();
+    const boom = new Error('listener bug');
+    const seen: string[] = [];
+    const error = await rejection(
+      trainWith(binding, {
+        dataDir,
+        onProgress: (event) => {
+          seen.push(event.type);
+          if (event.type === 'epochBegin') throw boom;
+        },
+      }),
+    );
+    expect(error).toBe(boom);
+    expect(binding.cancelCalls).toBe(1);
+    expect(seen).toEqual(['trainBegin', 'epochBegin']);
+  });
+
+  test('an async onProgress that rejects does the same', async () => {
+    const binding = new FakeBinding();
+    const boom = new Error('async listener bug');
+    const error = await rejection(
+      trainWith(binding, {
+        dataDir,
+        onProgress: async (event) => {
+          if (event.type === 'trainBegin') throw boom;
+        },
+      }),
+    );
+    expect(error).toBe(boom);
+    expect(binding.cancelCalls).toBe(1);
+  });
+
+  test('throwing on an event delivered before startTraining returned still cancels the job', async () => {
+    const binding = new FakeBinding({ firstEventSync: true });
+    const boom = new Error('early');
+    const error = await rejection(
+      trainWith(binding, {
+        dataDir,
+        onProgress: () => {
+          throw boom;
+        },
+      }),
+    );
+    expect(error).toBe(boom);
+    expect(binding.cancelCalls).toBe(1);
+  });
+
+  test('wins over a native error that follows', async () => {
+    const binding = new FakeBinding({ events: EVENTS.slice(0, 1), error: nativeError('later', 'ERR_TORCH') });
+    const boom = new Error('first');
+    const error = await rejection(
+      trainWith(binding, {
+        dataDir,
+        onProgress: () => {
+          throw boom;
+        },
+      }),
+    );
+    expect(error).toBe(boom);
+  });
+});
+
+describe('infoWith', () => {
+  test('combines info() and the parameter counts', async () => {
+    await expect(infoWith(new FakeBinding())).resolves.toEqual({
+      libtorchVersion: '1.13.1',
+      cudaAvailable: false,
+      cudaDevices: 0,
+      threads: 8,
+      presets: { article: { parameters: 21298314 }, cifar: { parameters: 21282122 } },
+    });
+  });
+
+  test('a native exception becomes a TorchError with the caller stack', async () => {
+    const binding = new FakeBinding();
+    binding.infoError = nativeError('c10 failure', 'ERR_TORCH');
+    async function callerOfInfoForStackTest() {
+      return infoWith(binding);
+    }
+    const error = await rejection(callerOfInfoForStackTest());
+    expect(error).toBeInstanceOf(TorchError);
+    expect(error.code).toBe('ERR_TORCH');
+    expect(error.stack).toContain('callerOfInfoForStackTest');
+  });
+});
