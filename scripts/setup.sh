@@ -42,7 +42,8 @@ say "$(node scripts/find-libtorch.js)"
 # npm packages, exactly as locked.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages"
-  npm ci --no-audit --no-fund
+  # --ignore-scripts: our own install script (node-gyp-build, for users) would build the addon a second time.
+  npm ci --no-audit --no-fund --ignore-scripts
 fi
 
 say "building the addon (cmake-js) and the TypeScript"
