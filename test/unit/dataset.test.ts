@@ -7,9 +7,10 @@ import path from 'node:path';
 import { create } from 'tar';
 
 import { BATCH_FILES, prepareDataset } from '../../lib/dataset';
+import { MINI_ARCHIVE as miniArchive, RECORD_BYTES } from '../fixtures/cifar';
+import { rejection } from './fake-binding';
 
-const MINI_ARCHIVE = path.resolve(__dirname, '../../../shared/data/cifar-10-binary-mini.tar.gz');
-const RECORD_BYTES = 3073;
+const MINI_ARCHIVE = miniArchive();
 
 let tmp: string;
 beforeEach(() => {
@@ -26,15 +27,6 @@ function writeBatches(dir: string, files: readonly string[] = BATCH_FILES): void
 
 function entries(dir: string): string[] {
   return fs.readdirSync(dir).sort();
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error & { code?: string };
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('prepareDataset finds extracted data', () => {

@@ -152,3 +152,13 @@ export function nativeError(message: string, code?: string): NativeError {
   if (code !== undefined) error.code = code;
   return error;
 }
+
+/** The error a promise rejects with; fails the test when it resolves instead. */
+export async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error & { code?: string };
+  }
+  throw new Error('expected a rejection');
+}

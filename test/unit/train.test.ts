@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { TorchError } from '../../lib/errors';
 import type { TrainEvent } from '../../lib/progress';
 import { infoWith, trainWith } from '../../lib/train';
-import { EVENTS, FakeBinding, makeDataDir, nativeError } from './fake-binding';
+import { EVENTS, FakeBinding, makeDataDir, nativeError, rejection } from './fake-binding';
 
 let dataDir: string;
 beforeEach(() => {
@@ -14,15 +14,6 @@ beforeEach(() => {
 afterEach(() => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
-
-async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error & { code?: string };
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('a completed run', () => {
   test('forwards every event, in order, and resolves with the result', async () => {
