@@ -19,7 +19,8 @@
 #   --refresh                 fetch the index and packages again even if the private root is already there.
 #   --allow-expired-release   accept a Release file past its Valid-Until (sid on a frozen mirror needs it; the
 #                             signature is still checked against debian-archive-keyring).
-#   --mirror URL              Debian mirror (default: http://deb.debian.org/debian; env DEBIAN_MIRROR).
+#   --mirror URL              Debian mirror (default: the first one this machine's apt sources name; env
+#                             DEBIAN_MIRROR).
 #   FILE.cpp...               check only these files, relative to the repository root (default: every .cpp
 #                             under native/).
 # The private root is ${LIBTORCH_CHECK_CACHE:-$HOME/.cache/libtorch-resnet-compile-check}/<suite> (about 55 MB,
@@ -27,7 +28,13 @@
 set -euo pipefail
 
 suite="${LIBTORCH_CHECK_SUITE:-trixie}"
-mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# The mirror this machine's apt already uses, so the script reaches exactly what apt-get reaches.
+system_mirror() {
+  cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null |
+    sed -n -E 's#^URIs:[[:space:]]*([^[:space:]]+/debian)$#\1#p; s#^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?([^[:space:]]+/debian)[[:space:]].*#\2#p' |
+    head -n 1
+}
+mirror="${DEBIAN_MIRROR:-$(system_mirror)}"
 keyring="/usr/share/keyrings/debian-archive-keyring.gpg"
 refresh=0
 allow_expired=0
@@ -67,6 +74,7 @@ start=$SECONDS
 
 # ---- 1. fetch libtorch-dev from <suite> into a private root ------------------------------------------------------
 packages=(libtorch-dev "${extra_packages[@]}")
+[ -n "$mirror" ] || { echo "compile-check: no Debian mirror in this machine's apt sources; pass --mirror URL" >&2; exit 2; }
 want="suite=$suite mirror=$mirror packages=${packages[*]}"
 if [[ $refresh -eq 1 || ! -f "$stamp" || "$(head -n1 "$stamp")" != "$want" ]]; then
   rm -rf "$aptdir" "$debdir" "$root"
