@@ -30,7 +30,7 @@ set -euo pipefail
 suite="${LIBTORCH_CHECK_SUITE:-trixie}"
 # The mirror this machine's apt already uses, so the script reaches exactly what apt-get reaches.
 system_mirror() {
-  cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null |
+  { cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null || true; } |
     sed -n -E 's#^URIs:[[:space:]]*([^[:space:]]+/debian)$#\1#p; s#^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?([^[:space:]]+/debian)[[:space:]].*#\2#p' |
     head -n 1
 }
