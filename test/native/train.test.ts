@@ -150,6 +150,19 @@ describe('stopping and failing', () => {
     expect(error.message).not.toMatch(/frame #|Exception raised from/);
   });
 
+  test('a LibTorch error (c10::Error) becomes a TorchError ERR_TORCH, without a C++ backtrace', async () => {
+    // At 8 px the cifar preset's last stage is 1x1, so a batch of one leaves BatchNorm a single value per channel.
+    const dir = writeCifar(tempDir(), { train: 10, test: 5 });
+    made.push(dir);
+    const error = await train({
+      epochs: 1, preset: 'cifar', imageSize: 8, batchSize: 1, validSplit: 0, dataDir: dir, download: false,
+    }).catch((e) => e);
+    expect(error).toBeInstanceOf(TorchError);
+    expect(error.code).toBe('ERR_TORCH');
+    expect(error.message).toMatch(/Expected more than 1 value per channel when training/);
+    expect(error.message).not.toMatch(/frame #|Exception raised from/);
+  });
+
   const cudaAvailable = loadNative().info().cudaAvailable;
   (cudaAvailable ? test.skip : test)('device cuda where LibTorch sees no GPU is a clear error', async () => {
     const dir = writeCifar(tempDir(), { train: 10, test: 5 });
