@@ -153,8 +153,8 @@ describe('aborting a running job', () => {
     const run = trainWith(binding, { dataDir, signal: controller.signal });
     let settled = false;
     run.catch(() => undefined).finally(() => (settled = true));
-    await new Promise((resolve) => setImmediate(resolve));
-    await new Promise((resolve) => setImmediate(resolve));
+    // Abort only once the job runs: before that, train() rejects without starting one (prepareDataset is async).
+    while (binding.started.length === 0) await new Promise((resolve) => setImmediate(resolve));
     controller.abort();
     await Promise.resolve();
     expect(settled).toBe(false);
