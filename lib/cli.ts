@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The libtorch-resnet command: train and info, with flags generated from the option table in config.ts.
+// The libtorch-resnet command: train, download and info, with flags generated from the option table in config.ts.
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 
 import { OPTION_SPECS, defaultDataDir, resolveConfig } from './config';
 import type { OptionSpec, ResolvedConfig } from './config';
+import { prepareDataset } from './dataset';
 import { captureCallerStack } from './errors';
 import { loadNative } from './native';
 import { ProgressRenderer, formatCount, formatSummary } from './progress';
@@ -159,6 +160,62 @@ async function trainCommand(opts: Record<string, unknown>, command: Command, io:
   }
 }
 
+async function downloadCommand(opts: Record<string, unknown>, io: CliIo): Promise<number> {
+  const json = opts.json === true;
+  const renderer = json ? undefined : new ProgressRenderer(io.stdout);
+  const onProgress = (event: TrainEvent) => {
+    if (json) io.stdout.write(`${JSON.stringify(event)}\n`);
+    else renderer!.onProgress(event);
+  };
+  // Validate: resolveConfig checks the data folder, URL and md5 as it does for train().
+  const input: Record<string, unknown> = {};
+  if (opts.dataDir !== undefined) input.dataDir = opts.dataDir;
+  const source: Record<string, unknown> = {};
+  if (opts.url !== undefined) source.url = opts.url;
+  if (opts.md5 !== undefined) source.md5 = opts.md5;
+  input.download = source;
+  let config: ResolvedConfig;
+  try {
+    config = resolveConfig(input);
+  } catch (error) {
+    if (!isConfigError(error)) throw error;
+    const flag = /for download\.url /.test(error.message)
+      ? '--url'
+      : /for download\.md5 /.test(error.message)
+        ? '--md5'
+        : flagOfConfigError(error.message);
+    io.stderr.write(`error: ${flag ? `option '${flag}': ` : ''}${error.message}\n`);
+    io.stderr.write("Run 'libtorch-resnet download --help' for the options.\n");
+    return EXIT_USAGE;
+  }
+  const controller = new AbortController();
+  const stopListening = io.onInterrupt(() => {
+    renderer?.stop();
+    controller.abort(new Error('interrupted (SIGINT)'));
+  });
+  try {
+    const dir = await prepareDataset(config.dataDir, {
+      download: config.download,
+      onProgress,
+      signal: controller.signal,
+    });
+    renderer?.stop();
+    if (json) io.stdout.write(`${JSON.stringify({ type: 'result', dataDir: dir })}\n`);
+    else io.stdout.write(`CIFAR-10 is ready in ${dir}\n`);
+    return EXIT_OK;
+  } catch (error) {
+    renderer?.stop();
+    if (controller.signal.aborted || (error as Error | null)?.name === 'AbortError') {
+      io.stderr.write('libtorch-resnet: download interrupted\n');
+      return EXIT_INTERRUPTED;
+    }
+    io.stderr.write(runtimeErrorMessage(error));
+    return EXIT_FAILURE;
+  } finally {
+    stopListening();
+  }
+}
+
 async function infoCommand(opts: Record<string, unknown>, io: CliIo): Promise<number> {
   try {
     const about = await infoWith(io.binding);
@@ -207,6 +264,17 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
     .option('--json', 'Print one JSON object per line: every event, then the result (type "result") last.')
     .action(async (opts: Record<string, unknown>, command: Command) => {
       setExitCode(await trainCommand(opts, command, io));
+    });
+
+  program
+    .command('download')
+    .description('Download, verify and extract CIFAR-10 into the data folder (nothing is fetched when it is there).')
+    .option('--data-dir <dir>', `Folder to put CIFAR-10 in (default: ${OPTION_SPECS.find((o) => o.name === 'dataDir')!.defaultText})`)
+    .option('--url <url>', 'Where to fetch the archive: http(s) URL, file: URL or path (default: $LIBTORCH_RESNET_CIFAR_URL, else the official archive)')
+    .option('--md5 <md5>', "The archive's md5 (default: $LIBTORCH_RESNET_CIFAR_MD5, else the official archive's)")
+    .option('--json', 'Print one JSON object per line: every download event, then the result (type "result") last.')
+    .action(async (opts: Record<string, unknown>) => {
+      setExitCode(await downloadCommand(opts, io));
     });
 
   program

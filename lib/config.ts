@@ -2,7 +2,11 @@
 // The one place user input is checked: train() options, CLI flags and the README's table all come from here.
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
+
+import { MD5_ENV, OFFICIAL_MD5, OFFICIAL_URL, URL_ENV } from './download';
+import type { DownloadSource } from './download';
 
 import type { NativeTrainOptions } from './native';
 import type { TrainEvent } from './progress';
@@ -46,8 +50,12 @@ export interface TrainConfig {
   threads?: number | undefined;
   /** Where CIFAR-10 is, or will be cached ($LIBTORCH_RESNET_DATA, else ~/.cache/libtorch-resnet). */
   dataDir?: string | undefined;
-  /** Download CIFAR-10 when dataDir lacks it (true). */
-  download?: boolean | undefined;
+  /**
+   * Download CIFAR-10 when dataDir lacks it (true); `{ url, md5 }` picks a mirror or a local copy (a path or a
+   * file: URL), each field defaulting to $LIBTORCH_RESNET_CIFAR_URL / $LIBTORCH_RESNET_CIFAR_MD5, then the official
+   * archive.
+   */
+  download?: boolean | { url?: string | undefined; md5?: string | undefined } | undefined;
   /** Use only the first N training records (all). */
   limitTrain?: number | undefined;
   /** Use only the first N test records (all). */
@@ -81,7 +89,8 @@ export interface ResolvedConfig {
   readonly threads: number;
   /** Absolute. */
   readonly dataDir: string;
-  readonly download: boolean;
+  /** false, or where the archive comes from: an http(s) URL, a file: URL or an absolute path, and its md5. */
+  readonly download: false | DownloadSource;
   /** undefined: all records. */
   readonly limitTrain: number | undefined;
   /** undefined: all records. */
@@ -284,9 +293,11 @@ const SPECS = {
     type: 'boolean',
     default: true,
     defaultText: 'true',
-    range: '',
-    expected: 'boolean',
-    description: 'Download CIFAR-10 when dataDir lacks it (not available in this version yet).',
+    range: 'true | false | { url?, md5? }',
+    expected: 'boolean or object { url?: string, md5?: string }',
+    description:
+      `Download CIFAR-10 when dataDir lacks it; { url, md5 } (or $${URL_ENV}, $${MD5_ENV}) picks a mirror ` +
+      'or a local copy.',
     cli: true,
   },
   limitTrain: integerSpec(
@@ -321,7 +332,7 @@ const SPECS = {
     defaultText: 'none',
     range: '',
     expected: 'function',
-    description: 'Receives every progress event (trainBegin, epochBegin, batchEnd, evalBegin, epochEnd, trainEnd).',
+    description: 'Receives every progress event (download, trainBegin, epochBegin, batchEnd, evalBegin, epochEnd, trainEnd).',
     cli: false,
   },
 } as const satisfies { readonly [K in OptionName]-?: OptionSpec & { readonly name: K } };
@@ -439,13 +450,6 @@ function readImageSize(value: unknown): number {
   return value;
 }
 
-function readBoolean(value: unknown, spec: OptionSpec): boolean {
-  if (typeof value !== 'boolean') {
-    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', spec.name, spec.expected, value);
-  }
-  return value;
-}
-
 function readPreset(value: unknown): Preset {
   const spec = SPECS.preset;
   if (typeof value !== 'string') {
@@ -477,6 +481,76 @@ function readDataDir(value: unknown): string {
     throw invalidParameter(TypeError, 'ERR_INVALID_ARG_VALUE', spec.name, 'non-empty string without null bytes', value);
   }
   return path.resolve(value);
+}
+
+const URL_EXPECTED = 'http:, https: or file: URL, or a file path';
+const MD5_EXPECTED = 'md5 checksum of 32 hexadecimal digits';
+
+// An http(s) URL is kept as it is; a file: URL or a path becomes an absolute path.
+function readUrl(value: unknown, name: string): string {
+  if (typeof value !== 'string') throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', name, URL_EXPECTED, value);
+  if (value === '' || value.includes('\0')) {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_VALUE', name, URL_EXPECTED, value);
+  }
+  // A scheme of two or more letters: a URL (one letter is a Windows drive).
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]+):/.exec(value)?.[1]?.toLowerCase();
+  if (scheme === undefined) return path.resolve(value);
+  if (scheme === 'http' || scheme === 'https') {
+    if (!URL.canParse(value)) throw invalidParameter(TypeError, 'ERR_INVALID_ARG_VALUE', name, URL_EXPECTED, value);
+    return value;
+  }
+  if (scheme === 'file') {
+    try {
+      return fileURLToPath(value);
+    } catch {
+      throw invalidParameter(TypeError, 'ERR_INVALID_ARG_VALUE', name, URL_EXPECTED, value);
+    }
+  }
+  throw invalidParameter(TypeError, 'ERR_INVALID_ARG_VALUE', name, URL_EXPECTED, value);
+}
+
+function readMd5(value: unknown, name: string): string {
+  if (typeof value !== 'string') throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', name, MD5_EXPECTED, value);
+  if (!/^[0-9a-fA-F]{32}$/.test(value)) {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_VALUE', name, MD5_EXPECTED, value);
+  }
+  return value.toLowerCase();
+}
+
+/**
+ * The download option resolved: false, or the source, each field from the option, else the environment
+ * ($LIBTORCH_RESNET_CIFAR_URL, $LIBTORCH_RESNET_CIFAR_MD5), else the official archive.
+ *
+ * @example
+ * resolveDownload(true, {}); // { url: 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz', md5: 'c32a...' }
+ */
+export function resolveDownload(value: unknown, env: NodeJS.ProcessEnv = process.env): false | DownloadSource {
+  const spec = SPECS.download;
+  if (value === false) return false;
+  if (value !== true && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', spec.name, spec.expected, value);
+  }
+  const given = (value === true ? {} : value) as Record<string, unknown>;
+  for (const key of Object.keys(given)) {
+    if (key !== 'url' && key !== 'md5') {
+      const error = new TypeError(`Unknown option 'download.${key}'; download takes url and md5`) as CodedError;
+      error.code = 'ERR_INVALID_ARG_VALUE';
+      throw error;
+    }
+  }
+  const url =
+    given.url !== undefined
+      ? readUrl(given.url, 'download.url')
+      : env[URL_ENV]
+        ? readUrl(env[URL_ENV], URL_ENV)
+        : OFFICIAL_URL;
+  const md5 =
+    given.md5 !== undefined
+      ? readMd5(given.md5, 'download.md5')
+      : env[MD5_ENV]
+        ? readMd5(env[MD5_ENV], MD5_ENV)
+        : OFFICIAL_MD5;
+  return Object.freeze({ url, md5 });
 }
 
 function readSignal(value: unknown): AbortSignal {
@@ -555,7 +629,7 @@ export function resolveConfig(input: unknown): ResolvedConfig {
     device: has('device') ? readDevice(value('device')) : DEFAULTS.device,
     threads: has('threads') ? readInteger(value('threads'), SPECS.threads) : DEFAULTS.threads,
     dataDir: has('dataDir') ? readDataDir(value('dataDir')) : defaultDataDir(),
-    download: has('download') ? readBoolean(value('download'), SPECS.download) : DEFAULTS.download,
+    download: resolveDownload(has('download') ? value('download') : DEFAULTS.download),
     limitTrain: has('limitTrain') ? readInteger(value('limitTrain'), SPECS.limitTrain) : undefined,
     limitTest: has('limitTest') ? readInteger(value('limitTest'), SPECS.limitTest) : undefined,
     logEvery: has('logEvery') ? readInteger(value('logEvery'), SPECS.logEvery) : DEFAULTS.logEvery,

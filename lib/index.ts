@@ -15,9 +15,12 @@ export type { TrainResult, EpochStats, InfoResult } from './train';
 export { resolveConfig, OPTION_SPECS } from './config';
 export type { TrainConfig, ResolvedConfig, OptionSpec, OptionName, Preset, Device } from './config';
 export { TorchError } from './errors';
+export { DownloadError, OFFICIAL_URL, OFFICIAL_MD5 } from './download';
+export type { DownloadSource } from './download';
 export { CIFAR10_CLASSES } from './dataset';
 export type {
   TrainEvent,
+  DownloadEvent,
   TrainBeginEvent,
   EpochBeginEvent,
   BatchEndEvent,

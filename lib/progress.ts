@@ -2,6 +2,10 @@
 // What a run reports while it trains, and the CLI's renderer for it: one subscriber among others.
 import cliProgress from 'cli-progress';
 
+import type { DownloadEvent } from './download';
+
+export type { DownloadEvent } from './download';
+
 /**
  * First event of a run, once the data is loaded and the network built.
  *
@@ -113,6 +117,7 @@ export interface TrainEndEvent {
  * });
  */
 export type TrainEvent =
+  | DownloadEvent
   | TrainBeginEvent
   | EpochBeginEvent
   | BatchEndEvent
@@ -196,6 +201,37 @@ export function formatCount(n: number): string {
 }
 
 /**
+ * A byte count in binary units: '812 B', '3.3 MiB'.
+ *
+ * @example
+ * formatBytes(3464214); // '3.3 MiB'
+ */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes)) return '-';
+  if (bytes < 1024) return `${Math.round(bytes)} B`;
+  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+/**
+ * A download event as one line.
+ *
+ * @example
+ * formatDownload({ type: 'download', bytes: 1048576, total: 4194304, bytesPerSecond: 1048576, etaSeconds: 3 });
+ * // 'downloading CIFAR-10: 1.0 MiB of 4.0 MiB (25%), 1.0 MiB/s, ETA 3.0s'
+ */
+export function formatDownload(event: DownloadEvent): string {
+  const of =
+    event.total === null
+      ? formatBytes(event.bytes)
+      : `${formatBytes(event.bytes)} of ${formatBytes(event.total)} ` +
+        `(${event.total > 0 ? Math.floor((event.bytes / event.total) * 100) : 100}%)`;
+  const eta = event.etaSeconds === null ? '' : `, ETA ${formatDuration(event.etaSeconds)}`;
+  return `downloading CIFAR-10: ${of}, ${formatBytes(event.bytesPerSecond)}/s${eta}`;
+}
+
+/**
  * One line per event, for logs (stdout not a terminal); undefined for events that print nothing.
  *
  * @example
@@ -204,6 +240,8 @@ export function formatCount(n: number): string {
  */
 export function formatEventLine(event: TrainEvent): string | undefined {
   switch (event.type) {
+    case 'download':
+      return formatDownload(event);
     case 'trainBegin':
       return (
         `training on ${event.device} (${event.threads} threads): ${formatCount(event.parameters)} parameters, ` +
@@ -282,6 +320,8 @@ export class ProgressRenderer {
   private readonly stream: ProgressStream;
   private readonly tty: boolean;
   private bar: cliProgress.SingleBar | undefined;
+  private downloadBar: cliProgress.SingleBar | undefined;
+  private lastDownloadTenth = -1;
 
   constructor(stream: ProgressStream, options: { tty?: boolean } = {}) {
     this.stream = stream;
@@ -290,6 +330,11 @@ export class ProgressRenderer {
 
   /** Handles one event; pass it as (part of) onProgress. */
   onProgress(event: TrainEvent): void {
+    if (event.type === 'download') {
+      this.onDownload(event);
+      return;
+    }
+    this.stopDownloadBar();
     if (!this.tty) {
       const text = formatEventLine(event);
       if (text !== undefined) this.stream.write(`${text}\n`);
@@ -330,7 +375,45 @@ export class ProgressRenderer {
 
   /** Removes a bar still drawn (after an error or an abort). */
   stop(): void {
+    this.stopDownloadBar();
     this.stopBar();
+  }
+
+  // A bar in bytes on a terminal; elsewhere a line at every tenth of the way (or every event without a total).
+  private onDownload(event: DownloadEvent): void {
+    if (!this.tty) {
+      const tenth = event.total ? Math.floor((event.bytes / event.total) * 10) : event.bytes;
+      if (tenth === this.lastDownloadTenth) return;
+      this.lastDownloadTenth = tenth;
+      this.stream.write(`${formatDownload(event)}\n`);
+      return;
+    }
+    const payload = {
+      sizeText: `${formatBytes(event.bytes)}${event.total === null ? '' : ` / ${formatBytes(event.total)}`}`,
+      rateText: `${formatBytes(event.bytesPerSecond)}/s`,
+      etaText: event.etaSeconds === null ? '-' : formatDuration(event.etaSeconds),
+    };
+    if (!this.downloadBar) {
+      this.downloadBar = new cliProgress.SingleBar(
+        {
+          format: 'download [{bar}] {percentage}% | {sizeText} | {rateText} | ETA {etaText}',
+          stream: this.stream as NodeJS.WritableStream,
+          hideCursor: true,
+          clearOnComplete: false,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+      this.downloadBar.start(event.total ?? 0, event.bytes, payload);
+      return;
+    }
+    if (event.total !== null) this.downloadBar.setTotal(event.total);
+    this.downloadBar.update(event.bytes, payload);
+  }
+
+  private stopDownloadBar(): void {
+    if (!this.downloadBar) return;
+    this.downloadBar.stop();
+    this.downloadBar = undefined;
   }
 
   private stopBar(): void {

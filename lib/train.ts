@@ -6,6 +6,7 @@ import { CIFAR10_CLASSES, prepareDataset } from './dataset';
 import { captureCallerStack, createAbortError, fromNativeError } from './errors';
 import { loadNative } from './native';
 import type { NativeBinding, NativeError, NativeEvent, NativeJob, NativeTrainResult } from './native';
+import type { DownloadEvent } from './download';
 import type { TrainEvent } from './progress';
 
 /**
@@ -132,7 +133,35 @@ export async function runTraining(
 
   // Load the addon and find the data
   const binding = getBinding(source);
-  const dataDir = await prepareDataset(config.dataDir, { download: config.download });
+  // A listener that throws while the archive downloads stops the download; train() rejects with its error.
+  let downloadListenerError: { error: unknown } | undefined;
+  const downloadController = new AbortController();
+  const onDownload = (event: DownloadEvent) => {
+    if (!onProgress || downloadListenerError) return;
+    try {
+      const returned: unknown = onProgress(event);
+      if (isThenable(returned)) {
+        returned.then(undefined, (error: unknown) => {
+          downloadListenerError ??= { error };
+          downloadController.abort(error);
+        });
+      }
+    } catch (error) {
+      downloadListenerError = { error };
+      downloadController.abort(error);
+    }
+  };
+  let dataDir: string;
+  try {
+    dataDir = await prepareDataset(config.dataDir, {
+      download: config.download,
+      onProgress: onDownload,
+      signal: signal ? AbortSignal.any([signal, downloadController.signal]) : downloadController.signal,
+    });
+  } catch (error) {
+    if (downloadListenerError) throw downloadListenerError.error;
+    throw error;
+  }
   if (signal?.aborted) throw createAbortError(signal.reason);
 
   // Start the job; it settles through onDone, exactly once

@@ -5,7 +5,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
-import { extractMini } from '../fixtures/cifar';
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import { extractMini, MINI_ARCHIVE, tempDir } from '../fixtures/cifar';
 
 const run = promisify(execFile);
 const BIN = path.join(__dirname, '../../bin/libtorch-resnet.js');
@@ -42,4 +46,44 @@ test('a bad flag value exits 2 naming the flag', async () => {
   const error = await run(process.execPath, [BIN, 'train', '--lr', '-1', '--data-dir', mini]).catch((e) => e);
   expect(error.code).toBe(2);
   expect(error.stderr).toMatch(/--lr.*Expected number .* for lr but received -1/);
+});
+
+test('train from an empty cache downloads from a mirror (env), verifies, extracts and trains; again: no download', async () => {
+  const archive = fs.readFileSync(MINI_ARCHIVE());
+  const md5 = createHash('md5').update(archive).digest('hex');
+  let requests = 0;
+  const server = http.createServer((req, res) => {
+    requests += 1;
+    res.writeHead(200, { 'content-length': archive.length, 'content-type': 'application/gzip' });
+    res.end(archive);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const cache = tempDir('ltr-cache-');
+  try {
+    const { port } = server.address() as AddressInfo;
+    const env = {
+      ...process.env,
+      LIBTORCH_RESNET_DATA: cache,
+      LIBTORCH_RESNET_CIFAR_URL: `http://127.0.0.1:${port}/cifar-10-binary.tar.gz`,
+      LIBTORCH_RESNET_CIFAR_MD5: md5,
+    };
+    const args = [BIN, 'train', '--json', '--epochs', '1', '--preset', 'cifar', '--image-size', '16',
+      '--limit-train', '64', '--limit-test', '32'];
+    const first = await run(process.execPath, args, { env });
+    const firstLines = first.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    const downloads = firstLines.filter((l) => l.type === 'download');
+    expect(downloads.length).toBeGreaterThan(0);
+    expect(downloads[downloads.length - 1].bytes).toBe(archive.length);
+    expect(firstLines[firstLines.length - 1]).toMatchObject({ type: 'result', testSize: 32 });
+    expect(requests).toBe(1);
+
+    const second = await run(process.execPath, args, { env });
+    const secondLines = second.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    expect(secondLines.some((l) => l.type === 'download')).toBe(false);
+    expect(secondLines[secondLines.length - 1].type).toBe('result');
+    expect(requests).toBe(1);
+  } finally {
+    server.close();
+    fs.rmSync(cache, { recursive: true, force: true });
+  }
 });

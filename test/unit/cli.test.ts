@@ -218,7 +218,7 @@ describe('train', () => {
   test('missing data: exit 1 with the message and its code, no stack', async () => {
     const h = harness();
     fs.rmSync(dataDir, { recursive: true });
-    expect(await run(['train', '--data-dir', dataDir, '--json'], h.io)).toBe(1);
+    expect(await run(['train', '--data-dir', dataDir, '--json', '--no-download'], h.io)).toBe(1);
     expect(h.stderr.text).toMatch(/^libtorch-resnet: CIFAR-10 was not found in .* \[ERR_DATA_NOT_FOUND\]\n$/);
     expect(h.stderr.text).not.toContain('    at ');
     expect(h.stdout.text).toBe('');

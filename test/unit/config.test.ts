@@ -112,8 +112,17 @@ const cases: Case[] = [
   ['dataDir number', { dataDir: 5 }, T, TYPE, 'Expected non-empty string for dataDir but received 5 of type number'],
   ['dataDir empty', { dataDir: '' }, T, VALUE, "Expected non-empty string without null bytes for dataDir but received '' of type string"],
   ['dataDir null byte', { dataDir: 'a\0b' }, T, VALUE, "Expected non-empty string without null bytes for dataDir but received 'a\\x00b' of type string"],
-  ['download string', { download: 'no' }, T, TYPE, "Expected boolean for download but received 'no' of type string"],
-  ['download 0', { download: 0 }, T, TYPE, 'Expected boolean for download but received 0 of type number'],
+  ['download string', { download: 'no' }, T, TYPE, "Expected boolean or object { url?: string, md5?: string } for download but received 'no' of type string"],
+  ['download 0', { download: 0 }, T, TYPE, 'Expected boolean or object { url?: string, md5?: string } for download but received 0 of type number'],
+  ['download null', { download: null }, T, TYPE, 'Expected boolean or object { url?: string, md5?: string } for download but received null of type null'],
+  ['download array', { download: [] }, T, TYPE, 'Expected boolean or object { url?: string, md5?: string } for download but received [] of type object'],
+  ['download unknown key', { download: { sha: 'x' } }, T, VALUE, "Unknown option 'download.sha'; download takes url and md5"],
+  ['download.url number', { download: { url: 5 } }, T, TYPE, 'Expected http:, https: or file: URL, or a file path for download.url but received 5 of type number'],
+  ['download.url empty', { download: { url: '' } }, T, VALUE, "Expected http:, https: or file: URL, or a file path for download.url but received '' of type string"],
+  ['download.url ftp', { download: { url: 'ftp://x/a.tgz' } }, T, VALUE, "Expected http:, https: or file: URL, or a file path for download.url but received 'ftp://x/a.tgz' of type string"],
+  ['download.url bad http', { download: { url: 'http://' } }, T, VALUE, "Expected http:, https: or file: URL, or a file path for download.url but received 'http://' of type string"],
+  ['download.md5 short', { download: { md5: 'abc' } }, T, VALUE, "Expected md5 checksum of 32 hexadecimal digits for download.md5 but received 'abc' of type string"],
+  ['download.md5 number', { download: { md5: 1 } }, T, TYPE, 'Expected md5 checksum of 32 hexadecimal digits for download.md5 but received 1 of type number'],
   ['limitTrain 0', { limitTrain: 0 }, R, RANGE, 'Expected integer of at least 1 for limitTrain but received 0 of type number'],
   ['limitTrain 2.5', { limitTrain: 2.5 }, R, RANGE, 'Expected integer of at least 1 for limitTrain but received 2.5 of type number'],
   ['limitTest -5', { limitTest: -5 }, R, RANGE, 'Expected integer of at least 1 for limitTest but received -5 of type number'],
@@ -179,7 +188,10 @@ describe('resolveConfig defaults', () => {
       device: 'auto',
       threads: 0,
       dataDir: '/var/cache/xdg/libtorch-resnet',
-      download: true,
+      download: {
+        url: 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz',
+        md5: 'c32a1d4ab5d03f1284b67883e8d87530',
+      },
       limitTrain: undefined,
       limitTest: undefined,
       logEvery: 10,
@@ -342,7 +354,10 @@ describe('OPTION_SPECS', () => {
   test('defaults in the table are the defaults resolveConfig applies', () => {
     const resolved = resolveConfig({}) as unknown as Record<string, unknown>;
     for (const spec of OPTION_SPECS) {
-      if (spec.default !== undefined) expect([spec.name, resolved[spec.name]]).toEqual([spec.name, spec.default]);
+      if (spec.default === undefined) continue;
+      // download: true resolves to the source it stands for.
+      const expected = spec.name === 'download' ? resolveConfig({ download: true }).download : spec.default;
+      expect([spec.name, resolved[spec.name]]).toEqual([spec.name, expected]);
     }
   });
 

@@ -158,16 +158,9 @@ describe('prepareDataset without data', () => {
     );
   });
 
-  test('with download on, says automatic download is not available yet', async () => {
-    const error = await rejection(prepareDataset(tmp, { download: true }));
-    expect(error.code).toBe('ERR_DATA_NOT_FOUND');
-    expect(error.message).toContain('Automatic download is not available in this version yet.');
-    expect(error.message).not.toContain('turned off');
-  });
-
-  test('a dataDir that does not exist', async () => {
+  test('a dataDir that does not exist, download off: not created', async () => {
     const missing = path.join(tmp, 'nope');
-    const error = await rejection(prepareDataset(missing, { download: true }));
+    const error = await rejection(prepareDataset(missing, { download: false }));
     expect(error.code).toBe('ERR_DATA_NOT_FOUND');
     expect(error.message).toContain(`CIFAR-10 was not found in ${missing}:`);
     expect(fs.existsSync(missing)).toBe(false);

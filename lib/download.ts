@@ -1,0 +1,494 @@
+// SPDX-License-Identifier: MIT
+// Fetches the CIFAR-10 archive: streamed to a temporary file while its md5 is computed, retried and resumed,
+// renamed into place only once verified. Also the lock that keeps two processes from fetching at once.
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+import { Agent, EnvHttpProxyAgent, request } from 'undici';
+import type { Dispatcher } from 'undici';
+
+import { createAbortError } from './errors';
+
+/** The official CIFAR-10 binary version. */
+export const OFFICIAL_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
+/** The official archive's md5 (https://www.cs.toronto.edu/~kriz/cifar.html). */
+export const OFFICIAL_MD5 = 'c32a1d4ab5d03f1284b67883e8d87530';
+/** Environment variables that override the archive's URL (or local path) and md5. */
+export const URL_ENV = 'LIBTORCH_RESNET_CIFAR_URL';
+export const MD5_ENV = 'LIBTORCH_RESNET_CIFAR_MD5';
+
+/**
+ * Where the archive comes from and the md5 it must have: an http(s) URL, a file: URL or an absolute path.
+ *
+ * @example
+ * const source: DownloadSource = { url: 'http://mirror.local/cifar-10-binary.tar.gz', md5: OFFICIAL_MD5 };
+ */
+export interface DownloadSource {
+  readonly url: string;
+  readonly md5: string;
+}
+
+/**
+ * Sent while the archive is fetched (or copied from a local path): bytes so far, the total (null when the server
+ * does not say), the rate over this fetch and the estimated seconds left (null when unknown).
+ *
+ * @example
+ * onProgress: (e) => { if (e.type === 'download') console.log(e.bytes, e.total, e.etaSeconds); }
+ */
+export interface DownloadEvent {
+  readonly type: 'download';
+  readonly bytes: number;
+  readonly total: number | null;
+  readonly bytesPerSecond: number;
+  readonly etaSeconds: number | null;
+}
+
+/**
+ * How a download is retried and reported; every field has a default, tests shorten the delays.
+ *
+ * @example
+ * await downloadArchive(source, file, { retries: 2, backoffMs: () => 10, stallTimeoutMs: 500 });
+ */
+export interface DownloadOptions {
+  /** Receives download events (at most every progressIntervalMs, and the last one). */
+  onProgress?: ((event: DownloadEvent) => void) | undefined;
+  /** Aborting it stops the download; it then rejects with an AbortError. */
+  signal?: AbortSignal | undefined;
+  /** Further attempts after the first (5). */
+  retries?: number | undefined;
+  /** Wait before retry `attempt` (1-based): 1 s, 2 s, 4 s ... up to 30 s by default. */
+  backoffMs?: ((attempt: number) => number) | undefined;
+  /** An attempt with no byte received for this long is dropped and retried (30000). */
+  stallTimeoutMs?: number | undefined;
+  /** The whole download, retries included, gives up after this long (2 hours). */
+  totalTimeoutMs?: number | undefined;
+  /** Minimum time between two progress events (200). */
+  progressIntervalMs?: number | undefined;
+  /** The HTTP dispatcher; default: an undici EnvHttpProxyAgent, so HTTPS_PROXY / HTTP_PROXY / NO_PROXY apply. */
+  dispatcher?: Dispatcher | undefined;
+}
+
+/**
+ * A failed download. `code` is one of `ERR_DOWNLOAD_HTTP` (an HTTP error status, in `status`),
+ * `ERR_DOWNLOAD_MD5` (wrong checksum), `ERR_DOWNLOAD_TIMEOUT` (stalled or too slow, retries spent),
+ * `ERR_DOWNLOAD_NETWORK` (connection failures, retries spent), `ERR_DOWNLOAD_FS` (the cache folder cannot be
+ * written: no permission, no space) or `ERR_DOWNLOAD_SOURCE` (a local source that cannot be read).
+ *
+ * @example
+ * try { await train(); } catch (err) { if (err instanceof DownloadError && err.code === 'ERR_DOWNLOAD_MD5') ... }
+ */
+export class DownloadError extends Error {
+  readonly code: string;
+  /** The URL (or path) downloaded from. */
+  readonly url: string;
+  /** The HTTP status, for ERR_DOWNLOAD_HTTP. */
+  readonly status: number | undefined;
+
+  constructor(code: string, message: string, url: string, options?: ErrorOptions & { status?: number }) {
+    super(message, options);
+    this.code = code;
+    this.url = url;
+    this.status = options?.status;
+  }
+}
+Object.defineProperty(DownloadError.prototype, 'name', {
+  value: 'DownloadError',
+  configurable: true,
+  enumerable: false,
+  writable: true,
+});
+
+/** Whether `url` names a local file (a path or a file: URL) rather than an http(s) resource. */
+export function isLocalSource(url: string): boolean {
+  return !/^https?:\/\//i.test(url);
+}
+
+function localPath(url: string): string {
+  return /^file:/i.test(url) ? fileURLToPath(url) : path.resolve(url);
+}
+
+const FS_HINT = 'free some space or give permission, or point dataDir (--data-dir) at another folder';
+
+function fsError(err: unknown, where: string, url: string): DownloadError {
+  const { syscall } = err as NodeJS.ErrnoException;
+  // mkdir -p under a regular file says EEXIST: it means the same as ENOTDIR.
+  const raw = (err as NodeJS.ErrnoException).code ?? 'unknown';
+  const code = raw === 'EEXIST' && syscall === 'mkdir' ? 'ENOTDIR' : raw;
+  const what =
+    code === 'ENOSPC'
+      ? 'no space left on the device'
+      : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+        ? 'no permission to write there'
+        : code === 'ENOTDIR'
+          ? 'a part of that path is a file, not a folder'
+          : (err as Error).message;
+  return new DownloadError(
+    'ERR_DOWNLOAD_FS',
+    `cannot write the CIFAR-10 archive to ${where}: ${what} (${code}); ${FS_HINT}`,
+    url,
+    { cause: err },
+  );
+}
+
+// Errors worth another attempt: connection drops, stalls, resets, and 5xx / 408 / 429 answers.
+class RetryableError extends Error {
+  constructor(
+    message: string,
+    readonly timeout: boolean,
+    readonly final?: DownloadError,
+  ) {
+    super(message);
+  }
+}
+
+const NETWORK_TIMEOUT_CODES = new Set(['UND_ERR_BODY_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
+let defaultDispatcher: Dispatcher | undefined;
+function getDispatcher(options: DownloadOptions): Dispatcher {
+  if (options.dispatcher) return options.dispatcher;
+  // EnvHttpProxyAgent (experimental in undici 6, and it says so on stderr) only when a proxy is set.
+  const env = process.env;
+  const proxied = Boolean(env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy);
+  defaultDispatcher ??= proxied ? new EnvHttpProxyAgent() : new Agent();
+  return defaultDispatcher;
+}
+
+/** Tracks bytes, the md5 and the rate, and sends throttled progress events. */
+class Progress {
+  hash = createHash('md5');
+  bytes = 0;
+  total: number | null = null;
+  private readonly started = Date.now();
+  private lastSent = 0;
+
+  constructor(private readonly options: DownloadOptions) {}
+
+  /** Starting over from byte 0 (the server ignored a Range request). */
+  reset(): void {
+    this.hash = createHash('md5');
+    this.bytes = 0;
+  }
+
+  add(chunk: Buffer): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    this.send(false);
+  }
+
+  send(force: boolean): void {
+    const { onProgress } = this.options;
+    if (!onProgress) return;
+    const now = Date.now();
+    if (!force && now - this.lastSent < (this.options.progressIntervalMs ?? 200)) return;
+    this.lastSent = now;
+    const seconds = (now - this.started) / 1000;
+    const bytesPerSecond = seconds > 0 ? this.bytes / seconds : 0;
+    const etaSeconds =
+      this.total === null ? null : bytesPerSecond > 0 ? Math.max(0, (this.total - this.bytes) / bytesPerSecond) : null;
+    onProgress({ type: 'download', bytes: this.bytes, total: this.total, bytesPerSecond, etaSeconds });
+  }
+}
+
+function sink(file: fs.WriteStream, progress: Progress): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      progress.add(chunk);
+      if (file.write(chunk)) callback();
+      else file.once('drain', () => callback());
+    },
+  });
+}
+
+async function openTemp(temp: string, flags: string, url: string): Promise<fs.WriteStream> {
+  const stream = fs.createWriteStream(temp, { flags });
+  await new Promise<void>((resolve, reject) => {
+    stream.once('open', () => resolve());
+    stream.once('error', (err) => reject(fsError(err, temp, url)));
+  });
+  return stream;
+}
+
+async function closeStream(stream: fs.WriteStream, temp: string, url: string): Promise<void> {
+  if (stream.closed) return;
+  await new Promise<void>((resolve, reject) => {
+    stream.end((err?: Error | null) => (err ? reject(fsError(err, temp, url)) : resolve()));
+  });
+}
+
+// One HTTP attempt: appends to `temp` from progress.bytes on (a Range request) or from 0.
+async function attempt(
+  url: string,
+  temp: string,
+  progress: Progress,
+  options: DownloadOptions,
+  signal: AbortSignal,
+): Promise<void> {
+  const stall = options.stallTimeoutMs ?? 30_000;
+  const from = progress.bytes;
+  let response: Dispatcher.ResponseData;
+  try {
+    response = await request(url, {
+      dispatcher: getDispatcher(options),
+      method: 'GET',
+      headers: from > 0 ? { range: `bytes=${from}-` } : {},
+      headersTimeout: stall,
+      bodyTimeout: stall,
+      maxRedirections: 5,
+      signal,
+    });
+  } catch (err) {
+    throw toRetryable(err, signal);
+  }
+  const { statusCode, headers, body } = response;
+  if (statusCode >= 400 || (statusCode !== 200 && statusCode !== 206)) {
+    body.resume();
+    const error = new DownloadError(
+      'ERR_DOWNLOAD_HTTP',
+      `downloading ${url} failed: the server answered HTTP ${statusCode}; check the URL (download.url, or ` +
+        `${URL_ENV}), or put the archive in the data folder yourself`,
+      url,
+      { status: statusCode },
+    );
+    if (statusCode >= 500 || statusCode === 408 || statusCode === 429) {
+      throw new RetryableError(`HTTP ${statusCode}`, false, error);
+    }
+    throw error;
+  }
+  // A 200 to a Range request (or a 206 from elsewhere) means starting over.
+  const range = /^bytes (\d+)-\d+\/(\d+|\*)/.exec(String(headers['content-range'] ?? ''));
+  const resumed = statusCode === 206 && range !== null && Number(range[1]) === from;
+  if (!resumed) progress.reset();
+  const length = Number(headers['content-length']);
+  if (resumed && range![2] !== '*') progress.total = Number(range![2]);
+  else progress.total = Number.isFinite(length) ? length + progress.bytes : progress.total;
+  const file = await openTemp(temp, resumed ? 'a' : 'w', url);
+  try {
+    await pipeline(body, sink(file, progress));
+  } catch (err) {
+    file.destroy();
+    if (err instanceof DownloadError) throw err;
+    if ((err as NodeJS.ErrnoException).syscall !== undefined && !(err as { code?: string }).code?.startsWith('UND_')) {
+      throw fsError(err, temp, url);
+    }
+    throw toRetryable(err, signal);
+  }
+  await closeStream(file, temp, url);
+  if (progress.total !== null && progress.bytes < progress.total) {
+    throw new RetryableError(`the connection closed after ${progress.bytes} of ${progress.total} bytes`, false);
+  }
+}
+
+function toRetryable(err: unknown, signal: AbortSignal): Error {
+  if (signal.aborted) return err as Error;
+  const code = (err as { code?: string }).code ?? '';
+  return new RetryableError(`${(err as Error).message} (${code || 'network error'})`, NETWORK_TIMEOUT_CODES.has(code));
+}
+
+async function fetchHttp(url: string, temp: string, progress: Progress, options: DownloadOptions): Promise<void> {
+  const retries = options.retries ?? 5;
+  const backoff = options.backoffMs ?? ((n: number) => Math.min(30_000, 1000 * 2 ** (n - 1)));
+  const totalMs = options.totalTimeoutMs ?? 2 * 3600_000;
+  const started = Date.now();
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), totalMs);
+  timer.unref?.();
+  const signals = [deadline.signal, ...(options.signal ? [options.signal] : [])];
+  const signal = AbortSignal.any(signals);
+  let lastTimeout = false;
+  try {
+    for (let n = 0; ; n++) {
+      try {
+        await attempt(url, temp, progress, options, signal);
+        return;
+      } catch (err) {
+        if (options.signal?.aborted) throw createAbortError(options.signal.reason);
+        const elapsed = ((Date.now() - started) / 1000).toFixed(1);
+        if (deadline.signal.aborted) {
+          throw new DownloadError(
+            'ERR_DOWNLOAD_TIMEOUT',
+            `gave up downloading ${url} after ${elapsed}s (the limit) and ${n + 1} attempt(s), at ` +
+              `${progress.bytes} bytes; try again later, or use a mirror (download.url, or ${URL_ENV})`,
+            url,
+            { cause: err },
+          );
+        }
+        if (!(err instanceof RetryableError)) throw err;
+        lastTimeout = err.timeout;
+        if (n >= retries) {
+          if (err.final) throw err.final;
+          throw new DownloadError(
+            lastTimeout ? 'ERR_DOWNLOAD_TIMEOUT' : 'ERR_DOWNLOAD_NETWORK',
+            `gave up downloading ${url} after ${n + 1} attempts (${elapsed}s), at ${progress.bytes} bytes: ` +
+              `${err.message}; try again later, or use a mirror (download.url, or ${URL_ENV})`,
+            url,
+            { cause: err },
+          );
+        }
+        await delay(backoff(n + 1), undefined, { signal }).catch(() => undefined);
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function copyLocal(url: string, temp: string, progress: Progress): Promise<void> {
+  const from = localPath(url);
+  let size: number;
+  try {
+    size = (await fsp.stat(from)).size;
+  } catch (err) {
+    throw new DownloadError(
+      'ERR_DOWNLOAD_SOURCE',
+      `cannot read the CIFAR-10 archive at ${from}: ${(err as Error).message}; check download.url (or ${URL_ENV})`,
+      url,
+      { cause: err },
+    );
+  }
+  progress.total = size;
+  const file = await openTemp(temp, 'w', url);
+  try {
+    await pipeline(fs.createReadStream(from), sink(file, progress));
+  } catch (err) {
+    file.destroy();
+    throw fsError(err, temp, url);
+  }
+  await closeStream(file, temp, url);
+}
+
+/**
+ * Fetches `source.url` (http, https, a file: URL or a path) into `destination`: streamed to a temporary file in
+ * the same folder while its md5 is computed, retried with backoff and resumed with a Range request where the
+ * server allows, renamed to `destination` only when the md5 is `source.md5`. On failure no file is left behind.
+ * Rejects with a {@link DownloadError}, or an AbortError when `options.signal` is aborted.
+ *
+ * @example
+ * await downloadArchive({ url: OFFICIAL_URL, md5: OFFICIAL_MD5 }, '/data/cifar-10-binary.tar.gz', {
+ *   onProgress: (e) => console.log(e.bytes, e.total),
+ * });
+ */
+export async function downloadArchive(
+  source: DownloadSource,
+  destination: string,
+  options: DownloadOptions = {},
+): Promise<void> {
+  const { url, md5 } = source;
+  const dir = path.dirname(destination);
+  try {
+    await fsp.mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw fsError(err, dir, url);
+  }
+  const temp = path.join(dir, `.${path.basename(destination)}.${process.pid}.${randomBytes(4).toString('hex')}.part`);
+  const progress = new Progress(options);
+  let done = false;
+  try {
+    // Fetch
+    if (isLocalSource(url)) await copyLocal(url, temp, progress);
+    else await fetchHttp(url, temp, progress, options);
+    progress.send(true);
+    // Verify
+    const actual = progress.hash.digest('hex');
+    if (actual !== md5.toLowerCase()) {
+      throw new DownloadError(
+        'ERR_DOWNLOAD_MD5',
+        `the file downloaded from ${url} has md5 ${actual}, expected ${md5.toLowerCase()} (${progress.bytes} ` +
+          `bytes); it was removed. The download was damaged, or the mirror holds another file: set download.md5 ` +
+          `(or ${MD5_ENV}) to the md5 of the archive you mean`,
+        url,
+      );
+    }
+    // Move into place
+    try {
+      await fsp.rename(temp, destination);
+    } catch (err) {
+      throw fsError(err, destination, url);
+    }
+    done = true;
+  } finally {
+    if (!done) await fsp.rm(temp, { force: true }).catch(() => undefined);
+  }
+}
+
+/**
+ * Options of {@link withLock}; the delays are there for tests.
+ *
+ * @example
+ * await withLock(lockFile, work, { pollMs: 10 });
+ */
+export interface LockOptions {
+  /** How often a waiting process looks again (250). */
+  pollMs?: number;
+  /** A lock not refreshed for this long is taken over (60000); the holder refreshes it every staleMs / 4. */
+  staleMs?: number;
+  signal?: AbortSignal | undefined;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+// Whether the lock at `file` belongs to nobody any more: its holder is gone (same host) or it went stale.
+async function isStale(file: string, staleMs: number): Promise<boolean> {
+  try {
+    const [text, stat] = await Promise.all([fsp.readFile(file, 'utf8'), fsp.stat(file)]);
+    if (Date.now() - stat.mtimeMs > staleMs) return true;
+    const owner = JSON.parse(text) as { pid?: number; host?: string };
+    return owner.host === os.hostname() && typeof owner.pid === 'number' && !pidAlive(owner.pid);
+  } catch (err) {
+    // Gone in between: not stale, just free. Half-written (JSON error): treat as held until it goes stale.
+    return false;
+  }
+}
+
+/**
+ * Runs `work` holding an exclusive lock file (created with O_EXCL), so two processes sharing a cache do not both
+ * download or extract; the second waits. A lock whose process is gone, or not refreshed for `staleMs`, is taken
+ * over.
+ *
+ * @example
+ * await withLock(path.join(dataDir, '.lock'), () => downloadArchive(source, archive));
+ */
+export async function withLock<T>(file: string, work: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+  const pollMs = options.pollMs ?? 250;
+  const staleMs = options.staleMs ?? 60_000;
+  // Acquire
+  for (;;) {
+    try {
+      await fsp.writeFile(file, JSON.stringify({ pid: process.pid, host: os.hostname() }), { flag: 'wx' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    if (await isStale(file, staleMs)) {
+      await fsp.rm(file, { force: true });
+      continue;
+    }
+    if (options.signal?.aborted) throw createAbortError(options.signal.reason);
+    await delay(pollMs);
+  }
+  // Hold, refreshing the lock's mtime
+  const refresh = setInterval(() => {
+    const now = new Date();
+    fsp.utimes(file, now, now).catch(() => undefined);
+  }, Math.max(10, staleMs / 4));
+  refresh.unref?.();
+  try {
+    return await work();
+  } finally {
+    clearInterval(refresh);
+    await fsp.rm(file, { force: true }).catch(() => undefined);
+  }
+}
