@@ -108,15 +108,60 @@ function runtimeErrorMessage(error: unknown): string {
   return `libtorch-resnet: ${error.message}${typeof code === 'string' ? ` [${code}]` : ''}\n`;
 }
 
-async function trainCommand(opts: Record<string, unknown>, command: Command, io: CliIo): Promise<number> {
-  const json = opts.json === true;
-  const callerStack = captureCallerStack();
-  const controller = new AbortController();
+/** Where a command's events go: one JSON line each with --json, else the progress renderer. */
+function eventSink(json: boolean, io: CliIo): { renderer?: ProgressRenderer; onProgress: (event: TrainEvent) => void } {
   const renderer = json ? undefined : new ProgressRenderer(io.stdout);
   const onProgress = (event: TrainEvent) => {
     if (json) io.stdout.write(`${JSON.stringify(event)}\n`);
     else renderer!.onProgress(event);
   };
+  return { renderer, onProgress };
+}
+
+function reportUsageError(io: CliIo, command: string, error: Error, flag: string | undefined): number {
+  io.stderr.write(`error: ${flag ? `option '${flag}': ` : ''}${error.message}\n`);
+  io.stderr.write(`Run 'libtorch-resnet ${command} --help' for the options.\n`);
+  return EXIT_USAGE;
+}
+
+/**
+ * Runs a command's job with the first Ctrl-C aborting `controller` (the job stops at its next check), and turns
+ * the outcome into an exit code: 0 done, 130 interrupted, 1 with the error's message otherwise.
+ */
+async function runInterruptible(
+  io: CliIo,
+  controller: AbortController,
+  renderer: ProgressRenderer | undefined,
+  what: string,
+  stoppingMessage: string | undefined,
+  job: () => Promise<void>,
+): Promise<number> {
+  const stopListening = io.onInterrupt(() => {
+    renderer?.stop();
+    if (stoppingMessage) io.stderr.write(stoppingMessage);
+    controller.abort(new Error('interrupted (SIGINT)'));
+  });
+  try {
+    await job();
+    return EXIT_OK;
+  } catch (error) {
+    renderer?.stop();
+    if (controller.signal.aborted || (error as Error | null)?.name === 'AbortError') {
+      io.stderr.write(`libtorch-resnet: ${what} interrupted\n`);
+      return EXIT_INTERRUPTED;
+    }
+    io.stderr.write(runtimeErrorMessage(error));
+    return EXIT_FAILURE;
+  } finally {
+    stopListening();
+  }
+}
+
+async function trainCommand(opts: Record<string, unknown>, command: Command, io: CliIo): Promise<number> {
+  const json = opts.json === true;
+  const callerStack = captureCallerStack();
+  const controller = new AbortController();
+  const { renderer, onProgress } = eventSink(json, io);
 
   // Only flags given on the command line: resolveConfig fills in the rest.
   const input: Record<string, unknown> = { signal: controller.signal, onProgress };
@@ -128,45 +173,21 @@ async function trainCommand(opts: Record<string, unknown>, command: Command, io:
     config = resolveConfig(input);
   } catch (error) {
     if (!isConfigError(error)) throw error;
-    const flag = flagOfConfigError(error.message);
-    io.stderr.write(`error: ${flag ? `option '${flag}': ` : ''}${error.message}\n`);
-    io.stderr.write("Run 'libtorch-resnet train --help' for the options.\n");
-    return EXIT_USAGE;
+    return reportUsageError(io, 'train', error, flagOfConfigError(error.message));
   }
 
-  let interrupted = false;
-  const stopListening = io.onInterrupt(() => {
-    interrupted = true;
-    renderer?.stop();
-    io.stderr.write('Stopping after the current step (Ctrl-C again to quit at once)\n');
-    controller.abort(new Error('interrupted (SIGINT)'));
-  });
-  try {
+  const stopping = 'Stopping after the current step (Ctrl-C again to quit at once)\n';
+  return runInterruptible(io, controller, renderer, 'training', stopping, async () => {
     const result = await runTraining(io.binding, config, callerStack);
     renderer?.stop();
     if (json) io.stdout.write(`${JSON.stringify({ type: 'result', ...result })}\n`);
     else io.stdout.write(`\n${formatSummary(result)}`);
-    return EXIT_OK;
-  } catch (error) {
-    renderer?.stop();
-    if (interrupted || (error as Error | null)?.name === 'AbortError') {
-      io.stderr.write('libtorch-resnet: training interrupted\n');
-      return EXIT_INTERRUPTED;
-    }
-    io.stderr.write(runtimeErrorMessage(error));
-    return EXIT_FAILURE;
-  } finally {
-    stopListening();
-  }
+  });
 }
 
 async function downloadCommand(opts: Record<string, unknown>, io: CliIo): Promise<number> {
   const json = opts.json === true;
-  const renderer = json ? undefined : new ProgressRenderer(io.stdout);
-  const onProgress = (event: TrainEvent) => {
-    if (json) io.stdout.write(`${JSON.stringify(event)}\n`);
-    else renderer!.onProgress(event);
-  };
+  const { renderer, onProgress } = eventSink(json, io);
   // Validate: resolveConfig checks the data folder, URL and md5 as it does for train().
   const input: Record<string, unknown> = {};
   if (opts.dataDir !== undefined) input.dataDir = opts.dataDir;
@@ -184,16 +205,10 @@ async function downloadCommand(opts: Record<string, unknown>, io: CliIo): Promis
       : /for download\.md5 /.test(error.message)
         ? '--md5'
         : flagOfConfigError(error.message);
-    io.stderr.write(`error: ${flag ? `option '${flag}': ` : ''}${error.message}\n`);
-    io.stderr.write("Run 'libtorch-resnet download --help' for the options.\n");
-    return EXIT_USAGE;
+    return reportUsageError(io, 'download', error, flag);
   }
   const controller = new AbortController();
-  const stopListening = io.onInterrupt(() => {
-    renderer?.stop();
-    controller.abort(new Error('interrupted (SIGINT)'));
-  });
-  try {
+  return runInterruptible(io, controller, renderer, 'download', undefined, async () => {
     const dir = await prepareDataset(config.dataDir, {
       download: config.download,
       onProgress,
@@ -202,18 +217,7 @@ async function downloadCommand(opts: Record<string, unknown>, io: CliIo): Promis
     renderer?.stop();
     if (json) io.stdout.write(`${JSON.stringify({ type: 'result', dataDir: dir })}\n`);
     else io.stdout.write(`CIFAR-10 is ready in ${dir}\n`);
-    return EXIT_OK;
-  } catch (error) {
-    renderer?.stop();
-    if (controller.signal.aborted || (error as Error | null)?.name === 'AbortError') {
-      io.stderr.write('libtorch-resnet: download interrupted\n');
-      return EXIT_INTERRUPTED;
-    }
-    io.stderr.write(runtimeErrorMessage(error));
-    return EXIT_FAILURE;
-  } finally {
-    stopListening();
-  }
+  });
 }
 
 async function infoCommand(opts: Record<string, unknown>, io: CliIo): Promise<number> {
