@@ -10,10 +10,13 @@
         "native/core/cifar10_dataset.cpp",
         "native/core/resnet34.cpp",
         "native/core/trainer.cpp",
+        "native/core/checkpoint.cpp",
+        "native/core/evaluation.cpp",
+        "native/core/runtime.cpp",
         "native/binding/addon.cpp",
         "native/binding/convert.cpp",
         "native/binding/errors.cpp",
-        "native/binding/train_worker.cpp"
+        "native/binding/job_worker.cpp"
       ],
       "include_dirs": [
         "native",

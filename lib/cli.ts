@@ -5,14 +5,14 @@ import path from 'node:path';
 
 import { Command, CommanderError, Option } from 'commander';
 
-import { OPTION_SPECS, defaultDataDir, resolveConfig } from './config';
-import type { OptionSpec, ResolvedConfig } from './config';
+import { OPTION_SPECS, defaultDataDir, resolveConfig, resolveEvalConfig, resolvePredictConfig } from './config';
+import type { OptionSpec, ResolvedConfig, ResolvedEvalConfig, ResolvedPredictConfig } from './config';
 import { prepareDataset } from './dataset';
 import { captureCallerStack } from './errors';
 import { loadNative } from './native';
-import { ProgressRenderer, formatCount, formatSummary } from './progress';
+import { ProgressRenderer, formatCount, formatEvaluation, formatPercent, formatSummary } from './progress';
 import type { ProgressStream, TrainEvent } from './progress';
-import { infoWith, runTraining } from './train';
+import { infoWith, runEvaluation, runPrediction, runTraining } from './train';
 import type { BindingSource } from './train';
 
 /** Exit codes, as issue #4 fixes them. */
@@ -95,11 +95,10 @@ function isConfigError(error: unknown): error is Error & { code: string } {
   );
 }
 
-// resolveConfig names the option (camelCase); the user typed its flag.
+// The checkers name the option (camelCase); the user typed its flag.
 function flagOfConfigError(message: string): string | undefined {
   const match = / for (\w+) but received /.exec(message);
-  const spec = match && OPTION_SPECS.find((s) => s.name === match[1] && s.cli);
-  return spec ? `--${kebabCase(spec.name)}` : undefined;
+  return match ? `--${kebabCase(match[1]!)}` : undefined;
 }
 
 function runtimeErrorMessage(error: unknown): string {
@@ -135,6 +134,7 @@ async function runInterruptible(
   what: string,
   stoppingMessage: string | undefined,
   job: () => Promise<void>,
+  afterInterrupt?: () => void,
 ): Promise<number> {
   const stopListening = io.onInterrupt(() => {
     renderer?.stop();
@@ -148,8 +148,11 @@ async function runInterruptible(
     renderer?.stop();
     if (controller.signal.aborted || (error as Error | null)?.name === 'AbortError') {
       io.stderr.write(`libtorch-resnet: ${what} interrupted\n`);
+      afterInterrupt?.();
       return EXIT_INTERRUPTED;
     }
+    // Options that only a checkpoint can refuse (a resume that changes the network) are usage errors too.
+    if (isConfigError(error)) return reportUsageError(io, what === 'training' ? 'train' : what, error, undefined);
     io.stderr.write(runtimeErrorMessage(error));
     return EXIT_FAILURE;
   } finally {
@@ -157,17 +160,37 @@ async function runInterruptible(
   }
 }
 
+/** ./runs/<UTC timestamp>, with a suffix when two runs start in the same second. */
+export function defaultRunDir(now: Date = new Date(), cwd: string = process.cwd()): string {
+  const stamp = now.toISOString().replace(/\.\d+Z$/, '').replace(/:/g, '-');
+  let dir = path.join(cwd, 'runs', stamp);
+  for (let n = 2; fs.existsSync(dir); n++) dir = path.join(cwd, 'runs', `${stamp}-${n}`);
+  return dir;
+}
+
+/** Quotes an argument for a POSIX shell when it needs it. */
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`;
+}
+
 async function trainCommand(opts: Record<string, unknown>, command: Command, io: CliIo): Promise<number> {
   const json = opts.json === true;
   const callerStack = captureCallerStack();
   const controller = new AbortController();
-  const { renderer, onProgress } = eventSink(json, io);
+  const { renderer, onProgress: sink } = eventSink(json, io);
+  let lastCheckpoint: string | undefined;
+  const onProgress = (event: TrainEvent) => {
+    if (event.type === 'checkpoint') lastCheckpoint = event.path;
+    sink(event);
+  };
 
   // Only flags given on the command line: resolveConfig fills in the rest.
   const input: Record<string, unknown> = { signal: controller.signal, onProgress };
   for (const spec of OPTION_SPECS) {
     if (spec.cli && command.getOptionValueSource(spec.name) === 'cli') input[spec.name] = opts[spec.name];
   }
+  // A resumed run continues its own folder (resolved from the checkpoint); a new one gets a fresh folder.
+  if (input.runDir === undefined && input.resume === undefined) input.runDir = defaultRunDir();
   let config: ResolvedConfig;
   try {
     config = resolveConfig(input);
@@ -176,12 +199,92 @@ async function trainCommand(opts: Record<string, unknown>, command: Command, io:
     return reportUsageError(io, 'train', error, flagOfConfigError(error.message));
   }
 
-  const stopping = 'Stopping after the current step (Ctrl-C again to quit at once)\n';
-  return runInterruptible(io, controller, renderer, 'training', stopping, async () => {
-    const result = await runTraining(io.binding, config, callerStack);
+  const stopping = 'Stopping after the current step and saving a checkpoint (Ctrl-C again to quit at once)\n';
+  const printResume = () => {
+    if (lastCheckpoint === undefined) return;
+    io.stderr.write(`checkpoint saved: ${lastCheckpoint}\n`);
+    io.stderr.write(`resume with: libtorch-resnet train --resume ${shellQuote(lastCheckpoint)}\n`);
+  };
+  return runInterruptible(
+    io,
+    controller,
+    renderer,
+    'training',
+    stopping,
+    async () => {
+      const result = await runTraining(io.binding, config, callerStack);
+      renderer?.stop();
+      if (json) {
+        io.stdout.write(`${JSON.stringify({ type: 'result', ...result })}\n`);
+        return;
+      }
+      io.stdout.write(`\n${formatSummary(result)}`);
+      if (result.runDir !== undefined) {
+        io.stdout.write(`\nrun folder: ${result.runDir}\n  report: ${path.join(result.runDir, 'report.html')}\n`);
+        if (result.checkpoints) {
+          io.stdout.write(`  checkpoints: ${result.checkpoints.last}${result.checkpoints.best ? `, ${result.checkpoints.best}` : ''}\n`);
+          io.stdout.write(`  weights for PyTorch: ${result.checkpoints.weights}\n`);
+        }
+      }
+    },
+    printResume,
+  );
+}
+
+async function evalCommand(opts: Record<string, unknown>, command: Command, io: CliIo): Promise<number> {
+  const json = opts.json === true;
+  const callerStack = captureCallerStack();
+  const controller = new AbortController();
+  const { renderer, onProgress } = eventSink(json, io);
+  const input: Record<string, unknown> = { signal: controller.signal, onProgress, checkpoint: opts.checkpoint };
+  for (const name of ['dataDir', 'limitTest', 'batchSize', 'device', 'threads']) {
+    if (command.getOptionValueSource(name) === 'cli') input[name] = opts[name];
+  }
+  let config: ResolvedEvalConfig;
+  try {
+    config = resolveEvalConfig(input);
+  } catch (error) {
+    if (!isConfigError(error)) throw error;
+    return reportUsageError(io, 'eval', error, flagOfConfigError(error.message));
+  }
+  return runInterruptible(io, controller, renderer, 'evaluation', undefined, async () => {
+    const result = await runEvaluation(io.binding, config, callerStack);
     renderer?.stop();
     if (json) io.stdout.write(`${JSON.stringify({ type: 'result', ...result })}\n`);
-    else io.stdout.write(`\n${formatSummary(result)}`);
+    else io.stdout.write(formatEvaluation(result));
+  });
+}
+
+async function predictCommand(
+  images: string[],
+  opts: Record<string, unknown>,
+  command: Command,
+  io: CliIo,
+): Promise<number> {
+  const json = opts.json === true;
+  const callerStack = captureCallerStack();
+  const input: Record<string, unknown> = { checkpoint: opts.checkpoint, images };
+  for (const name of ['top', 'device', 'threads']) {
+    if (command.getOptionValueSource(name) === 'cli') input[name] = opts[name];
+  }
+  let config: ResolvedPredictConfig;
+  try {
+    config = resolvePredictConfig(input);
+  } catch (error) {
+    if (!isConfigError(error)) throw error;
+    const flag = /for top /.test(error.message) ? '--top' : flagOfConfigError(error.message);
+    return reportUsageError(io, 'predict', error, flag);
+  }
+  return runInterruptible(io, new AbortController(), undefined, 'prediction', undefined, async () => {
+    const predictions = await runPrediction(io.binding, config, callerStack);
+    if (json) {
+      io.stdout.write(`${JSON.stringify({ type: 'result', predictions })}\n`);
+      return;
+    }
+    for (const p of predictions) {
+      const ranked = p.top.map((t) => `${t.label} ${formatPercent(t.probability)}`).join(', ');
+      io.stdout.write(`${p.image}: ${ranked}\n`);
+    }
   });
 }
 
@@ -268,6 +371,34 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
     .option('--json', 'Print one JSON object per line: every event, then the result (type "result") last.')
     .action(async (opts: Record<string, unknown>, command: Command) => {
       setExitCode(await trainCommand(opts, command, io));
+    });
+
+  const numberOption = (flags: string, description: string) => new Option(flags, description).argParser(parseNumberFlag);
+  program
+    .command('eval')
+    .description('Score a checkpoint on the CIFAR-10 test split: accuracy, per-class accuracy, confusion matrix.')
+    .requiredOption('--checkpoint <file>', 'Checkpoint written by train (<run-dir>/checkpoints/last.pt or best.pt)')
+    .option('--data-dir <dir>', 'Folder where CIFAR-10 is, or will be downloaded to (default: as for train)')
+    .addOption(numberOption('--limit-test <n>', 'Use only the first N test records (default: all)'))
+    .addOption(numberOption('--batch-size <n>', 'Images per step (default: 64)'))
+    .option('--device <device>', "'auto', 'cpu', 'cuda' or 'cuda:N' (default: 'auto')")
+    .addOption(numberOption('--threads <n>', 'CPU threads; 0 uses every core (default: 0)'))
+    .option('--json', 'Print one JSON object per line: the events, then the result (type "result") last.')
+    .action(async (opts: Record<string, unknown>, command: Command) => {
+      setExitCode(await evalCommand(opts, command, io));
+    });
+
+  program
+    .command('predict')
+    .description('Classify PNG or JPEG images with a checkpoint; prints the most probable classes of each.')
+    .argument('<image...>', 'PNG or JPEG files')
+    .requiredOption('--checkpoint <file>', 'Checkpoint written by train (<run-dir>/checkpoints/last.pt or best.pt)')
+    .addOption(numberOption('--top <n>', 'Classes to list per image, most probable first (default: 3)'))
+    .option('--device <device>', "'auto', 'cpu', 'cuda' or 'cuda:N' (default: 'auto')")
+    .addOption(numberOption('--threads <n>', 'CPU threads; 0 uses every core (default: 0)'))
+    .option('--json', 'Print one JSON object: { type: "result", predictions: [...] }.')
+    .action(async (images: string[], opts: Record<string, unknown>, command: Command) => {
+      setExitCode(await predictCommand(images, opts, command, io));
     });
 
   program

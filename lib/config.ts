@@ -8,7 +8,7 @@ import { inspect } from 'node:util';
 import { MD5_ENV, OFFICIAL_MD5, OFFICIAL_URL, URL_ENV } from './download';
 import type { DownloadSource } from './download';
 
-import type { NativeTrainOptions } from './native';
+import type { NativeCheckpointOptions, NativeTrainOptions } from './native';
 import type { TrainEvent } from './progress';
 
 /** The network shape: the article's 224 px ImageNet-style ResNet-34, or the same blocks with a 32 px CIFAR stem. */
@@ -62,6 +62,16 @@ export interface TrainConfig {
   limitTest?: number | undefined;
   /** Send a batchEnd event every this many training steps (10). */
   logEvery?: number | undefined;
+  /**
+   * Folder for config.json, metrics.jsonl, result.json, report.html and checkpoints/ (none: nothing is written;
+   * the CLI uses ./runs/<timestamp>). With `resume`, defaults to the checkpoint's run folder.
+   */
+  runDir?: string | undefined;
+  /**
+   * A checkpoint to continue from (`<runDir>/checkpoints/last.pt`): options left out take the checkpoint's
+   * values; `epochs` may be raised to train longer.
+   */
+  resume?: string | undefined;
   /** Aborting it stops the run after the current step; train() then rejects with an AbortError. */
   signal?: AbortSignal | undefined;
   /** Called on the main thread with every event, in order. */
@@ -96,8 +106,14 @@ export interface ResolvedConfig {
   /** undefined: all records. */
   readonly limitTest: number | undefined;
   readonly logEvery: number;
+  /** Absolute; undefined: no run folder. */
+  readonly runDir: string | undefined;
+  /** Absolute path of the checkpoint to continue from. */
+  readonly resume: string | undefined;
   readonly signal: AbortSignal | undefined;
   readonly onProgress: ((event: TrainEvent) => void) | undefined;
+  /** The options the caller set (not left to their defaults): a resume keeps the checkpoint's for the rest. */
+  readonly given: readonly OptionName[];
 }
 
 /** The name of a {@link TrainConfig} option. */
@@ -315,6 +331,26 @@ const SPECS = {
     'Use only the first N test records, for quick runs.',
   ),
   logEvery: integerSpec('logEvery', 1, 100000, DEFAULTS.logEvery, 'Send a batchEnd event every N training steps.'),
+  runDir: {
+    name: 'runDir',
+    type: 'string',
+    default: undefined,
+    defaultText: "none (API), ./runs/<timestamp> (CLI); with resume, the checkpoint's run",
+    range: '',
+    expected: 'non-empty string',
+    description: 'Folder for config.json, metrics.jsonl, result.json, report.html and checkpoints/.',
+    cli: true,
+  },
+  resume: {
+    name: 'resume',
+    type: 'string',
+    default: undefined,
+    defaultText: 'none',
+    range: '',
+    expected: 'non-empty string',
+    description: "Checkpoint to continue from (<runDir>/checkpoints/last.pt); options left out take its values.",
+    cli: true,
+  },
   signal: {
     name: 'signal',
     type: 'AbortSignal',
@@ -392,13 +428,16 @@ export function editDistance(a: string, b: string): number {
 }
 
 /** The known option a misspelt key most likely meant, or undefined when none is close. */
-export function suggestOption(key: string): OptionName | undefined {
+export function suggestOption<N extends string = OptionName>(
+  key: string,
+  names: readonly N[] = OPTION_NAMES as readonly string[] as readonly N[],
+): N | undefined {
   // Compare without case and separators, so batch_size and BatchSize find batchSize.
   const normalize = (s: string) => s.toLowerCase().replace(/[-_\s]/g, '');
   const wanted = normalize(key);
-  let best: OptionName | undefined;
+  let best: N | undefined;
   let bestDistance = Infinity;
-  for (const name of OPTION_NAMES) {
+  for (const name of names) {
     const distance = editDistance(wanted, normalize(name));
     if (distance < bestDistance) {
       best = name;
@@ -409,11 +448,11 @@ export function suggestOption(key: string): OptionName | undefined {
   return bestDistance <= allowed ? best : undefined;
 }
 
-function unknownOption(key: string): CodedError {
-  const suggestion = suggestOption(key);
+function unknownOption(key: string, names: readonly string[] = OPTION_NAMES): CodedError {
+  const suggestion = suggestOption(key, names);
   const message = suggestion
     ? `Unknown option '${key}'; did you mean '${suggestion}'?`
-    : `Unknown option '${key}'; the options are ${OPTION_NAMES.join(', ')}`;
+    : `Unknown option '${key}'; the options are ${names.join(', ')}`;
   const error = new TypeError(message) as CodedError;
   error.code = 'ERR_INVALID_ARG_VALUE';
   return error;
@@ -473,7 +512,11 @@ function readDevice(value: unknown): Device {
 }
 
 function readDataDir(value: unknown): string {
-  const spec = SPECS.dataDir;
+  return readPath(value, SPECS.dataDir.name);
+}
+
+function readPath(value: unknown, name: string): string {
+  const spec = { name, expected: 'non-empty string' };
   if (typeof value !== 'string') {
     throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', spec.name, spec.expected, value);
   }
@@ -633,8 +676,11 @@ export function resolveConfig(input: unknown): ResolvedConfig {
     limitTrain: has('limitTrain') ? readInteger(value('limitTrain'), SPECS.limitTrain) : undefined,
     limitTest: has('limitTest') ? readInteger(value('limitTest'), SPECS.limitTest) : undefined,
     logEvery: has('logEvery') ? readInteger(value('logEvery'), SPECS.logEvery) : DEFAULTS.logEvery,
+    runDir: has('runDir') ? readPath(value('runDir'), 'runDir') : undefined,
+    resume: has('resume') ? readPath(value('resume'), 'resume') : undefined,
     signal: has('signal') ? readSignal(value('signal')) : undefined,
     onProgress: has('onProgress') ? readFunction(value('onProgress')) : undefined,
+    given: Object.freeze(OPTION_NAMES.filter(has)),
   };
 
   // Validate interpreted options
@@ -681,5 +727,203 @@ export function toNativeOptions(config: ResolvedConfig, dataDir: string): Native
     limitTrain: config.limitTrain ?? 0,
     limitTest: config.limitTest ?? 0,
     logEvery: config.logEvery,
+    checkpointDir: config.runDir === undefined ? '' : path.join(config.runDir, 'checkpoints'),
+    resumeFrom: config.resume ?? '',
   };
+}
+
+/** Options a resume must keep: they decide the network and the batches, so changing them breaks the run. */
+export const RESUME_FIXED = Object.freeze([
+  'preset',
+  'imageSize',
+  'batchSize',
+  'lr',
+  'momentum',
+  'weightDecay',
+  'validSplit',
+  'seed',
+  'limitTrain',
+] as const satisfies readonly OptionName[]);
+
+/**
+ * The config of a resumed run: options the caller left out take the checkpoint's values; one of
+ * {@link RESUME_FIXED} given with another value than the checkpoint's is refused (a RangeError naming it).
+ * `runDir` defaults to the folder holding `checkpoints/`.
+ *
+ * @example
+ * const info = await readCheckpoint('runs/a/checkpoints/last.pt');
+ * const config = mergeResume(resolveConfig({ resume: 'runs/a/checkpoints/last.pt', epochs: 30 }), info.options);
+ */
+export function mergeResume(config: ResolvedConfig, saved: NativeCheckpointOptions): ResolvedConfig {
+  const given = new Set<OptionName>(config.given);
+  const savedValues: Partial<Record<OptionName, unknown>> = {
+    ...saved,
+    limitTrain: saved.limitTrain === 0 ? undefined : saved.limitTrain,
+  };
+  for (const name of RESUME_FIXED) {
+    if (given.has(name) && config[name] !== savedValues[name]) {
+      const error = new RangeError(
+        `Cannot change ${name} when resuming: the checkpoint was trained with ${describe(savedValues[name])}, ` +
+          `not ${describe(config[name])}; leave ${name} out (or start a new run)`,
+      ) as CodedError;
+      error.code = 'ERR_INVALID_ARG_VALUE';
+      throw error;
+    }
+  }
+  const pick = <K extends OptionName>(name: K, fallback: unknown) =>
+    (given.has(name) ? config[name as keyof ResolvedConfig] : fallback) as never;
+  const checkpointFolder = path.dirname(config.resume!);
+  const runDir =
+    config.runDir ?? (path.basename(checkpointFolder) === 'checkpoints' ? path.dirname(checkpointFolder) : undefined);
+  return Object.freeze({
+    ...config,
+    preset: saved.preset,
+    imageSize: saved.imageSize,
+    batchSize: saved.batchSize,
+    lr: saved.lr,
+    momentum: saved.momentum,
+    weightDecay: saved.weightDecay,
+    validSplit: saved.validSplit,
+    seed: saved.seed,
+    limitTrain: savedValues.limitTrain as number | undefined,
+    epochs: pick('epochs', saved.epochs),
+    dataDir: pick('dataDir', saved.dataDir),
+    limitTest: pick('limitTest', saved.limitTest === 0 ? undefined : saved.limitTest),
+    logEvery: pick('logEvery', saved.logEvery),
+    runDir,
+  });
+}
+
+/**
+ * Options of {@link evaluate}.
+ *
+ * @example
+ * const result = await evaluate({ checkpoint: 'runs/a/checkpoints/best.pt', limitTest: 1000 });
+ */
+export interface EvalConfig {
+  /** A checkpoint written by train(): `<runDir>/checkpoints/last.pt` or `best.pt`. Required. */
+  checkpoint: string;
+  dataDir?: string | undefined;
+  download?: TrainConfig['download'];
+  limitTest?: number | undefined;
+  batchSize?: number | undefined;
+  device?: Device | string | undefined;
+  threads?: number | undefined;
+  signal?: AbortSignal | undefined;
+  onProgress?: ((event: TrainEvent) => void) | undefined;
+}
+
+export interface ResolvedEvalConfig {
+  readonly checkpoint: string;
+  readonly dataDir: string;
+  readonly download: false | DownloadSource;
+  readonly limitTest: number | undefined;
+  readonly batchSize: number;
+  readonly device: Device;
+  readonly threads: number;
+  readonly signal: AbortSignal | undefined;
+  readonly onProgress: ((event: TrainEvent) => void) | undefined;
+}
+
+/** An image for {@link predict}: a PNG or JPEG file path, or its bytes. */
+export type ImageInput = string | Uint8Array;
+
+/**
+ * Options of {@link predict}.
+ *
+ * @example
+ * const [first] = await predict({ checkpoint: 'runs/a/checkpoints/best.pt', images: ['cat.png'] });
+ */
+export interface PredictConfig {
+  checkpoint: string;
+  /** PNG or JPEG files (paths) or their bytes; at least one. */
+  images: readonly ImageInput[];
+  /** How many classes to list per image, most probable first (3). */
+  top?: number | undefined;
+  device?: Device | string | undefined;
+  threads?: number | undefined;
+}
+
+export interface ResolvedPredictConfig {
+  readonly checkpoint: string;
+  readonly images: readonly ImageInput[];
+  readonly top: number;
+  readonly device: Device;
+  readonly threads: number;
+}
+
+const EVAL_OPTION_NAMES = Object.freeze([
+  'checkpoint',
+  'dataDir',
+  'download',
+  'limitTest',
+  'batchSize',
+  'device',
+  'threads',
+  'signal',
+  'onProgress',
+] as const);
+const PREDICT_OPTION_NAMES = Object.freeze(['checkpoint', 'images', 'top', 'device', 'threads'] as const);
+const TOP_SPEC = integerSpec('epochs', 1, 10, 3, '');
+
+function readOptionsObject(input: unknown, names: readonly string[]): Record<string, unknown> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'options', 'object', input);
+  }
+  const given = input as Record<string, unknown>;
+  for (const key of Object.keys(given)) if (!names.includes(key)) throw unknownOption(key, names);
+  if (given.checkpoint === undefined) {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'checkpoint', 'path of a checkpoint file', undefined);
+  }
+  return given;
+}
+
+/**
+ * Checks {@link evaluate}'s options as resolveConfig checks train()'s, with the same messages and codes.
+ *
+ * @example
+ * resolveEvalConfig({ checkpoint: 'runs/a/checkpoints/best.pt' }).batchSize; // 64
+ */
+export function resolveEvalConfig(input: unknown): ResolvedEvalConfig {
+  const given = readOptionsObject(input, EVAL_OPTION_NAMES);
+  const has = (name: string) => given[name] !== undefined;
+  return Object.freeze({
+    checkpoint: readPath(given.checkpoint, 'checkpoint'),
+    dataDir: has('dataDir') ? readDataDir(given.dataDir) : defaultDataDir(),
+    download: resolveDownload(has('download') ? given.download : DEFAULTS.download),
+    limitTest: has('limitTest') ? readInteger(given.limitTest, SPECS.limitTest) : undefined,
+    batchSize: has('batchSize') ? readInteger(given.batchSize, SPECS.batchSize) : DEFAULTS.batchSize,
+    device: has('device') ? readDevice(given.device) : DEFAULTS.device,
+    threads: has('threads') ? readInteger(given.threads, SPECS.threads) : DEFAULTS.threads,
+    signal: has('signal') ? readSignal(given.signal) : undefined,
+    onProgress: has('onProgress') ? readFunction(given.onProgress) : undefined,
+  });
+}
+
+/**
+ * Checks {@link predict}'s options.
+ *
+ * @example
+ * resolvePredictConfig({ checkpoint: 'best.pt', images: ['cat.png'] }).top; // 3
+ */
+export function resolvePredictConfig(input: unknown): ResolvedPredictConfig {
+  const given = readOptionsObject(input, PREDICT_OPTION_NAMES);
+  const has = (name: string) => given[name] !== undefined;
+  const images = given.images;
+  const imagesExpected = 'non-empty array of PNG or JPEG paths or bytes (Uint8Array)';
+  if (!Array.isArray(images)) {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'images', imagesExpected, images);
+  }
+  if (images.length === 0) throw invalidParameter(RangeError, 'ERR_OUT_OF_RANGE', 'images', imagesExpected, images);
+  const checked = images.map((image: unknown, i) => {
+    if (image instanceof Uint8Array) return image;
+    return readPath(image, `images[${i}]`);
+  });
+  return Object.freeze({
+    checkpoint: readPath(given.checkpoint, 'checkpoint'),
+    images: Object.freeze(checked),
+    top: has('top') ? readInteger(given.top, { ...TOP_SPEC, name: 'top' as OptionName }) : 3,
+    device: has('device') ? readDevice(given.device) : DEFAULTS.device,
+    threads: has('threads') ? readInteger(given.threads, SPECS.threads) : DEFAULTS.threads,
+  });
 }

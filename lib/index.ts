@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The package's public API: train(), info(), resolveConfig(), TorchError and their types.
+// The package's public API: train(), evaluate(), predict(), info(), the option checkers, errors and types.
 
 /**
  * @example
@@ -10,11 +10,24 @@
  * const result = await train({ epochs: 20, lr: 0.01, signal: controller.signal, onProgress: console.log });
  * console.log(`test accuracy ${(result.testAccuracy * 100).toFixed(2)}%`);
  */
-export { train, info } from './train';
-export type { TrainResult, EpochStats, InfoResult } from './train';
-export { resolveConfig, OPTION_SPECS } from './config';
-export type { TrainConfig, ResolvedConfig, OptionSpec, OptionName, Preset, Device } from './config';
-export { TorchError } from './errors';
+export { train, evaluate, predict, info } from './train';
+export type { TrainResult, EpochStats, InfoResult, EvalResult, Prediction, CheckpointSummary } from './train';
+export { resolveConfig, resolveEvalConfig, resolvePredictConfig, OPTION_SPECS, RESUME_FIXED } from './config';
+export type {
+  TrainConfig,
+  ResolvedConfig,
+  EvalConfig,
+  PredictConfig,
+  ImageInput,
+  OptionSpec,
+  OptionName,
+  Preset,
+  Device,
+} from './config';
+export { TorchError, AbortError } from './errors';
+export { ImageError } from './images';
+export { renderReport } from './report';
+export type { ReportInput } from './report';
 export { DownloadError, OFFICIAL_URL, OFFICIAL_MD5 } from './download';
 export type { DownloadSource } from './download';
 export { CIFAR10_CLASSES } from './dataset';
@@ -26,5 +39,6 @@ export type {
   BatchEndEvent,
   EvalBeginEvent,
   EpochEndEvent,
+  CheckpointEvent,
   TrainEndEvent,
 } from './progress';

@@ -22,6 +22,36 @@ export interface NativeTrainOptions {
   limitTrain: number;
   limitTest: number;
   logEvery: number;
+  /** Where last.pt, best.pt and weights.pt go; '' writes none. */
+  checkpointDir: string;
+  /** A checkpoint to continue from; '' starts afresh. */
+  resumeFrom: string;
+}
+
+/** The options of a checkpoint, as train() recorded them (a NativeTrainOptions without the two paths). */
+export type NativeCheckpointOptions = Omit<NativeTrainOptions, 'checkpointDir' | 'resumeFrom'>;
+
+export interface NativeEvalOptions {
+  checkpoint: string;
+  dataDir: string;
+  /** 0 = all records. */
+  limitTest: number;
+  batchSize: number;
+  device: string;
+  threads: number;
+}
+
+export interface NativePredictOptions {
+  checkpoint: string;
+  device: string;
+  threads: number;
+}
+
+/** A decoded picture: width * height * 3 RGB bytes, row by row. */
+export interface NativeImage {
+  width: number;
+  height: number;
+  data: Uint8Array;
 }
 
 export type NativeEvent =
@@ -35,6 +65,8 @@ export type NativeEvent =
       parameters: number;
       threads: number;
       device: string;
+      startEpoch: number;
+      startStep: number;
     }
   | { type: 'epochBegin'; epoch: number; epochs: number; stepsPerEpoch: number }
   | {
@@ -45,6 +77,7 @@ export type NativeEvent =
       step: number;
       stepsPerEpoch: number;
       loss: number;
+      accuracy: number;
       imagesPerSecond: number;
     }
   | { type: 'evalBegin'; phase: 'valid' | 'test'; epoch: number; samples: number }
@@ -57,6 +90,7 @@ export type NativeEvent =
       seconds: number;
       imagesPerSecond: number;
     }
+  | { type: 'checkpoint'; path: string; epoch: number; step: number; stepsPerEpoch: number }
   | { type: 'trainEnd'; testAccuracy: number; seconds: number };
 
 export interface NativeEpochStats {
@@ -81,6 +115,47 @@ export interface NativeTrainResult {
   validSize: number;
   testSize: number;
   seconds: number;
+  /** '' where none was written. */
+  lastCheckpoint: string;
+  bestCheckpoint: string;
+  weights: string;
+  resumedEpoch: number;
+  resumedStep: number;
+}
+
+/** What a checkpoint says about itself. */
+export interface NativeCheckpointSummary {
+  options: NativeCheckpointOptions;
+  epochsDone: number;
+  /** Steps of the next epoch already taken (0 at an epoch boundary). */
+  step: number;
+  libtorchVersion: string;
+}
+
+export interface NativeCheckpointInfo extends NativeCheckpointSummary {
+  history: NativeEpochStats[];
+  /** -1 before any validation. */
+  bestValidAccuracy: number;
+}
+
+export interface NativeEvalResult {
+  status: 'completed' | 'cancelled';
+  testAccuracy: number;
+  perClassAccuracy: number[];
+  confusionMatrix: number[][];
+  testSize: number;
+  device: string;
+  libtorchVersion: string;
+  threads: number;
+  seconds: number;
+  checkpoint: NativeCheckpointSummary;
+}
+
+export interface NativePredictResult {
+  /** 10 class probabilities per image. */
+  probabilities: number[][];
+  device: string;
+  checkpoint: NativeCheckpointSummary;
 }
 
 /** An Error built on the main thread from a native exception; code is ERR_TORCH, ERR_TORCH_OOM or ERR_NATIVE. */
@@ -108,6 +183,21 @@ export interface NativeBinding {
     onEvent: (event: NativeEvent) => void,
     onDone: (error: NativeError | null, result?: NativeTrainResult) => void,
   ): NativeJob;
+  /** Scores a checkpoint on the test split, off the main thread. */
+  startEvaluation(
+    options: NativeEvalOptions,
+    onEvent: (event: NativeEvent) => void,
+    onDone: (error: NativeError | null, result?: NativeEvalResult) => void,
+  ): NativeJob;
+  /** Classifies decoded images with a checkpoint, off the main thread; the images are copied at once. */
+  startPrediction(
+    options: NativePredictOptions,
+    images: NativeImage[],
+    onEvent: (event: NativeEvent) => void,
+    onDone: (error: NativeError | null, result?: NativePredictResult) => void,
+  ): NativeJob;
+  /** Reads a checkpoint's options, position and history, off the main thread. */
+  readCheckpoint(path: string, onDone: (error: NativeError | null, result?: NativeCheckpointInfo) => void): NativeJob;
   info(): NativeInfo;
   parameterCount(preset: 'article' | 'cifar'): number;
   /** The state dict's keys (parameters, then buffers) with their shapes, named as PyTorch names them. */

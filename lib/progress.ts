@@ -25,6 +25,9 @@ export interface TrainBeginEvent {
   readonly threads: number;
   /** The device actually used: 'cpu', 'cuda:0', ... */
   readonly device: string;
+  /** When resuming: epochs already done, and steps of the next one already taken (else 0 and 0). */
+  readonly startEpoch: number;
+  readonly startStep: number;
 }
 
 /**
@@ -57,6 +60,8 @@ export interface BatchEndEvent {
   readonly stepsPerEpoch: number;
   /** Mean loss over the steps since the previous batchEnd. */
   readonly loss: number;
+  /** Training accuracy (fraction) over the steps since the previous batchEnd. */
+  readonly accuracy: number;
   readonly imagesPerSecond: number;
 }
 
@@ -93,6 +98,23 @@ export interface EpochEndEvent {
 }
 
 /**
+ * A checkpoint was written whole: after every epoch (step 0) and when the run is stopped (the exact step).
+ *
+ * @example
+ * onProgress: (e) => { if (e.type === 'checkpoint') console.log(`saved ${e.path}`); }
+ */
+export interface CheckpointEvent {
+  readonly type: 'checkpoint';
+  /** The file: `<runDir>/checkpoints/last.pt`. */
+  readonly path: string;
+  /** Epochs done. */
+  readonly epoch: number;
+  /** Steps of the next epoch already taken (0 at an epoch boundary). */
+  readonly step: number;
+  readonly stepsPerEpoch: number;
+}
+
+/**
  * Last event of a completed run.
  *
  * @example
@@ -123,6 +145,7 @@ export type TrainEvent =
   | BatchEndEvent
   | EvalBeginEvent
   | EpochEndEvent
+  | CheckpointEvent
   | TrainEndEvent;
 
 /** What the summary needs of a result (a TrainResult fits). */
@@ -244,6 +267,11 @@ export function formatEventLine(event: TrainEvent): string | undefined {
       return formatDownload(event);
     case 'trainBegin':
       return (
+        (event.startEpoch > 0 || event.startStep > 0
+          ? `resuming after epoch ${event.startEpoch}` +
+            (event.startStep > 0 ? ` and ${event.startStep} steps of the next` : '') +
+            '; '
+          : '') +
         `training on ${event.device} (${event.threads} threads): ${formatCount(event.parameters)} parameters, ` +
         `${event.trainSize} train / ${event.validSize} valid / ${event.testSize} test images, ` +
         `${event.epochs} epochs of ${event.stepsPerEpoch} steps`
@@ -253,7 +281,8 @@ export function formatEventLine(event: TrainEvent): string | undefined {
     case 'batchEnd':
       return (
         `epoch ${event.epoch}/${event.epochs} step ${event.step}/${event.stepsPerEpoch}: ` +
-        `loss ${formatLoss(event.loss)}, ${formatRate(event.imagesPerSecond)}`
+        `loss ${formatLoss(event.loss)}, accuracy ${formatPercent(event.accuracy)}, ` +
+        formatRate(event.imagesPerSecond)
       );
     case 'evalBegin':
       return event.phase === 'test' ? `testing on ${event.samples} images` : undefined;
@@ -262,6 +291,12 @@ export function formatEventLine(event: TrainEvent): string | undefined {
         `epoch ${event.epoch}/${event.epochs} done: loss ${formatLoss(event.trainLoss)}, ` +
         `valid accuracy ${formatPercent(event.validAccuracy)}, ${formatDuration(event.seconds)}, ` +
         formatRate(event.imagesPerSecond)
+      );
+    case 'checkpoint':
+      return (
+        `checkpoint ${event.path} (epoch ${event.epoch}` +
+        (event.step > 0 ? `, step ${event.step}/${event.stepsPerEpoch}` : '') +
+        ')'
       );
     case 'trainEnd':
       return `test accuracy ${formatPercent(event.testAccuracy)} after ${formatDuration(event.seconds)}`;
@@ -345,7 +380,8 @@ export class ProgressRenderer {
         this.stopBar();
         this.bar = new cliProgress.SingleBar(
           {
-            format: 'epoch {epochText} [{bar}] {value}/{total} | loss {loss} | {rate} | ETA {eta_formatted}',
+            format:
+              'epoch {epochText} [{bar}] {value}/{total} | loss {loss} | acc {accuracy} | {rate} | ETA {eta_formatted}',
             stream: this.stream as NodeJS.WritableStream,
             hideCursor: true,
             clearOnComplete: true,
@@ -356,11 +392,16 @@ export class ProgressRenderer {
         this.bar.start(event.stepsPerEpoch, 0, {
           epochText: `${event.epoch}/${event.epochs}`,
           loss: '-',
+          accuracy: '-',
           rate: '- img/s',
         });
         return;
       case 'batchEnd':
-        this.bar?.update(event.step, { loss: formatLoss(event.loss), rate: formatRate(event.imagesPerSecond) });
+        this.bar?.update(event.step, {
+          loss: formatLoss(event.loss),
+          accuracy: formatPercent(event.accuracy),
+          rate: formatRate(event.imagesPerSecond),
+        });
         return;
       case 'evalBegin':
         if (event.phase === 'valid') return;
@@ -421,4 +462,41 @@ export class ProgressRenderer {
     this.bar.stop();
     this.bar = undefined;
   }
+}
+
+/** What {@link formatEvaluation} needs (an EvalResult fits). */
+export interface EvaluationInput {
+  readonly testAccuracy: number;
+  readonly testSize: number;
+  readonly perClassAccuracy: readonly number[];
+  readonly confusionMatrix: readonly (readonly number[])[];
+  readonly classes: readonly string[];
+  readonly seconds: number;
+  readonly device: string;
+}
+
+/**
+ * The CLI's eval output: accuracy, the per-class table and the confusion matrix (rows: true class).
+ *
+ * @example
+ * process.stdout.write(formatEvaluation(await evaluate({ checkpoint })));
+ */
+export function formatEvaluation(result: EvaluationInput): string {
+  const lines = [
+    `test accuracy: ${formatPercent(result.testAccuracy)} on ${result.testSize} images ` +
+      `(${formatDuration(result.seconds)}, ${result.device})`,
+    'per-class accuracy:',
+  ];
+  const nameWidth = Math.max(...result.classes.map((name) => name.length));
+  result.perClassAccuracy.forEach((accuracy, i) => {
+    lines.push(`  ${(result.classes[i] ?? `class ${i}`).padEnd(nameWidth)}  ${formatPercent(accuracy).padStart(7)}`);
+  });
+  lines.push('confusion matrix (rows: true class, columns: predicted):');
+  const cellWidth = Math.max(5, ...result.confusionMatrix.flat().map((n) => String(n).length + 1));
+  const short = result.classes.map((name) => name.slice(0, cellWidth - 1));
+  lines.push(`  ${''.padEnd(nameWidth)}${short.map((s) => s.padStart(cellWidth)).join('')}`);
+  result.confusionMatrix.forEach((row, i) => {
+    lines.push(`  ${(result.classes[i] ?? '').padEnd(nameWidth)}${row.map((n) => String(n).padStart(cellWidth)).join('')}`);
+  });
+  return `${lines.join('\n')}\n`;
 }

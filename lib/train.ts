@@ -1,13 +1,31 @@
 // SPDX-License-Identifier: MIT
 // train() and info(): options checked, data found, the native job started, its events and outcome turned into JS.
-import { resolveConfig, toNativeOptions } from './config';
-import type { Preset, ResolvedConfig, TrainConfig } from './config';
+import {
+  mergeResume,
+  resolveConfig,
+  resolveEvalConfig,
+  resolvePredictConfig,
+  toNativeOptions,
+} from './config';
+import type { EvalConfig, PredictConfig, Preset, ResolvedConfig, TrainConfig } from './config';
 import { CIFAR10_CLASSES, prepareDataset } from './dataset';
 import { captureCallerStack, createAbortError, fromNativeError } from './errors';
+import type { AbortError } from './errors';
+import { loadImages } from './images';
 import { loadNative } from './native';
-import type { NativeBinding, NativeError, NativeEvent, NativeJob, NativeTrainResult } from './native';
-import type { DownloadEvent } from './download';
+import type {
+  NativeBinding,
+  NativeCheckpointInfo,
+  NativeCheckpointSummary,
+  NativeError,
+  NativeEvalResult,
+  NativeEvent,
+  NativeJob,
+  NativeTrainResult,
+} from './native';
+import type { DownloadEvent, DownloadSource } from './download';
 import type { TrainEvent } from './progress';
+import { RunDirectory } from './run-dir';
 
 /**
  * One epoch of a finished run.
@@ -53,8 +71,67 @@ export interface TrainResult {
   readonly trainSize: number;
   readonly validSize: number;
   readonly testSize: number;
-  /** The whole run. */
+  /** This process's part of the run (a resumed run counts from the resume). */
   readonly seconds: number;
+  /** The run folder, when there is one. */
+  readonly runDir?: string;
+  /** Files in `<runDir>/checkpoints/`: the latest checkpoint, the best by validation accuracy, the weights export. */
+  readonly checkpoints?: { readonly last: string; readonly best?: string; readonly weights: string };
+  /** Where a resumed run picked up: the checkpoint, epochs done, steps of the next epoch taken. */
+  readonly resumedFrom?: { readonly checkpoint: string; readonly epoch: number; readonly step: number };
+}
+
+/**
+ * What the checkpoint a result came from says about itself.
+ *
+ * @example
+ * const { checkpoint } = await evaluate({ checkpoint: 'runs/a/checkpoints/best.pt' });
+ * console.log(checkpoint.preset, checkpoint.epochsDone);
+ */
+export interface CheckpointSummary {
+  readonly path: string;
+  readonly preset: Preset;
+  readonly imageSize: number;
+  /** Epochs the network had trained for. */
+  readonly epochsDone: number;
+  /** The LibTorch that wrote it. */
+  readonly libtorchVersion: string;
+}
+
+/**
+ * What {@link evaluate} resolves with. Accuracies are fractions in [0, 1].
+ *
+ * @example
+ * const { testAccuracy, perClassAccuracy } = await evaluate({ checkpoint: 'runs/a/checkpoints/best.pt' });
+ */
+export interface EvalResult {
+  readonly testAccuracy: number;
+  readonly perClassAccuracy: readonly number[];
+  /** 10x10 counts: row = true class, column = predicted class. */
+  readonly confusionMatrix: readonly (readonly number[])[];
+  readonly classes: readonly string[];
+  readonly testSize: number;
+  readonly device: string;
+  readonly libtorchVersion: string;
+  readonly threads: number;
+  readonly seconds: number;
+  readonly checkpoint: CheckpointSummary;
+}
+
+/**
+ * One image's prediction from {@link predict}.
+ *
+ * @example
+ * const [p] = await predict({ checkpoint, images: ['cat.png'] });
+ * console.log(p.top[0].label, p.top[0].probability);
+ */
+export interface Prediction {
+  /** The path given, or `images[i]` for bytes. */
+  readonly image: string;
+  /** The `top` most probable classes, most probable first. */
+  readonly top: readonly { readonly label: string; readonly classIndex: number; readonly probability: number }[];
+  /** All 10 class probabilities, in the order of CIFAR10_CLASSES. */
+  readonly probabilities: readonly number[];
 }
 
 /**
@@ -79,7 +156,23 @@ function getBinding(source: BindingSource): NativeBinding {
   return typeof source === 'function' ? source() : source;
 }
 
-function toTrainResult(result: NativeTrainResult): TrainResult {
+function toTrainResult(result: NativeTrainResult, config: ResolvedConfig): TrainResult {
+  const extra: {
+    runDir?: string;
+    checkpoints?: TrainResult['checkpoints'];
+    resumedFrom?: TrainResult['resumedFrom'];
+  } = {};
+  if (config.runDir !== undefined) extra.runDir = config.runDir;
+  if (result.lastCheckpoint !== '') {
+    extra.checkpoints = {
+      last: result.lastCheckpoint,
+      ...(result.bestCheckpoint !== '' ? { best: result.bestCheckpoint } : {}),
+      weights: result.weights,
+    };
+  }
+  if (config.resume !== undefined) {
+    extra.resumedFrom = { checkpoint: config.resume, epoch: result.resumedEpoch, step: result.resumedStep };
+  }
   return {
     epochs: result.epochs.map((e) => ({
       epoch: e.epoch,
@@ -100,6 +193,17 @@ function toTrainResult(result: NativeTrainResult): TrainResult {
     validSize: result.validSize,
     testSize: result.testSize,
     seconds: result.seconds,
+    ...extra,
+  };
+}
+
+function toCheckpointSummary(path: string, c: NativeCheckpointSummary): CheckpointSummary {
+  return {
+    path,
+    preset: c.options.preset,
+    imageSize: c.options.imageSize,
+    epochsDone: c.epochsDone,
+    libtorchVersion: c.libtorchVersion,
   };
 }
 
@@ -125,15 +229,64 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  */
 export async function runTraining(
   source: BindingSource,
-  config: ResolvedConfig,
+  resolved: ResolvedConfig,
   callerStack: string,
 ): Promise<TrainResult> {
+  let config = resolved;
   const { signal, onProgress } = config;
   if (signal?.aborted) throw createAbortError(signal.reason);
 
   // Load the addon and find the data
   const binding = getBinding(source);
-  // A listener that throws while the archive downloads stops the download; train() rejects with its error.
+  // Resume first: the checkpoint's options fill in what the caller left out, where the data is included
+  let resumedHistory: NativeCheckpointInfo['history'] = [];
+  if (config.resume !== undefined) {
+    const checkpoint = await readCheckpointWith(binding, config.resume, callerStack);
+    config = mergeResume(config, checkpoint.options);
+    resumedHistory = checkpoint.history;
+  }
+  const dataDir = await findData(config.dataDir, config.download, signal, onProgress);
+  if (signal?.aborted) throw createAbortError(signal.reason);
+
+  const run = config.runDir === undefined ? undefined : RunDirectory.open(config.runDir, config, resumedHistory);
+  const nativeOptions = toNativeOptions(config, dataDir);
+  const finalConfig = config;
+  let lastCheckpoint: string | undefined;
+  try {
+    const result = await runJob<NativeTrainResult>(
+      (onEvent, onDone) => binding.startTraining(nativeOptions, onEvent, onDone),
+      {
+        signal,
+        onProgress,
+        record: (event) => {
+          run?.record(event);
+          if (event.type === 'checkpoint') lastCheckpoint = event.path;
+        },
+      },
+      callerStack,
+    );
+    const trainResult = toTrainResult(result, finalConfig);
+    await run?.finish({ status: 'completed', result: { ...trainResult } });
+    return trainResult;
+  } catch (error) {
+    const aborted = (error as Error | null)?.name === 'AbortError';
+    await run?.finish(aborted ? { status: 'interrupted' } : { status: 'failed', error: String(error) });
+    // The checkpoint written on the way out lets the caller resume.
+    if (aborted && lastCheckpoint !== undefined) (error as AbortError & { checkpoint?: string }).checkpoint = lastCheckpoint;
+    throw error;
+  }
+}
+
+/**
+ * The data folder, downloading CIFAR-10 when it lacks it. A listener that throws while the archive downloads
+ * stops the download, and the call rejects with its error.
+ */
+async function findData(
+  dir: string,
+  download: false | DownloadSource,
+  signal: AbortSignal | undefined,
+  onProgress: ((event: TrainEvent) => void) | undefined,
+): Promise<string> {
   let downloadListenerError: { error: unknown } | undefined;
   const downloadController = new AbortController();
   const onDownload = (event: DownloadEvent) => {
@@ -151,10 +304,9 @@ export async function runTraining(
       downloadController.abort(error);
     }
   };
-  let dataDir: string;
   try {
-    dataDir = await prepareDataset(config.dataDir, {
-      download: config.download,
+    return await prepareDataset(dir, {
+      download,
       onProgress: onDownload,
       signal: signal ? AbortSignal.any([signal, downloadController.signal]) : downloadController.signal,
     });
@@ -162,10 +314,26 @@ export async function runTraining(
     if (downloadListenerError) throw downloadListenerError.error;
     throw error;
   }
-  if (signal?.aborted) throw createAbortError(signal.reason);
+}
 
-  // Start the job; it settles through onDone, exactly once
-  return new Promise<TrainResult>((resolve, reject) => {
+/** Listeners of a native job: the caller's (which may throw) and an internal one (which must not). */
+interface JobListeners {
+  readonly signal: AbortSignal | undefined;
+  readonly onProgress: ((event: TrainEvent) => void) | undefined;
+  readonly record?: (event: NativeEvent) => void;
+}
+
+/**
+ * Runs one native job to its end: events go to the listeners in order; aborting `signal` cancels the job and
+ * rejects with an AbortError; a listener that throws (or rejects) cancels it and becomes the rejection; a native
+ * failure rejects with a TorchError carrying `callerStack`. onDone settles it, exactly once.
+ */
+function runJob<R extends { status?: 'completed' | 'cancelled' }>(
+  start: (onEvent: (event: NativeEvent) => void, onDone: (error: NativeError | null, result?: R) => void) => NativeJob,
+  { signal, onProgress, record }: JobListeners,
+  callerStack: string,
+): Promise<R> {
+  return new Promise<R>((resolve, reject) => {
     let job: NativeJob | undefined;
     let cancelRequested = false;
     let settled = false;
@@ -174,7 +342,7 @@ export async function runTraining(
     const cancel = () => {
       if (cancelRequested) return;
       cancelRequested = true;
-      // Before startTraining has returned there is no job yet: cancelled right after it returns.
+      // Before start has returned there is no job yet: cancelled right after it returns.
       job?.cancel();
     };
     const onAbort = () => cancel();
@@ -189,7 +357,9 @@ export async function runTraining(
     };
 
     const onEvent = (event: NativeEvent) => {
-      if (!onProgress || listenerError || settled) return;
+      if (settled) return;
+      record?.(event);
+      if (!onProgress || listenerError) return;
       const publicEvent: TrainEvent = event;
       // A listener that throws (or rejects) must not take the process down: it cancels the run, whose promise
       // then rejects with the listener's error.
@@ -201,19 +371,19 @@ export async function runTraining(
       }
     };
 
-    const onDone = (error: NativeError | null, result?: NativeTrainResult) => {
+    const onDone = (error: NativeError | null, result?: R) => {
       if (settled) return;
       finish();
       if (listenerError) reject(listenerError.error);
       else if (error) reject(fromNativeError(error, callerStack));
       else if (!result) reject(fromNativeError(missingResult(), callerStack));
       else if (result.status === 'cancelled' || signal?.aborted) reject(createAbortError(signal?.reason));
-      else resolve(toTrainResult(result));
+      else resolve(result);
     };
 
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      job = binding.startTraining(toNativeOptions(config, dataDir), onEvent, onDone);
+      job = start(onEvent, onDone);
     } catch (error) {
       if (!settled) {
         finish();
@@ -223,6 +393,14 @@ export async function runTraining(
     }
     if (cancelRequested && !settled) job.cancel();
   });
+}
+
+function readCheckpointWith(binding: NativeBinding, file: string, callerStack: string): Promise<NativeCheckpointInfo> {
+  return runJob<NativeCheckpointInfo & { status?: undefined }>(
+    (_onEvent, onDone) => binding.readCheckpoint(file, onDone),
+    { signal: undefined, onProgress: undefined },
+    callerStack,
+  );
 }
 
 /**
@@ -305,4 +483,123 @@ function describeBinding(binding: NativeBinding, callerStack: string): InfoResul
 export async function info(): Promise<InfoResult> {
   const callerStack = captureCallerStack(info);
   return describeBinding(loadNative(), callerStack);
+}
+
+/**
+ * {@link evaluate} on a given binding (unit tests pass a fake one).
+ *
+ * @example
+ * const result = await evaluateWith(fakeBinding, { checkpoint: 'last.pt', dataDir: tmp });
+ */
+export async function evaluateWith(source: BindingSource, options: EvalConfig): Promise<EvalResult> {
+  const callerStack = captureCallerStack(evaluateWith);
+  const config = resolveEvalConfig(options);
+  return runEvaluation(source, config, callerStack);
+}
+
+/** evaluate() after validation, shared with the CLI. */
+export async function runEvaluation(
+  source: BindingSource,
+  config: ReturnType<typeof resolveEvalConfig>,
+  callerStack: string,
+): Promise<EvalResult> {
+  const { signal, onProgress } = config;
+  if (signal?.aborted) throw createAbortError(signal.reason);
+  const binding = getBinding(source);
+  const dataDir = await findData(config.dataDir, config.download, signal, onProgress);
+  if (signal?.aborted) throw createAbortError(signal.reason);
+  const options = {
+    checkpoint: config.checkpoint,
+    dataDir,
+    limitTest: config.limitTest ?? 0,
+    batchSize: config.batchSize,
+    device: config.device,
+    threads: config.threads,
+  };
+  const result = await runJob<NativeEvalResult>(
+    (onEvent, onDone) => binding.startEvaluation(options, onEvent, onDone),
+    { signal, onProgress },
+    callerStack,
+  );
+  return {
+    testAccuracy: result.testAccuracy,
+    perClassAccuracy: result.perClassAccuracy,
+    confusionMatrix: result.confusionMatrix,
+    classes: CIFAR10_CLASSES,
+    testSize: result.testSize,
+    device: result.device,
+    libtorchVersion: result.libtorchVersion,
+    threads: result.threads,
+    seconds: result.seconds,
+    checkpoint: toCheckpointSummary(config.checkpoint, result.checkpoint),
+  };
+}
+
+/**
+ * Scores a checkpoint on the CIFAR-10 test split, off the JS thread: test accuracy, per-class accuracy and the
+ * confusion matrix. The network's preset and image size come from the checkpoint.
+ *
+ * @example
+ * import { evaluate } from 'libtorch-resnet';
+ *
+ * const result = await evaluate({ checkpoint: 'runs/2026-11-26T22-00-00/checkpoints/best.pt' });
+ * console.log(result.testAccuracy, result.checkpoint.epochsDone);
+ */
+export async function evaluate(options: EvalConfig): Promise<EvalResult> {
+  const callerStack = captureCallerStack(evaluate);
+  const config = resolveEvalConfig(options);
+  return runEvaluation(loadNative, config, callerStack);
+}
+
+/**
+ * {@link predict} on a given binding (unit tests pass a fake one).
+ *
+ * @example
+ * const [p] = await predictWith(fakeBinding, { checkpoint: 'last.pt', images: [pngBytes] });
+ */
+export async function predictWith(source: BindingSource, options: PredictConfig): Promise<Prediction[]> {
+  const callerStack = captureCallerStack(predictWith);
+  return runPrediction(source, resolvePredictConfig(options), callerStack);
+}
+
+/** predict() after validation, shared with the CLI. */
+export async function runPrediction(
+  source: BindingSource,
+  config: ReturnType<typeof resolvePredictConfig>,
+  callerStack: string,
+): Promise<Prediction[]> {
+  const images = await loadImages(config.images);
+  const binding = getBinding(source);
+  const nativeOptions = { checkpoint: config.checkpoint, device: config.device, threads: config.threads };
+  const result = await runJob<{ probabilities: number[][]; status?: undefined }>(
+    (onEvent, onDone) => binding.startPrediction(nativeOptions, images, onEvent, onDone),
+    { signal: undefined, onProgress: undefined },
+    callerStack,
+  );
+  return result.probabilities.map((probabilities, i) => {
+    const input = config.images[i]!;
+    const ranked = probabilities
+      .map((probability, classIndex) => ({ label: CIFAR10_CLASSES[classIndex]!, classIndex, probability }))
+      .sort((a, b) => b.probability - a.probability);
+    return {
+      image: typeof input === 'string' ? input : `images[${i}]`,
+      top: ranked.slice(0, config.top),
+      probabilities,
+    };
+  });
+}
+
+/**
+ * Classifies PNG or JPEG images with a checkpoint. Each image is prepared as training data was: its centre
+ * square shrunk to 32x32 (CIFAR-10's size), then resized and normalised as in training.
+ *
+ * @example
+ * import { predict } from 'libtorch-resnet';
+ *
+ * const [cat] = await predict({ checkpoint: 'runs/a/checkpoints/best.pt', images: ['cat.jpg'] });
+ * console.log(cat.top); // [{ label: 'cat', classIndex: 3, probability: 0.91 }, ...]
+ */
+export async function predict(options: PredictConfig): Promise<Prediction[]> {
+  const callerStack = captureCallerStack(predict);
+  return runPrediction(loadNative, resolvePredictConfig(options), callerStack);
 }

@@ -2,25 +2,80 @@
 // Every JS-visible name of the addon, registered in one place.
 #include <napi.h>
 
+#include <memory>
+#include <vector>
+
 #include "../core/resnet34.h"
 #include "convert.h"
 #include "errors.h"
-#include "train_worker.h"
+#include "job_worker.h"
 
 namespace libtorch_resnet::binding {
 
 namespace {
 
-// startTraining(options, onEvent, onDone) -> { cancel() }. Returns at once; the job runs on a pool thread.
-Napi::Value StartTraining(const Napi::CallbackInfo& info) {
+// Queues `job` on a pool thread and returns { cancel() } at once; onDone(error, result) settles it.
+Napi::Value start_job(const Napi::CallbackInfo& info, const char* name, const Napi::Function& on_event,
+                      const Napi::Function& on_done, JobWorker::Job job, const core::StopToken& stop) {
   Napi::Env env = info.Env();
-  core::StopToken stop;
-  auto* worker = new TrainWorker(info[2].As<Napi::Function>(), info[1].As<Napi::Function>(),
-                                 to_train_options(info[0].As<Napi::Object>()), stop);
+  auto* worker = new JobWorker(name, on_done, on_event, std::move(job), stop);
   worker->Queue();
-  Napi::Object job = Napi::Object::New(env);
-  job.Set("cancel", Napi::Function::New(env, [stop](const Napi::CallbackInfo&) { stop.request(); }, "cancel"));
-  return job;
+  Napi::Object handle = Napi::Object::New(env);
+  handle.Set("cancel", Napi::Function::New(env, [stop](const Napi::CallbackInfo&) { stop.request(); }, "cancel"));
+  return handle;
+}
+
+// startTraining(options, onEvent, onDone) -> { cancel() }.
+Napi::Value StartTraining(const Napi::CallbackInfo& info) {
+  core::StopToken stop;
+  auto options = to_train_options(info[0].As<Napi::Object>());
+  return start_job(info, "libtorch-resnet:train", info[1].As<Napi::Function>(), info[2].As<Napi::Function>(),
+                   [options](const core::ProgressFn& on_progress, const core::StopToken& stop) -> JobWorker::ToJs {
+                     auto result = core::train(options, on_progress, stop);
+                     return [result](Napi::Env env) { return to_js(env, result); };
+                   },
+                   stop);
+}
+
+// startEvaluation(options, onEvent, onDone) -> { cancel() }.
+Napi::Value StartEvaluation(const Napi::CallbackInfo& info) {
+  core::StopToken stop;
+  auto options = to_eval_options(info[0].As<Napi::Object>());
+  return start_job(info, "libtorch-resnet:evaluate", info[1].As<Napi::Function>(), info[2].As<Napi::Function>(),
+                   [options](const core::ProgressFn& on_progress, const core::StopToken& stop) -> JobWorker::ToJs {
+                     auto result = core::evaluate(options, on_progress, stop);
+                     return [result](Napi::Env env) { return to_js(env, result); };
+                   },
+                   stop);
+}
+
+// startPrediction(options, images, onEvent, onDone) -> { cancel() }. The images are copied before it returns.
+Napi::Value StartPrediction(const Napi::CallbackInfo& info) {
+  core::StopToken stop;
+  auto options = to_predict_options(info[0].As<Napi::Object>());
+  auto images = std::make_shared<std::vector<core::Image>>(to_images(info[1].As<Napi::Array>()));
+  return start_job(info, "libtorch-resnet:predict", info[2].As<Napi::Function>(), info[3].As<Napi::Function>(),
+                   [options, images](const core::ProgressFn&, const core::StopToken&) -> JobWorker::ToJs {
+                     auto result = core::predict(options, *images);
+                     return [result](Napi::Env env) { return to_js(env, result); };
+                   },
+                   stop);
+}
+
+// readCheckpoint(path, onDone): the options, position and history a checkpoint holds, read off the JS thread.
+Napi::Value ReadCheckpoint(const Napi::CallbackInfo& info) {
+  core::StopToken stop;
+  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  Napi::Function no_events = Napi::Function::New(info.Env(), [](const Napi::CallbackInfo&) {});
+  return start_job(info, "libtorch-resnet:read-checkpoint", no_events, info[1].As<Napi::Function>(),
+                   [path](const core::ProgressFn&, const core::StopToken&) -> JobWorker::ToJs {
+                     auto checkpoint = std::make_shared<core::Checkpoint>(core::load_checkpoint(path));
+                     // Only metadata crosses to JS; the tensors are dropped with the checkpoint.
+                     checkpoint->model = c10::Dict<std::string, torch::Tensor>();
+                     checkpoint->momentum = c10::Dict<int64_t, torch::Tensor>();
+                     return [checkpoint](Napi::Env env) { return to_js(env, *checkpoint); };
+                   },
+                   stop);
 }
 
 Napi::Value Info(const Napi::CallbackInfo& info) {
@@ -50,6 +105,9 @@ Napi::Value StateDictShapes(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("startTraining", Napi::Function::New(env, StartTraining, "startTraining"));
+  exports.Set("startEvaluation", Napi::Function::New(env, StartEvaluation, "startEvaluation"));
+  exports.Set("startPrediction", Napi::Function::New(env, StartPrediction, "startPrediction"));
+  exports.Set("readCheckpoint", Napi::Function::New(env, ReadCheckpoint, "readCheckpoint"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("parameterCount", Napi::Function::New(env, ParameterCount, "parameterCount"));
   exports.Set("stateDictShapes", Napi::Function::New(env, StateDictShapes, "stateDictShapes"));

@@ -11,10 +11,66 @@ int64_t get_int(const Napi::Object& o, const char* key) { return o.Get(key).As<N
 double get_double(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::Number>().DoubleValue(); }
 std::string get_string(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::String>().Utf8Value(); }
 
-Napi::Array to_js_array(Napi::Env env, const std::vector<double>& values) {
+template <class T>
+Napi::Array to_js_array(Napi::Env env, const std::vector<T>& values) {
   Napi::Array array = Napi::Array::New(env, values.size());
-  for (size_t i = 0; i < values.size(); ++i) array.Set(i, Napi::Number::New(env, values[i]));
+  for (size_t i = 0; i < values.size(); ++i) array.Set(i, Napi::Number::New(env, static_cast<double>(values[i])));
   return array;
+}
+
+Napi::Number number(Napi::Env env, double value) { return Napi::Number::New(env, value); }
+
+Napi::Object to_js(Napi::Env env, const core::TrainOptions& t) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("epochs", number(env, static_cast<double>(t.epochs)));
+  o.Set("lr", number(env, t.lr));
+  o.Set("batchSize", number(env, static_cast<double>(t.batch_size)));
+  o.Set("momentum", number(env, t.momentum));
+  o.Set("weightDecay", number(env, t.weight_decay));
+  o.Set("validSplit", number(env, t.valid_split));
+  o.Set("seed", number(env, static_cast<double>(t.seed)));
+  o.Set("preset", core::preset_name(t.preset));
+  o.Set("imageSize", number(env, static_cast<double>(t.image_size)));
+  o.Set("device", t.device);
+  o.Set("threads", number(env, t.threads));
+  o.Set("dataDir", t.data_dir);
+  o.Set("limitTrain", number(env, static_cast<double>(t.limit_train)));
+  o.Set("limitTest", number(env, static_cast<double>(t.limit_test)));
+  o.Set("logEvery", number(env, static_cast<double>(t.log_every)));
+  return o;
+}
+
+Napi::Array to_js(Napi::Env env, const std::vector<core::EpochStats>& history) {
+  Napi::Array epochs = Napi::Array::New(env, history.size());
+  for (size_t i = 0; i < history.size(); ++i) {
+    const core::EpochStats& s = history[i];
+    Napi::Object e = Napi::Object::New(env);
+    e.Set("epoch", number(env, static_cast<double>(s.epoch)));
+    e.Set("trainLoss", number(env, s.train_loss));
+    e.Set("validAccuracy", number(env, s.valid_accuracy));
+    e.Set("seconds", number(env, s.seconds));
+    e.Set("imagesPerSecond", number(env, s.images_per_second));
+    epochs.Set(i, e);
+  }
+  return epochs;
+}
+
+// testAccuracy, perClassAccuracy, confusionMatrix: shared by the results of train and evaluate.
+void set_test_metrics(Napi::Env env, Napi::Object& o, const core::TestMetrics& m) {
+  o.Set("testAccuracy", number(env, m.accuracy));
+  o.Set("perClassAccuracy", to_js_array(env, m.per_class_accuracy));
+  Napi::Array matrix = Napi::Array::New(env, m.confusion_matrix.size());
+  for (size_t i = 0; i < m.confusion_matrix.size(); ++i) matrix.Set(i, to_js_array(env, m.confusion_matrix[i]));
+  o.Set("confusionMatrix", matrix);
+}
+
+Napi::Object to_js(Napi::Env env, const core::CheckpointSummary& c) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("options", to_js(env, c.options));
+  o.Set("epochsDone", number(env, static_cast<double>(c.epochs_done)));
+  o.Set("step", number(env, static_cast<double>(c.step)));
+  o.Set("libtorchVersion", c.libtorch_version);
+  return o;
 }
 
 }  // namespace
@@ -40,7 +96,42 @@ core::TrainOptions to_train_options(const Napi::Object& o) {
   t.limit_train = get_int(o, "limitTrain");
   t.limit_test = get_int(o, "limitTest");
   t.log_every = get_int(o, "logEvery");
+  t.checkpoint_dir = get_string(o, "checkpointDir");
+  t.resume_from = get_string(o, "resumeFrom");
   return t;
+}
+
+core::EvalOptions to_eval_options(const Napi::Object& o) {
+  core::EvalOptions e;
+  e.checkpoint = get_string(o, "checkpoint");
+  e.data_dir = get_string(o, "dataDir");
+  e.limit_test = get_int(o, "limitTest");
+  e.batch_size = get_int(o, "batchSize");
+  e.device = get_string(o, "device");
+  e.threads = static_cast<int>(get_int(o, "threads"));
+  return e;
+}
+
+core::PredictOptions to_predict_options(const Napi::Object& o) {
+  core::PredictOptions p;
+  p.checkpoint = get_string(o, "checkpoint");
+  p.device = get_string(o, "device");
+  p.threads = static_cast<int>(get_int(o, "threads"));
+  return p;
+}
+
+std::vector<core::Image> to_images(const Napi::Array& images) {
+  std::vector<core::Image> out;
+  for (uint32_t i = 0; i < images.Length(); ++i) {
+    const Napi::Object image = images.Get(i).As<Napi::Object>();
+    const auto data = image.Get("data").As<Napi::Uint8Array>();
+    core::Image converted;
+    converted.width = get_int(image, "width");
+    converted.height = get_int(image, "height");
+    converted.rgb.assign(data.Data(), data.Data() + data.ByteLength());
+    out.push_back(std::move(converted));
+  }
+  return out;
 }
 
 Napi::Object to_js(Napi::Env env, const core::ProgressEvent& e) {
@@ -58,6 +149,8 @@ Napi::Object to_js(Napi::Env env, const core::ProgressEvent& e) {
       num("parameters", e.parameters);
       num("threads", e.threads);
       o.Set("device", e.device);
+      num("startEpoch", e.start_epoch);
+      num("startStep", e.start_step);
       break;
     case EventType::kEpochBegin:
       num("epoch", e.epoch);
@@ -71,6 +164,7 @@ Napi::Object to_js(Napi::Env env, const core::ProgressEvent& e) {
       num("step", e.step);
       num("stepsPerEpoch", e.steps_per_epoch);
       num("loss", e.loss);
+      num("accuracy", e.accuracy);
       num("imagesPerSecond", e.images_per_second);
       break;
     case EventType::kEvalBegin:
@@ -86,6 +180,12 @@ Napi::Object to_js(Napi::Env env, const core::ProgressEvent& e) {
       num("seconds", e.seconds);
       num("imagesPerSecond", e.images_per_second);
       break;
+    case EventType::kCheckpoint:
+      o.Set("path", e.path);
+      num("epoch", e.epoch);
+      num("step", e.step);
+      num("stepsPerEpoch", e.steps_per_epoch);
+      break;
     case EventType::kTrainEnd:
       num("testAccuracy", e.accuracy);
       num("seconds", e.seconds);
@@ -97,32 +197,51 @@ Napi::Object to_js(Napi::Env env, const core::ProgressEvent& e) {
 Napi::Object to_js(Napi::Env env, const core::TrainResult& r) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("status", r.status == core::Status::kCompleted ? "completed" : "cancelled");
-  Napi::Array epochs = Napi::Array::New(env, r.epochs.size());
-  for (size_t i = 0; i < r.epochs.size(); ++i) {
-    const core::EpochStats& s = r.epochs[i];
-    Napi::Object e = Napi::Object::New(env);
-    e.Set("epoch", Napi::Number::New(env, static_cast<double>(s.epoch)));
-    e.Set("trainLoss", Napi::Number::New(env, s.train_loss));
-    e.Set("validAccuracy", Napi::Number::New(env, s.valid_accuracy));
-    e.Set("seconds", Napi::Number::New(env, s.seconds));
-    e.Set("imagesPerSecond", Napi::Number::New(env, s.images_per_second));
-    epochs.Set(i, e);
-  }
-  o.Set("epochs", epochs);
-  o.Set("testAccuracy", Napi::Number::New(env, r.test_accuracy));
-  o.Set("perClassAccuracy", to_js_array(env, r.per_class_accuracy));
-  Napi::Array matrix = Napi::Array::New(env, r.confusion_matrix.size());
-  for (size_t i = 0; i < r.confusion_matrix.size(); ++i)
-    matrix.Set(i, to_js_array(env, std::vector<double>(r.confusion_matrix[i].begin(), r.confusion_matrix[i].end())));
-  o.Set("confusionMatrix", matrix);
-  o.Set("parameters", Napi::Number::New(env, static_cast<double>(r.parameters)));
+  o.Set("epochs", to_js(env, r.epochs));
+  set_test_metrics(env, o, r.test);
+  o.Set("parameters", number(env, static_cast<double>(r.parameters)));
   o.Set("device", r.device);
   o.Set("libtorchVersion", r.libtorch_version);
-  o.Set("threads", Napi::Number::New(env, r.threads));
-  o.Set("trainSize", Napi::Number::New(env, static_cast<double>(r.train_size)));
-  o.Set("validSize", Napi::Number::New(env, static_cast<double>(r.valid_size)));
-  o.Set("testSize", Napi::Number::New(env, static_cast<double>(r.test_size)));
-  o.Set("seconds", Napi::Number::New(env, r.seconds));
+  o.Set("threads", number(env, r.threads));
+  o.Set("trainSize", number(env, static_cast<double>(r.train_size)));
+  o.Set("validSize", number(env, static_cast<double>(r.valid_size)));
+  o.Set("testSize", number(env, static_cast<double>(r.test_size)));
+  o.Set("seconds", number(env, r.seconds));
+  o.Set("lastCheckpoint", r.last_checkpoint);
+  o.Set("bestCheckpoint", r.best_checkpoint);
+  o.Set("weights", r.weights);
+  o.Set("resumedEpoch", number(env, static_cast<double>(r.resumed_epoch)));
+  o.Set("resumedStep", number(env, static_cast<double>(r.resumed_step)));
+  return o;
+}
+
+Napi::Object to_js(Napi::Env env, const core::EvalResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("status", r.status == core::Status::kCompleted ? "completed" : "cancelled");
+  set_test_metrics(env, o, r.test);
+  o.Set("testSize", number(env, static_cast<double>(r.test_size)));
+  o.Set("device", r.device);
+  o.Set("libtorchVersion", r.libtorch_version);
+  o.Set("threads", number(env, r.threads));
+  o.Set("seconds", number(env, r.seconds));
+  o.Set("checkpoint", to_js(env, r.checkpoint));
+  return o;
+}
+
+Napi::Object to_js(Napi::Env env, const core::PredictResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  Napi::Array rows = Napi::Array::New(env, r.probabilities.size());
+  for (size_t i = 0; i < r.probabilities.size(); ++i) rows.Set(i, to_js_array(env, r.probabilities[i]));
+  o.Set("probabilities", rows);
+  o.Set("device", r.device);
+  o.Set("checkpoint", to_js(env, r.checkpoint));
+  return o;
+}
+
+Napi::Object to_js(Napi::Env env, const core::Checkpoint& c) {
+  Napi::Object o = to_js(env, core::CheckpointSummary{c.options, c.state.epochs_done, c.state.step, c.libtorch_version});
+  o.Set("history", to_js(env, c.state.history));
+  o.Set("bestValidAccuracy", number(env, c.state.best_valid_accuracy));
   return o;
 }
 

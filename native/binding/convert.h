@@ -4,6 +4,10 @@
 
 #include <napi.h>
 
+#include <vector>
+
+#include "../core/checkpoint.h"
+#include "../core/evaluation.h"
 #include "../core/options.h"
 #include "../core/progress.h"
 #include "../core/trainer.h"
@@ -12,10 +16,17 @@ namespace libtorch_resnet::binding {
 
 // Copies fields from an object lib/config.ts has validated; no checks beyond types.
 core::TrainOptions to_train_options(const Napi::Object& options);
+core::EvalOptions to_eval_options(const Napi::Object& options);
+core::PredictOptions to_predict_options(const Napi::Object& options);
+// [{ width, height, data: Uint8Array of width * height * 3 RGB bytes }], copied.
+std::vector<core::Image> to_images(const Napi::Array& images);
 core::Preset to_preset(const Napi::Value& value);
 
 Napi::Object to_js(Napi::Env env, const core::ProgressEvent& event);
 Napi::Object to_js(Napi::Env env, const core::TrainResult& result);
+Napi::Object to_js(Napi::Env env, const core::EvalResult& result);
+Napi::Object to_js(Napi::Env env, const core::PredictResult& result);
+Napi::Object to_js(Napi::Env env, const core::Checkpoint& checkpoint);
 Napi::Object to_js(Napi::Env env, const core::RuntimeInfo& info);
 
 }  // namespace libtorch_resnet::binding

@@ -80,6 +80,26 @@ Cifar10Dataset Cifar10Dataset::to(const torch::Device& device) const {
   return Cifar10Dataset(images_.to(device), labels_.to(device));
 }
 
+torch::Tensor to_cifar_image(const torch::Tensor& rgb) {
+  namespace F = torch::nn::functional;
+  TORCH_CHECK(rgb.dim() == 3 && rgb.size(2) == 3 && rgb.scalar_type() == torch::kUInt8,
+              "an image must be uint8 [height, width, 3]");
+  const int64_t side = std::min(rgb.size(0), rgb.size(1));
+  const int64_t top = (rgb.size(0) - side) / 2;
+  const int64_t left = (rgb.size(1) - side) / 2;
+  auto x = rgb.slice(0, top, top + side).slice(1, left, left + side).permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat32);
+  if (side > kImageSide) {
+    // Area averaging: a photo shrunk to 32 px without aliasing, like the downsampling CIFAR-10 was made with.
+    x = F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions({kImageSide, kImageSide}));
+  } else if (side < kImageSide) {
+    x = F::interpolate(x, F::InterpolateFuncOptions()
+                              .size(std::vector<int64_t>{kImageSide, kImageSide})
+                              .mode(torch::kBilinear)
+                              .align_corners(false));
+  }
+  return x.round().clamp(0, 255).to(torch::kUInt8).squeeze(0).contiguous();
+}
+
 BatchTransform::BatchTransform(int64_t image_size, const torch::Device& device) : image_size_(image_size) {
   auto opts = torch::TensorOptions().dtype(torch::kFloat32);
   auto mean = torch::tensor({kMean[0], kMean[1], kMean[2]}, opts).view({1, 3, 1, 1});

@@ -37,6 +37,11 @@ class Cifar10Dataset {
   torch::Tensor labels_;
 };
 
+// Any RGB picture, uint8 [H, W, 3], as a CIFAR-10 record would hold it: uint8 [3, 32, 32]. The centre square is
+// kept, then averaged down (or interpolated up) to 32x32 and rounded, so it meets the network the way training
+// data did: through BatchTransform.
+torch::Tensor to_cifar_image(const torch::Tensor& rgb);
+
 // uint8 [B,3,32,32] -> float [B,3,S,S]: scale to [0,1], bilinear resize (as PIL's upscaling in the article's
 // transforms.Resize), normalize with the article's CIFAR-10 mean and std.
 class BatchTransform {

@@ -42,6 +42,28 @@ struct TrainOptions {
   int64_t limit_test = 0;
   // Report a batchEnd event every this many training steps (and on the last step of an epoch).
   int64_t log_every = 10;
+  // Folder for last.pt (after every epoch and when stopped), best.pt and, at the end, weights.pt; empty: none.
+  std::string checkpoint_dir;
+  // A checkpoint written by train() to continue from. The caller merges the checkpoint's options into these
+  // (lib/config.ts); train() refuses ones that would build another network.
+  std::string resume_from;
+};
+
+// Scoring a checkpoint on the test split.
+struct EvalOptions {
+  std::string checkpoint;
+  std::string data_dir;
+  int64_t limit_test = 0;  // 0: all records
+  int64_t batch_size = 64;
+  std::string device = "auto";
+  int threads = 0;
+};
+
+// Classifying images with a checkpoint.
+struct PredictOptions {
+  std::string checkpoint;
+  std::string device = "auto";
+  int threads = 0;
 };
 
 }  // namespace libtorch_resnet::core

@@ -10,7 +10,10 @@
 
 namespace libtorch_resnet::core {
 
-enum class EventType { kTrainBegin, kEpochBegin, kBatchEnd, kEvalBegin, kEpochEnd, kTrainEnd };
+enum class EventType { kTrainBegin, kEpochBegin, kBatchEnd, kEvalBegin, kEpochEnd, kCheckpoint, kTrainEnd };
+
+// How a job ended when it did not throw.
+enum class Status { kCompleted, kCancelled };
 
 // Which data a step or an evaluation belongs to.
 enum class Phase { kTrain, kValid, kTest };
@@ -25,7 +28,9 @@ struct ProgressEvent {
   int64_t steps_per_epoch = 0;
   int64_t samples = 0;  // records in the split being trained on or evaluated
   double loss = 0;  // batchEnd: mean loss over the steps since the last batchEnd; epochEnd: epoch mean
-  double accuracy = 0;  // epochEnd: validation accuracy; trainEnd: test accuracy
+  // batchEnd: training accuracy over the steps since the last batchEnd; epochEnd: validation accuracy;
+  // trainEnd: test accuracy
+  double accuracy = 0;
   double images_per_second = 0;
   double seconds = 0;  // epochEnd: the epoch's training time; trainEnd: the whole run
   // trainBegin only.
@@ -35,6 +40,11 @@ struct ProgressEvent {
   int64_t parameters = 0;
   int threads = 0;
   std::string device;
+  // trainBegin: epochs already done and steps of the next one already taken when resuming (else 0).
+  int64_t start_epoch = 0;
+  int64_t start_step = 0;
+  // checkpoint: the file written; `epoch` and `step` say where the run stood.
+  std::string path;
 };
 
 inline const char* event_type_name(EventType type) {
@@ -44,6 +54,7 @@ inline const char* event_type_name(EventType type) {
     case EventType::kBatchEnd: return "batchEnd";
     case EventType::kEvalBegin: return "evalBegin";
     case EventType::kEpochEnd: return "epochEnd";
+    case EventType::kCheckpoint: return "checkpoint";
     case EventType::kTrainEnd: return "trainEnd";
   }
   return "unknown";

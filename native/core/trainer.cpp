@@ -2,10 +2,9 @@
 #include "trainer.h"
 
 #include <chrono>
-#include <cstdlib>
+#include <filesystem>
 #include <optional>
 #include <stdexcept>
-#include <thread>
 
 #include "cifar10_dataset.h"
 #include "resnet34.h"
@@ -19,14 +18,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-int default_threads() {
-  if (const char* env = std::getenv("OMP_NUM_THREADS")) {
-    const int n = std::atoi(env);
-    if (n > 0) return n;
-  }
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
 struct Splits {
@@ -48,67 +39,58 @@ Splits load_splits(const TrainOptions& o, torch::Generator& gen, const torch::De
                 all_train.subset(perm.slice(0, 0, n_valid)).to(device), test.to(device)};
 }
 
-// Counts [true][predicted] over a split, in eval mode with gradients off. Returns nullopt when stopped.
-std::optional<torch::Tensor> confusion(ResNet34& model, const Cifar10Dataset& data, const BatchTransform& transform,
-                                       int64_t batch_size, const StopToken& stop) {
-  torch::NoGradGuard no_grad;
-  model->eval();
-  auto counts = torch::zeros({kNumClasses * kNumClasses}, data.labels().options());
-  for (int64_t start = 0; start < data.size(); start += batch_size) {
-    if (stop.requested()) return std::nullopt;
-    const int64_t end = std::min(start + batch_size, data.size());
-    auto labels = data.labels().slice(0, start, end);
-    auto predicted = model->forward(transform(data.images().slice(0, start, end))).argmax(1);
-    counts += torch::bincount(labels * kNumClasses + predicted, {}, kNumClasses * kNumClasses);
-  }
-  model->train();
-  return counts.view({kNumClasses, kNumClasses}).cpu();
-}
-
-double accuracy_of(const torch::Tensor& confusion_matrix) {
-  const double total = confusion_matrix.sum().item<double>();
-  return total > 0 ? confusion_matrix.trace().item<double>() / total : 0.0;
+// A resumed run must rebuild the same network and redraw the same batches; only the length, the device and
+// where the data lives may change.
+void check_resumable(const Checkpoint& c, const TrainOptions& o) {
+  std::string differences;
+  const auto differ = [&](const char* name, bool same) {
+    if (!same) differences += std::string(differences.empty() ? "" : ", ") + name;
+  };
+  const TrainOptions& saved = c.options;
+  differ("preset", saved.preset == o.preset);
+  differ("imageSize", saved.image_size == o.image_size);
+  differ("batchSize", saved.batch_size == o.batch_size);
+  differ("lr", saved.lr == o.lr);
+  differ("momentum", saved.momentum == o.momentum);
+  differ("weightDecay", saved.weight_decay == o.weight_decay);
+  differ("validSplit", saved.valid_split == o.valid_split);
+  differ("seed", saved.seed == o.seed);
+  differ("limitTrain", saved.limit_train == o.limit_train);
+  if (!differences.empty())
+    throw std::runtime_error("cannot resume from " + c.path + " with different " + differences +
+                             "; leave these options out to take the checkpoint's values");
+  if (o.epochs < c.state.epochs_done)
+    throw std::runtime_error("checkpoint " + c.path + " has already trained " + std::to_string(c.state.epochs_done) +
+                             " epochs; pass epochs of at least that to resume");
+  if (!c.state.shuffle_rng.defined())
+    throw std::runtime_error("checkpoint " + c.path + " has no shuffle state; the file is damaged");
 }
 
 }  // namespace
 
-torch::Device resolve_device(const std::string& spec) {
-  if (spec == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
-  if (spec == "cpu") return torch::Device(torch::kCPU);
-  if (spec.rfind("cuda", 0) == 0) {
-    if (!torch::cuda::is_available())
-      throw std::runtime_error("device '" + spec + "' requested but LibTorch (" + compat::libtorch_version() +
-                               ") sees no CUDA device; use device: 'cpu' or 'auto'");
-    torch::Device device(spec == "cuda" ? std::string("cuda:0") : spec);
-    const int count = compat::cuda_device_count();
-    if (device.index() >= count)
-      throw std::runtime_error("device '" + spec + "' requested but only " + std::to_string(count) +
-                               " CUDA device(s) are visible; use cuda:0 to cuda:" + std::to_string(count - 1));
-    return device;
-  }
-  throw std::runtime_error("unknown device '" + spec + "'; use 'auto', 'cpu', 'cuda' or 'cuda:N'");
-}
-
-RuntimeInfo runtime_info() {
-  RuntimeInfo info;
-  info.libtorch_version = compat::libtorch_version();
-  info.cuda_available = torch::cuda::is_available();
-  info.cuda_devices = info.cuda_available ? compat::cuda_device_count() : 0;
-  info.default_threads = default_threads();
-  return info;
-}
-
 TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const StopToken& stop) {
   const auto run_start = Clock::now();
   const auto emit = [&](ProgressEvent e) {
+    e.epochs = o.epochs;
     if (on_progress) on_progress(e);
+  };
+  const auto event = [](EventType type) {
+    ProgressEvent e;
+    e.type = type;
+    return e;
   };
 
   // Set-up. Grad mode and thread count are per thread, so they are set here, on the training thread.
   torch::AutoGradMode grad_mode(true);
-  compat::set_cpu_threads(o.threads > 0 ? o.threads : default_threads());
+  TrainResult result;
+  result.threads = use_cpu_threads(o.threads);
   const torch::Device device = resolve_device(o.device);
   if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
+  std::optional<Checkpoint> resumed;
+  if (!o.resume_from.empty()) {
+    resumed = load_checkpoint(o.resume_from);
+    check_resumable(*resumed, o);
+  }
   torch::manual_seed(o.seed);
   auto gen = at::detail::createCPUGenerator(o.seed);
 
@@ -116,17 +98,28 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
   Splits data = load_splits(o, gen, device);
   const BatchTransform transform(o.image_size, device);
 
-  // Model and optimizer
+  // Model, optimizer and where the run stands
   ResNet34 model(o.preset);
   model->to(device);
   torch::optim::SGD optimizer(model->parameters(),
                               torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
+  RunState state;
+  if (resumed) {
+    restore(*resumed, model, &optimizer);
+    state = resumed->state;
+    gen.set_state(state.shuffle_rng);
+    if (state.torch_rng.defined()) {
+      at::Generator global = at::detail::getDefaultCPUGenerator();  // a handle: shares the generator
+      global.set_state(state.torch_rng);
+    }
+    resumed.reset();  // its tensors are in the model and optimizer now
+  }
+  result.resumed_epoch = state.epochs_done;
+  result.resumed_step = state.step;
 
-  TrainResult result;
   result.parameters = count_parameters(*model);
   result.device = device.str();
   result.libtorch_version = compat::libtorch_version();
-  result.threads = at::get_num_threads();
   result.train_size = data.train.size();
   result.valid_size = data.valid.size();
   result.test_size = data.test.size();
@@ -135,9 +128,7 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
   const int64_t steps_per_epoch = (n_train + o.batch_size - 1) / o.batch_size;
   const int64_t log_every = std::max<int64_t>(1, o.log_every);
   {
-    ProgressEvent e;
-    e.type = EventType::kTrainBegin;
-    e.epochs = o.epochs;
+    ProgressEvent e = event(EventType::kTrainBegin);
     e.steps_per_epoch = steps_per_epoch;
     e.samples = n_train;
     e.train_size = result.train_size;
@@ -146,91 +137,133 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
     e.parameters = result.parameters;
     e.threads = result.threads;
     e.device = result.device;
+    e.start_epoch = state.epochs_done;
+    e.start_step = state.step;
     emit(e);
   }
 
-  const auto cancelled = [&] {
+  const std::string last_path =
+      o.checkpoint_dir.empty() ? "" : (std::filesystem::path(o.checkpoint_dir) / "last.pt").string();
+  const auto write_checkpoint = [&](const RunState& s) {
+    if (last_path.empty()) return;
+    save_checkpoint(last_path, o, model, optimizer, s);
+    result.last_checkpoint = last_path;
+    ProgressEvent e = event(EventType::kCheckpoint);
+    e.epoch = s.epochs_done;
+    e.step = s.step;
+    e.steps_per_epoch = steps_per_epoch;
+    e.path = last_path;
+    emit(e);
+  };
+  const auto cancelled = [&](const RunState& s) {
+    write_checkpoint(s);
     result.status = Status::kCancelled;
+    result.epochs = s.history;
     result.seconds = seconds_since(run_start);
     return result;
   };
 
   model->train();
-  for (int64_t epoch = 1; epoch <= o.epochs; ++epoch) {
+  for (int64_t epoch = state.epochs_done + 1; epoch <= o.epochs; ++epoch) {
     {
-      ProgressEvent e;
-      e.type = EventType::kEpochBegin;
+      ProgressEvent e = event(EventType::kEpochBegin);
       e.epoch = epoch;
-      e.epochs = o.epochs;
       e.steps_per_epoch = steps_per_epoch;
       e.samples = n_train;
       emit(e);
     }
     const auto epoch_start = Clock::now();
+    // Drawing the permutation advances the generator; its state before the draw lets a resume redraw it.
+    const torch::Tensor epoch_rng = gen.get_state();
     auto order = torch::randperm(n_train, gen, torch::kInt64).to(device);
-    // Loss sums stay on the device; reading them back forces a sync, so it happens only every log_every steps.
-    auto epoch_loss = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
-    auto window_loss = torch::zeros_like(epoch_loss);
+    const int64_t first_step = epoch == state.epochs_done + 1 ? state.step + 1 : 1;
+    const double earlier_seconds = first_step > 1 ? state.partial_seconds : 0.0;
+    // Sums stay on the device; reading them back forces a sync, so it happens only every log_every steps.
+    const auto scalar = torch::TensorOptions().dtype(torch::kFloat32).device(device);
+    auto epoch_loss = torch::full({}, first_step > 1 ? state.partial_loss_sum : 0.0, scalar);
+    auto epoch_correct = torch::full({}, first_step > 1 ? state.partial_correct : 0.0, scalar);
+    auto window_loss = torch::zeros({}, scalar);
+    auto window_correct = torch::zeros({}, scalar);
     int64_t window_images = 0;
+    // Where the run stands inside this epoch, for a checkpoint written on a stop.
+    const auto position = [&](int64_t steps_done) {
+      RunState s = state;
+      s.epochs_done = epoch - 1;
+      s.step = steps_done;
+      s.shuffle_rng = epoch_rng;
+      s.torch_rng = at::detail::getDefaultCPUGenerator().get_state();
+      s.partial_loss_sum = epoch_loss.item<double>();
+      s.partial_correct = epoch_correct.item<double>();
+      s.partial_seconds = earlier_seconds + seconds_since(epoch_start);
+      return s;
+    };
 
-    for (int64_t step = 1; step <= steps_per_epoch; ++step) {
-      if (stop.requested()) return cancelled();
+    for (int64_t step = first_step; step <= steps_per_epoch; ++step) {
+      if (stop.requested()) return cancelled(position(step - 1));
       const int64_t start = (step - 1) * o.batch_size;
       const int64_t end = std::min(start + o.batch_size, n_train);
       auto idx = order.slice(0, start, end);
       auto images = transform(data.train.images().index_select(0, idx));
       auto labels = data.train.labels().index_select(0, idx);
 
-      auto loss = torch::nn::functional::cross_entropy(model->forward(images), labels);
+      auto logits = model->forward(images);
+      auto loss = torch::nn::functional::cross_entropy(logits, labels);
       optimizer.zero_grad();
       loss.backward();
       optimizer.step();
 
       auto batch_loss_sum = loss.detach() * static_cast<double>(end - start);
+      auto batch_correct = logits.detach().argmax(1).eq(labels).sum().to(torch::kFloat32);
       epoch_loss += batch_loss_sum;
+      epoch_correct += batch_correct;
       window_loss += batch_loss_sum;
+      window_correct += batch_correct;
       window_images += end - start;
 
       if (step % log_every == 0 || step == steps_per_epoch) {
-        ProgressEvent e;
-        e.type = EventType::kBatchEnd;
+        ProgressEvent e = event(EventType::kBatchEnd);
         e.phase = Phase::kTrain;
         e.epoch = epoch;
-        e.epochs = o.epochs;
         e.step = step;
         e.steps_per_epoch = steps_per_epoch;
         e.samples = n_train;
         e.loss = window_loss.item<double>() / static_cast<double>(window_images);
-        e.images_per_second = static_cast<double>(end) / seconds_since(epoch_start);
+        e.accuracy = window_correct.item<double>() / static_cast<double>(window_images);
+        e.images_per_second =
+            static_cast<double>(end - (first_step - 1) * o.batch_size) / seconds_since(epoch_start);
         emit(e);
         window_loss.zero_();
+        window_correct.zero_();
         window_images = 0;
       }
     }
     EpochStats stats;
     stats.epoch = epoch;
     stats.train_loss = epoch_loss.item<double>() / static_cast<double>(n_train);
-    stats.seconds = seconds_since(epoch_start);
+    stats.seconds = earlier_seconds + seconds_since(epoch_start);
     stats.images_per_second = static_cast<double>(n_train) / stats.seconds;
 
     if (data.valid.size() > 0) {
-      ProgressEvent e;
-      e.type = EventType::kEvalBegin;
+      ProgressEvent e = event(EventType::kEvalBegin);
       e.phase = Phase::kValid;
       e.epoch = epoch;
-      e.epochs = o.epochs;
       e.samples = data.valid.size();
       emit(e);
-      auto valid = confusion(model, data.valid, transform, o.batch_size, stop);
-      if (!valid) return cancelled();
+      auto valid = confusion_counts(model, data.valid, transform, o.batch_size, stop);
+      if (!valid) return cancelled(position(steps_per_epoch));
       stats.valid_accuracy = accuracy_of(*valid);
     }
-    result.epochs.push_back(stats);
+    state.history.push_back(stats);
+    state.epochs_done = epoch;
+    state.step = 0;
+    state.shuffle_rng = gen.get_state();
+    state.torch_rng = at::detail::getDefaultCPUGenerator().get_state();
+    state.partial_loss_sum = state.partial_correct = state.partial_seconds = 0;
+    const bool best = data.valid.size() > 0 && stats.valid_accuracy > state.best_valid_accuracy;
+    if (best) state.best_valid_accuracy = stats.valid_accuracy;
     {
-      ProgressEvent e;
-      e.type = EventType::kEpochEnd;
+      ProgressEvent e = event(EventType::kEpochEnd);
       e.epoch = epoch;
-      e.epochs = o.epochs;
       e.steps_per_epoch = steps_per_epoch;
       e.samples = n_train;
       e.loss = stats.train_loss;
@@ -239,34 +272,40 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
       e.images_per_second = stats.images_per_second;
       emit(e);
     }
+    write_checkpoint(state);
+    if (best && !last_path.empty()) {
+      result.best_checkpoint = (std::filesystem::path(o.checkpoint_dir) / "best.pt").string();
+      publish_copy(last_path, result.best_checkpoint);
+    }
+  }
+  result.epochs = state.history;
+  if (!o.checkpoint_dir.empty() && result.best_checkpoint.empty()) {
+    // A best.pt from before a resume still stands when no later epoch beat it.
+    const auto earlier_best = std::filesystem::path(o.checkpoint_dir) / "best.pt";
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(earlier_best, ec)) result.best_checkpoint = earlier_best.string();
   }
 
   // Test
   {
-    ProgressEvent e;
-    e.type = EventType::kEvalBegin;
+    ProgressEvent e = event(EventType::kEvalBegin);
     e.phase = Phase::kTest;
-    e.epochs = o.epochs;
+    e.epoch = o.epochs;
     e.samples = data.test.size();
     emit(e);
   }
-  auto test = confusion(model, data.test, transform, o.batch_size, stop);
-  if (!test) return cancelled();
-  result.test_accuracy = accuracy_of(*test);
-  auto per_class_total = test->sum(1).to(torch::kDouble);
-  auto per_class = (test->diagonal().to(torch::kDouble) / per_class_total.clamp_min(1)).contiguous();
-  result.per_class_accuracy.assign(per_class.data_ptr<double>(), per_class.data_ptr<double>() + kNumClasses);
-  auto counts = test->contiguous();
-  for (int64_t t = 0; t < kNumClasses; ++t) {
-    const int64_t* row = counts.data_ptr<int64_t>() + t * kNumClasses;
-    result.confusion_matrix.emplace_back(row, row + kNumClasses);
+  auto test = confusion_counts(model, data.test, transform, o.batch_size, stop);
+  if (!test) return cancelled(state);
+  result.test = test_metrics(*test);
+  if (!o.checkpoint_dir.empty()) {
+    if (result.last_checkpoint.empty()) write_checkpoint(state);
+    result.weights = (std::filesystem::path(o.checkpoint_dir) / "weights.pt").string();
+    save_weights(result.weights, model);
   }
   result.seconds = seconds_since(run_start);
   {
-    ProgressEvent e;
-    e.type = EventType::kTrainEnd;
-    e.epochs = o.epochs;
-    e.accuracy = result.test_accuracy;
+    ProgressEvent e = event(EventType::kTrainEnd);
+    e.accuracy = result.test.accuracy;
     e.seconds = result.seconds;
     emit(e);
   }

@@ -2,34 +2,23 @@
 // The training job: the whole contract between a front end (the Node binding, tools/train_main) and the core.
 #pragma once
 
-#include <c10/core/Device.h>
-
 #include <string>
 #include <vector>
 
+#include "checkpoint.h"
+#include "evaluation.h"
 #include "options.h"
 #include "progress.h"
+#include "runtime.h"
 
 namespace libtorch_resnet::core {
 
-enum class Status { kCompleted, kCancelled };
-
-struct EpochStats {
-  int64_t epoch = 0;
-  double train_loss = 0;  // mean over the epoch's training images
-  double valid_accuracy = 0;  // fraction in [0, 1]
-  double seconds = 0;  // training steps only, validation excluded
-  double images_per_second = 0;
-};
-
 struct TrainResult {
   Status status = Status::kCompleted;
+  // Every epoch of the run, those before a resume included.
   std::vector<EpochStats> epochs;
   // Filled only when status is kCompleted.
-  double test_accuracy = 0;
-  std::vector<double> per_class_accuracy;
-  // [true class][predicted class] counts over the test split.
-  std::vector<std::vector<int64_t>> confusion_matrix;
+  TestMetrics test;
   int64_t parameters = 0;
   std::string device;
   std::string libtorch_version;
@@ -37,24 +26,22 @@ struct TrainResult {
   int64_t train_size = 0;
   int64_t valid_size = 0;
   int64_t test_size = 0;
+  // This process's share of the run (a resumed run counts from the resume).
   double seconds = 0;
+  // Files written into checkpoint_dir (empty when none): the latest checkpoint, the best by validation
+  // accuracy, and the final weights for Python.
+  std::string last_checkpoint;
+  std::string best_checkpoint;
+  std::string weights;
+  // Where the run started from: epochs already done and steps taken of the next (0, 0 unless resumed).
+  int64_t resumed_epoch = 0;
+  int64_t resumed_step = 0;
 };
 
-// Runs on the calling thread until done or until `stop` is requested (checked before every step).
-// Bad data, devices or shapes throw (std::runtime_error, c10::Error); cancelling is an outcome, not an exception.
+// Runs on the calling thread until done or until `stop` is requested (checked before every step); when
+// stopped and checkpoint_dir is set, writes a checkpoint of the exact position first, so resume_from continues
+// as if never stopped. Bad data, devices, shapes or checkpoints throw (std::runtime_error, c10::Error);
+// cancelling is an outcome, not an exception.
 TrainResult train(const TrainOptions& options, const ProgressFn& on_progress, const StopToken& stop);
-
-struct RuntimeInfo {
-  std::string libtorch_version;
-  bool cuda_available = false;
-  int cuda_devices = 0;
-  // What train() uses when TrainOptions::threads is 0.
-  int default_threads = 1;
-};
-
-RuntimeInfo runtime_info();
-
-// "auto" -> CUDA when available, else CPU. Throws with a hint when the device does not exist.
-c10::Device resolve_device(const std::string& spec);
 
 }  // namespace libtorch_resnet::core

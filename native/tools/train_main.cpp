@@ -2,6 +2,7 @@
 // A small command line around core/, for debugging and profiling the training loop without Node.
 //   train_main DATA_DIR [--preset article|cifar] [--epochs N] [--batch-size N] [--lr X] [--image-size N]
 //              [--device D] [--threads N] [--limit-train N] [--limit-test N] [--log-every N]
+//              [--checkpoint-dir DIR] [--resume FILE]
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -44,6 +45,10 @@ int main(int argc, char** argv) {
       o.limit_test = std::atoll(value);
     } else if (flag == "--log-every") {
       o.log_every = std::atoll(value);
+    } else if (flag == "--checkpoint-dir") {
+      o.checkpoint_dir = value;
+    } else if (flag == "--resume") {
+      o.resume_from = value;
     } else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
@@ -66,6 +71,9 @@ int main(int argc, char** argv) {
       case EventType::kEpochEnd:
         std::printf("epoch %lld: loss %.4f, valid %.2f%%, %.1f s, %.1f img/s\n", static_cast<long long>(e.epoch),
                     e.loss, 100 * e.accuracy, e.seconds, e.images_per_second);
+        break;
+      case EventType::kCheckpoint:
+        std::printf("checkpoint %s\n", e.path.c_str());
         break;
       case EventType::kTrainEnd:
         std::printf("test accuracy %.2f%% after %.1f s\n", 100 * e.accuracy, e.seconds);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The CLI run in-process with a fake binding: flags, exit codes, --json output, Ctrl-C, info.
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 import { run } from '../../lib/cli';
 import type { CliIo } from '../../lib/cli';
@@ -55,11 +57,18 @@ function harness(binding = new FakeBinding()): Harness {
 }
 
 let dataDir: string;
+let workDir: string;
+const startDir = process.cwd();
 beforeEach(() => {
   dataDir = makeDataDir();
+  // train's default run folder is ./runs/<timestamp>: keep it out of the repository.
+  workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'libtorch-resnet-cli-'));
+  process.chdir(workDir);
 });
 afterEach(() => {
+  process.chdir(startDir);
   fs.rmSync(dataDir, { recursive: true, force: true });
+  fs.rmSync(workDir, { recursive: true, force: true });
 });
 
 describe('usage errors exit 2 with a message naming the flag', () => {
@@ -189,7 +198,12 @@ describe('train', () => {
     const lines = h.stdout.text.split('\n');
     expect(lines.pop()).toBe('');
     const objects = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(objects.slice(0, -1)).toEqual(EVENTS);
+    // The addon's events in order, with a checkpoint after every epoch (the run folder defaults to ./runs/...).
+    const events = objects.slice(0, -1);
+    expect(events.filter((e) => e.type !== 'checkpoint')).toEqual(EVENTS);
+    const runDir = path.join(fs.realpathSync(workDir), 'runs');
+    expect(events.filter((e) => e.type === 'checkpoint')).toEqual([1, 2].map((epoch) => expect.objectContaining({ epoch })));
+    expect(String(events.find((e) => e.type === 'checkpoint')!.path).startsWith(runDir)).toBe(true);
     expect(objects.at(-1)).toMatchObject({ type: 'result', testAccuracy: 0.25, classes: expect.any(Array) });
     expect(h.binding.started[0]).toMatchObject({
       epochs: 2,
@@ -212,7 +226,9 @@ describe('train', () => {
     expect(h.stdout.text).toContain('epoch 1/2 done: loss 2.2500, valid accuracy 10.00%');
     expect(h.stdout.text).toMatch(/epoch {2}train loss {2}valid acc/);
     expect(h.stdout.text).toContain('test accuracy: 25.00% on 20 images');
-    expect(h.stdout.text).toMatch(/ {2}truck +0\.00%\n$/);
+    expect(h.stdout.text).toMatch(/ {2}truck +0\.00%\n\nrun folder: .*\/runs\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\n/);
+    expect(h.stdout.text).toMatch(/ {2}report: .*report\.html\n {2}checkpoints: .*last\.pt, .*best\.pt\n/);
+    expect(h.stdout.text).toMatch(/ {2}weights for PyTorch: .*weights\.pt\n$/);
   });
 
   test('missing data: exit 1 with the message and its code, no stack', async () => {

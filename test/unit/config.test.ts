@@ -143,7 +143,8 @@ const cases: Case[] = [
     T,
     VALUE,
     "Unknown option 'colour'; the options are epochs, lr, batchSize, momentum, weightDecay, validSplit, seed, " +
-      'preset, imageSize, device, threads, dataDir, download, limitTrain, limitTest, logEvery, signal, onProgress',
+      'preset, imageSize, device, threads, dataDir, download, limitTrain, limitTest, logEvery, runDir, resume, ' +
+      'signal, onProgress',
   ],
 ];
 
@@ -195,8 +196,11 @@ describe('resolveConfig defaults', () => {
       limitTrain: undefined,
       limitTest: undefined,
       logEvery: 10,
+      runDir: undefined,
+      resume: undefined,
       signal: undefined,
       onProgress: undefined,
+      given: [],
     });
   });
 
@@ -346,6 +350,8 @@ describe('OPTION_SPECS', () => {
       'limitTrain',
       'limitTest',
       'logEvery',
+      'runDir',
+      'resume',
       'signal',
       'onProgress',
     ]);
@@ -402,7 +408,14 @@ describe('toNativeOptions', () => {
       limitTrain: 0,
       limitTest: 0,
       logEvery: 10,
+      checkpointDir: '',
+      resumeFrom: '',
     });
+  });
+
+  test('a run folder puts checkpoints in its checkpoints/; resume passes the file', () => {
+    const native = toNativeOptions(resolveConfig({ runDir: '/runs/a', resume: '/runs/a/checkpoints/last.pt' }), '/d');
+    expect([native.checkpointDir, native.resumeFrom]).toEqual(['/runs/a/checkpoints', '/runs/a/checkpoints/last.pt']);
   });
 
   test('keeps limits', () => {

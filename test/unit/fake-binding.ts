@@ -6,6 +6,12 @@ import path from 'node:path';
 
 import type {
   NativeBinding,
+  NativeCheckpointInfo,
+  NativeEvalOptions,
+  NativeEvalResult,
+  NativeImage,
+  NativePredictOptions,
+  NativePredictResult,
   NativeError,
   NativeEvent,
   NativeInfo,
@@ -25,15 +31,17 @@ export const EVENTS: NativeEvent[] = [
     parameters: 21298314,
     threads: 4,
     device: 'cpu',
+    startEpoch: 0,
+    startStep: 0,
   },
   { type: 'epochBegin', epoch: 1, epochs: 2, stepsPerEpoch: 2 },
-  { type: 'batchEnd', phase: 'train', epoch: 1, epochs: 2, step: 1, stepsPerEpoch: 2, loss: 2.3, imagesPerSecond: 100 },
-  { type: 'batchEnd', phase: 'train', epoch: 1, epochs: 2, step: 2, stepsPerEpoch: 2, loss: 2.2, imagesPerSecond: 110 },
+  { type: 'batchEnd', phase: 'train', epoch: 1, epochs: 2, step: 1, stepsPerEpoch: 2, loss: 2.3, accuracy: 0.2, imagesPerSecond: 100 },
+  { type: 'batchEnd', phase: 'train', epoch: 1, epochs: 2, step: 2, stepsPerEpoch: 2, loss: 2.2, accuracy: 0.2, imagesPerSecond: 110 },
   { type: 'evalBegin', phase: 'valid', epoch: 1, samples: 10 },
   { type: 'epochEnd', epoch: 1, epochs: 2, trainLoss: 2.25, validAccuracy: 0.1, seconds: 1.5, imagesPerSecond: 105 },
   { type: 'epochBegin', epoch: 2, epochs: 2, stepsPerEpoch: 2 },
-  { type: 'batchEnd', phase: 'train', epoch: 2, epochs: 2, step: 1, stepsPerEpoch: 2, loss: 2.0, imagesPerSecond: 120 },
-  { type: 'batchEnd', phase: 'train', epoch: 2, epochs: 2, step: 2, stepsPerEpoch: 2, loss: 1.9, imagesPerSecond: 130 },
+  { type: 'batchEnd', phase: 'train', epoch: 2, epochs: 2, step: 1, stepsPerEpoch: 2, loss: 2.0, accuracy: 0.2, imagesPerSecond: 120 },
+  { type: 'batchEnd', phase: 'train', epoch: 2, epochs: 2, step: 2, stepsPerEpoch: 2, loss: 1.9, accuracy: 0.2, imagesPerSecond: 130 },
   { type: 'evalBegin', phase: 'valid', epoch: 2, samples: 10 },
   { type: 'epochEnd', epoch: 2, epochs: 2, trainLoss: 1.95, validAccuracy: 0.3, seconds: 1.4, imagesPerSecond: 125 },
   { type: 'evalBegin', phase: 'test', epoch: 2, samples: 20 },
@@ -58,6 +66,40 @@ export function nativeResult(status: 'completed' | 'cancelled' = 'completed'): N
     validSize: 10,
     testSize: 20,
     seconds: 3.2,
+    lastCheckpoint: '',
+    bestCheckpoint: '',
+    weights: '',
+    resumedEpoch: 0,
+    resumedStep: 0,
+  };
+}
+
+/** What readCheckpoint gives for a checkpoint after `epochsDone` epochs of a cifar run. */
+export function checkpointInfo(epochsDone = 1, options: Partial<NativeCheckpointInfo['options']> = {}): NativeCheckpointInfo {
+  return {
+    options: {
+      epochs: 2,
+      lr: 0.05,
+      batchSize: 32,
+      momentum: 0.9,
+      weightDecay: 0.001,
+      validSplit: 0.1,
+      seed: 7,
+      preset: 'cifar',
+      imageSize: 16,
+      device: 'cpu',
+      threads: 2,
+      dataDir: '/data/cifar',
+      limitTrain: 256,
+      limitTest: 0,
+      logEvery: 5,
+      ...options,
+    },
+    epochsDone,
+    step: 0,
+    libtorchVersion: '1.13.1',
+    history: nativeResult().epochs.slice(0, epochsDone),
+    bestValidAccuracy: 0.1,
   };
 }
 
@@ -69,10 +111,17 @@ export interface FakeScript {
   throwOnStart?: unknown;
   /** Deliver the first event synchronously, inside startTraining, before the job is returned. */
   firstEventSync?: boolean;
+  /** What readCheckpoint answers (an Error: fails with it). */
+  checkpoint?: NativeCheckpointInfo | NativeError;
+  /** Class probabilities startPrediction gives every image. */
+  probabilities?: number[];
 }
 
 export class FakeBinding implements NativeBinding {
   readonly started: NativeTrainOptions[] = [];
+  readonly evaluations: NativeEvalOptions[] = [];
+  readonly predictions: { options: NativePredictOptions; images: NativeImage[] }[] = [];
+  readonly checkpointsRead: string[] = [];
   cancelCalls = 0;
   doneCalls = 0;
   /** Events actually delivered to onEvent. */
@@ -104,9 +153,25 @@ export class FakeBinding implements NativeBinding {
       const event = queue.shift();
       if (event === undefined) {
         if (this.script.error) return finish(this.script.error as NativeError);
-        return finish(null, nativeResult('completed'));
+        const result = nativeResult('completed');
+        if (options.checkpointDir !== '') {
+          result.lastCheckpoint = path.join(options.checkpointDir, 'last.pt');
+          result.bestCheckpoint = path.join(options.checkpointDir, 'best.pt');
+          result.weights = path.join(options.checkpointDir, 'weights.pt');
+        }
+        return finish(null, result);
       }
       deliver(event);
+      // As the native loop does after every epoch when it has a checkpoint folder.
+      if (event.type === 'epochEnd' && options.checkpointDir !== '') {
+        queue.unshift({
+          type: 'checkpoint',
+          path: path.join(options.checkpointDir, 'last.pt'),
+          epoch: event.epoch,
+          step: 0,
+          stepsPerEpoch: 2,
+        });
+      }
       setImmediate(step);
     };
     if (this.script.firstEventSync) {
@@ -120,6 +185,56 @@ export class FakeBinding implements NativeBinding {
         stop = true;
       },
     };
+  }
+
+  startEvaluation(
+    options: NativeEvalOptions,
+    onEvent: (event: NativeEvent) => void,
+    onDone: (error: NativeError | null, result?: NativeEvalResult) => void,
+  ): NativeJob {
+    this.evaluations.push(options);
+    let stop = false;
+    setImmediate(() => {
+      onEvent({ type: 'evalBegin', phase: 'test', epoch: 1, samples: 20 });
+      setImmediate(() => {
+        const r = nativeResult();
+        const summary = checkpointInfo(1);
+        onDone(null, {
+          status: stop ? 'cancelled' : 'completed',
+          testAccuracy: r.testAccuracy,
+          perClassAccuracy: r.perClassAccuracy,
+          confusionMatrix: r.confusionMatrix,
+          testSize: 20,
+          device: 'cpu',
+          libtorchVersion: '1.13.1',
+          threads: 4,
+          seconds: 0.5,
+          checkpoint: summary,
+        });
+      });
+    });
+    return { cancel: () => void (stop = true) };
+  }
+
+  startPrediction(
+    options: NativePredictOptions,
+    images: NativeImage[],
+    _onEvent: (event: NativeEvent) => void,
+    onDone: (error: NativeError | null, result?: NativePredictResult) => void,
+  ): NativeJob {
+    this.predictions.push({ options, images });
+    const row = this.script.probabilities ?? [0.05, 0.05, 0.1, 0.5, 0.05, 0.1, 0.05, 0.04, 0.03, 0.03];
+    setImmediate(() =>
+      onDone(null, { probabilities: images.map(() => [...row]), device: 'cpu', checkpoint: checkpointInfo(1) }),
+    );
+    return { cancel: () => undefined };
+  }
+
+  readCheckpoint(file: string, onDone: (error: NativeError | null, result?: NativeCheckpointInfo) => void): NativeJob {
+    this.checkpointsRead.push(file);
+    const answer = this.script.checkpoint ?? checkpointInfo(1);
+    setImmediate(() => (answer instanceof Error ? onDone(answer) : onDone(null, answer)));
+    return { cancel: () => undefined };
   }
 
   info(): NativeInfo {

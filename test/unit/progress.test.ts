@@ -77,13 +77,13 @@ describe('formatEventLine', () => {
     expect(EVENTS.map(formatEventLine)).toEqual([
       'training on cpu (4 threads): 21,298,314 parameters, 100 train / 10 valid / 20 test images, 2 epochs of 2 steps',
       'epoch 1/2',
-      'epoch 1/2 step 1/2: loss 2.3000, 100 img/s',
-      'epoch 1/2 step 2/2: loss 2.2000, 110 img/s',
+      'epoch 1/2 step 1/2: loss 2.3000, accuracy 20.00%, 100 img/s',
+      'epoch 1/2 step 2/2: loss 2.2000, accuracy 20.00%, 110 img/s',
       undefined,
       'epoch 1/2 done: loss 2.2500, valid accuracy 10.00%, 1.5s, 105 img/s',
       'epoch 2/2',
-      'epoch 2/2 step 1/2: loss 2.0000, 120 img/s',
-      'epoch 2/2 step 2/2: loss 1.9000, 130 img/s',
+      'epoch 2/2 step 1/2: loss 2.0000, accuracy 20.00%, 120 img/s',
+      'epoch 2/2 step 2/2: loss 1.9000, accuracy 20.00%, 130 img/s',
       undefined,
       'epoch 2/2 done: loss 1.9500, valid accuracy 30.00%, 1.4s, 125 img/s',
       'testing on 20 images',
@@ -138,7 +138,7 @@ describe('ProgressRenderer', () => {
     for (const event of EVENTS) renderer.onProgress(event);
     renderer.stop();
     const lines = stream.text.split('\n');
-    expect(lines).toContain('epoch 1/2 step 2/2: loss 2.2000, 110 img/s');
+    expect(lines).toContain('epoch 1/2 step 2/2: loss 2.2000, accuracy 20.00%, 110 img/s');
     expect(lines).toContain('test accuracy 25.00% after 3.2s');
     expect(stream.text).not.toContain('\u001b[');
   });
@@ -163,6 +163,6 @@ describe('ProgressRenderer', () => {
     const stream = new MemoryStream(true);
     const renderer = new ProgressRenderer(stream, { tty: false });
     renderer.onProgress(EVENTS[2]!);
-    expect(stream.text).toBe('epoch 1/2 step 1/2: loss 2.3000, 100 img/s\n');
+    expect(stream.text).toBe('epoch 1/2 step 1/2: loss 2.3000, accuracy 20.00%, 100 img/s\n');
   });
 });

@@ -64,6 +64,8 @@ describe('a completed run', () => {
         limitTrain: 0,
         limitTest: 50,
         logEvery: 10,
+        checkpointDir: '',
+        resumeFrom: '',
       },
     ]);
   });

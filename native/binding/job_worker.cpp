@@ -1,29 +1,28 @@
 // SPDX-License-Identifier: MIT
-#include "train_worker.h"
+#include "job_worker.h"
 
 #include "convert.h"
 
 namespace libtorch_resnet::binding {
 
-TrainWorker::TrainWorker(const Napi::Function& on_done, const Napi::Function& on_event, core::TrainOptions options,
-                         core::StopToken stop)
-    : Napi::AsyncProgressQueueWorker<core::ProgressEvent>(on_done, "libtorch-resnet:train"),
+JobWorker::JobWorker(const char* name, const Napi::Function& on_done, const Napi::Function& on_event, Job job,
+                     core::StopToken stop)
+    : Napi::AsyncProgressQueueWorker<core::ProgressEvent>(on_done, name),
       on_event_(Napi::Persistent(on_event)),
-      options_(std::move(options)),
+      job_(std::move(job)),
       stop_(std::move(stop)) {}
 
 // Executed on a libuv worker thread: no JS values may be touched here.
-void TrainWorker::Execute(const ExecutionProgress& progress) {
+void JobWorker::Execute(const ExecutionProgress& progress) {
   try {
-    result_ = core::train(
-        options_, [&progress](const core::ProgressEvent& event) { progress.Send(&event, 1); }, stop_);
+    result_ = job_([&progress](const core::ProgressEvent& event) { progress.Send(&event, 1); }, stop_);
   } catch (...) {
     failure_ = describe_current_exception();
   }
 }
 
 // Executed on the main thread, once per Send, in order.
-void TrainWorker::OnProgress(const core::ProgressEvent* events, size_t count) {
+void JobWorker::OnProgress(const core::ProgressEvent* events, size_t count) {
   if (!listener_error_.IsEmpty()) return;
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
@@ -39,20 +38,29 @@ void TrainWorker::OnProgress(const core::ProgressEvent* events, size_t count) {
 }
 
 // Executed on the main thread after Execute returned and every queued event was delivered.
-void TrainWorker::OnOK() {
+void JobWorker::OnOK() {
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
   if (!listener_error_.IsEmpty()) {
     Callback().Call({listener_error_.Value()});
   } else if (failure_) {
     Callback().Call({to_js_error(env, *failure_).Value()});
+  } else if (!result_) {
+    Callback().Call({to_js_error(env, {"ERR_NATIVE", "the job ended without a result"}).Value()});
   } else {
-    Callback().Call({env.Null(), to_js(env, result_)});
+    Napi::Value value;
+    try {
+      value = result_(env);
+    } catch (const Napi::Error& e) {
+      Callback().Call({e.Value()});
+      return;
+    }
+    Callback().Call({env.Null(), value});
   }
 }
 
 // Executed on the main thread; only reached if node-addon-api itself reports a failure.
-void TrainWorker::OnError(const Napi::Error& error) {
+void JobWorker::OnError(const Napi::Error& error) {
   Napi::HandleScope scope(Env());
   Callback().Call({error.Value()});
 }

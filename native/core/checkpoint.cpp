@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: MIT
+#include "checkpoint.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+#include "torch_compat.h"
+
+namespace libtorch_resnet::core {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kFormat = "libtorch-resnet.checkpoint";
+constexpr int64_t kFormatVersion = 1;
+
+using GenericDict = c10::impl::GenericDict;
+
+GenericDict string_dict() { return GenericDict(c10::StringType::get(), c10::AnyType::get()); }
+
+std::runtime_error io_error(const std::string& what, const std::string& path) {
+  return std::runtime_error(what + " " + path + ": " + std::strerror(errno));
+}
+
+void fsync_folder(const fs::path& folder) {
+  const int fd = ::open(folder.empty() ? "." : folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;  // durability of the rename only; the file itself is already whole
+  ::fsync(fd);
+  ::close(fd);
+}
+
+std::string temporary_name(const std::string& path) {
+  static std::atomic<int> counter{0};
+  return path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+}
+
+void write_atomically(const std::string& path, const std::vector<char>& bytes) {
+  const fs::path target(path);
+  if (target.has_parent_path()) fs::create_directories(target.parent_path());
+  const std::string tmp = temporary_name(path);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw io_error("cannot write", tmp);
+  size_t written = 0;
+  while (written < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const auto error = io_error("cannot write", tmp);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw error;
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    const auto error = io_error("cannot flush", tmp);
+    ::unlink(tmp.c_str());
+    throw error;
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const auto error = io_error("cannot rename to", path);
+    ::unlink(tmp.c_str());
+    throw error;
+  }
+  fsync_folder(target.parent_path());
+}
+
+std::vector<char> read_file(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw std::runtime_error("checkpoint " + path + " does not exist");
+  if (!fs::is_regular_file(path, ec)) throw std::runtime_error("checkpoint " + path + " is not a file");
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> bytes(static_cast<size_t>(fs::file_size(path, ec)));
+  if (ec || !in.read(bytes.data(), static_cast<std::streamsize>(bytes.size())))
+    throw std::runtime_error("cannot read checkpoint " + path);
+  return bytes;
+}
+
+// Parameters, then buffers, detached copies on the CPU: a checkpoint from a GPU run loads anywhere.
+c10::Dict<std::string, torch::Tensor> state_dict(ResNet34& model) {
+  c10::Dict<std::string, torch::Tensor> dict;
+  for (const auto& item : model->named_parameters()) dict.insert(item.key(), item.value().detach().cpu().clone());
+  for (const auto& item : model->named_buffers()) dict.insert(item.key(), item.value().detach().cpu().clone());
+  return dict;
+}
+
+GenericDict options_dict(const TrainOptions& o) {
+  GenericDict d = string_dict();
+  d.insert("epochs", o.epochs);
+  d.insert("lr", o.lr);
+  d.insert("batch_size", o.batch_size);
+  d.insert("momentum", o.momentum);
+  d.insert("weight_decay", o.weight_decay);
+  d.insert("valid_split", o.valid_split);
+  d.insert("seed", static_cast<int64_t>(o.seed));
+  d.insert("preset", std::string(preset_name(o.preset)));
+  d.insert("image_size", o.image_size);
+  d.insert("device", o.device);
+  d.insert("threads", static_cast<int64_t>(o.threads));
+  d.insert("data_dir", o.data_dir);
+  d.insert("limit_train", o.limit_train);
+  d.insert("limit_test", o.limit_test);
+  d.insert("log_every", o.log_every);
+  return d;
+}
+
+// torch.optim.SGD.state_dict()'s shape: {"state": {i: {"momentum_buffer": t}}, "param_groups": [{...}]}.
+GenericDict optimizer_dict(const TrainOptions& o, ResNet34& model, torch::optim::SGD& optimizer) {
+  GenericDict state(c10::IntType::get(), c10::AnyType::get());
+  c10::List<int64_t> indices;
+  const auto params = model->parameters();
+  for (size_t i = 0; i < params.size(); ++i) {
+    indices.push_back(static_cast<int64_t>(i));
+    const auto* param_state = compat::sgd_state(optimizer, params[i], /*create=*/false);
+    if (param_state == nullptr || !param_state->momentum_buffer().defined()) continue;
+    GenericDict entry = string_dict();
+    entry.insert("momentum_buffer", param_state->momentum_buffer().detach().cpu().clone());
+    state.insert(static_cast<int64_t>(i), entry);
+  }
+  GenericDict group = string_dict();
+  group.insert("lr", o.lr);
+  group.insert("momentum", o.momentum);
+  group.insert("dampening", 0.0);
+  group.insert("weight_decay", o.weight_decay);
+  group.insert("nesterov", false);
+  group.insert("maximize", false);
+  group.insert("foreach", c10::IValue());
+  group.insert("differentiable", false);
+  group.insert("params", indices);
+  c10::impl::GenericList groups(c10::AnyType::get());
+  groups.push_back(group);
+  GenericDict dict = string_dict();
+  dict.insert("state", state);
+  dict.insert("param_groups", groups);
+  return dict;
+}
+
+GenericDict history_dict(const std::vector<EpochStats>& history) {
+  c10::List<double> loss, accuracy, seconds, rate;
+  for (const auto& e : history) {
+    loss.push_back(e.train_loss);
+    accuracy.push_back(e.valid_accuracy);
+    seconds.push_back(e.seconds);
+    rate.push_back(e.images_per_second);
+  }
+  GenericDict d = string_dict();
+  d.insert("train_loss", loss);
+  d.insert("valid_accuracy", accuracy);
+  d.insert("seconds", seconds);
+  d.insert("images_per_second", rate);
+  return d;
+}
+
+// Reading: every lookup names the file and the key, so a damaged or foreign file says what is wrong.
+class Reader {
+ public:
+  Reader(std::string path, GenericDict dict, std::string where = "")
+      : path_(std::move(path)), dict_(std::move(dict)), where_(std::move(where)) {}
+
+  const c10::IValue& at(const std::string& key) const {
+    auto found = dict_.find(key);
+    if (found == dict_.end())
+      throw std::runtime_error("checkpoint " + path_ + " lacks '" + where_ + key +
+                               "'; it is damaged or was not written by libtorch-resnet's train()");
+    return found->value();
+  }
+  template <class Check>
+  const c10::IValue& typed(const std::string& key, Check check, const char* type) const {
+    const auto& value = at(key);
+    if (!check(value))
+      throw std::runtime_error("checkpoint " + path_ + ": '" + where_ + key + "' is not " + type +
+                               "; the file is damaged");
+    return value;
+  }
+  int64_t integer(const std::string& key) const {
+    return typed(key, [](const c10::IValue& v) { return v.isInt(); }, "an integer").toInt();
+  }
+  double number(const std::string& key) const {
+    const auto& v = typed(key, [](const c10::IValue& v) { return v.isDouble() || v.isInt(); }, "a number");
+    return v.isDouble() ? v.toDouble() : static_cast<double>(v.toInt());
+  }
+  std::string text(const std::string& key) const {
+    return typed(key, [](const c10::IValue& v) { return v.isString(); }, "a string").toStringRef();
+  }
+  torch::Tensor tensor(const std::string& key) const {
+    return typed(key, [](const c10::IValue& v) { return v.isTensor(); }, "a tensor").toTensor();
+  }
+  Reader dict(const std::string& key) const {
+    return Reader(path_, typed(key, [](const c10::IValue& v) { return v.isGenericDict(); }, "a dict").toGenericDict(),
+                  where_ + key + ".");
+  }
+  std::vector<double> numbers(const std::string& key) const {
+    const auto& v = typed(key, [](const c10::IValue& v) { return v.isDoubleList(); }, "a list of numbers");
+    const auto list = v.toDoubleList();
+    return std::vector<double>(list.begin(), list.end());
+  }
+  const GenericDict& raw() const { return dict_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  GenericDict dict_;
+  std::string where_;
+};
+
+TrainOptions read_options(const Reader& r) {
+  TrainOptions o;
+  o.epochs = r.integer("epochs");
+  o.lr = r.number("lr");
+  o.batch_size = r.integer("batch_size");
+  o.momentum = r.number("momentum");
+  o.weight_decay = r.number("weight_decay");
+  o.valid_split = r.number("valid_split");
+  o.seed = static_cast<uint64_t>(r.integer("seed"));
+  const std::string preset = r.text("preset");
+  if (preset != "article" && preset != "cifar")
+    throw std::runtime_error("checkpoint " + r.path() + " has an unknown preset '" + preset + "'");
+  o.preset = preset == "article" ? Preset::kArticle : Preset::kCifar;
+  o.image_size = r.integer("image_size");
+  o.device = r.text("device");
+  o.threads = static_cast<int>(r.integer("threads"));
+  o.data_dir = r.text("data_dir");
+  o.limit_train = r.integer("limit_train");
+  o.limit_test = r.integer("limit_test");
+  o.log_every = r.integer("log_every");
+  return o;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const TrainOptions& options, ResNet34& model,
+                     torch::optim::SGD& optimizer, const RunState& state) {
+  GenericDict progress = string_dict();
+  progress.insert("epochs_done", state.epochs_done);
+  progress.insert("step", state.step);
+  progress.insert("partial_loss_sum", state.partial_loss_sum);
+  progress.insert("partial_correct", state.partial_correct);
+  progress.insert("partial_seconds", state.partial_seconds);
+  progress.insert("best_valid_accuracy", state.best_valid_accuracy);
+
+  GenericDict rng = string_dict();
+  rng.insert("shuffle", state.shuffle_rng.defined() ? c10::IValue(state.shuffle_rng) : c10::IValue());
+  rng.insert("torch_cpu", state.torch_rng.defined() ? c10::IValue(state.torch_rng) : c10::IValue());
+
+  GenericDict dict = string_dict();
+  dict.insert("format", std::string(kFormat));
+  dict.insert("format_version", kFormatVersion);
+  dict.insert("libtorch_version", std::string(compat::libtorch_version()));
+  dict.insert("options", options_dict(options));
+  dict.insert("model", state_dict(model));
+  dict.insert("optimizer", optimizer_dict(options, model, optimizer));
+  dict.insert("progress", progress);
+  dict.insert("history", history_dict(state.history));
+  dict.insert("rng", rng);
+  write_atomically(path, torch::pickle_save(dict));
+}
+
+Checkpoint load_checkpoint(const std::string& path) {
+  const std::vector<char> bytes = read_file(path);
+  c10::IValue loaded;
+  try {
+    loaded = torch::pickle_load(bytes);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("checkpoint " + path +
+                             " cannot be read: it is truncated, damaged or not a checkpoint (a file written by "
+                             "train() into <runDir>/checkpoints/ is expected)");
+  }
+  if (!loaded.isGenericDict())
+    throw std::runtime_error("checkpoint " + path + " is not a libtorch-resnet checkpoint (no dict inside)");
+  const Reader top(path, loaded.toGenericDict());
+  if (top.raw().find("format") == top.raw().end() && top.raw().find("conv1.0.weight") != top.raw().end())
+    throw std::runtime_error("checkpoint " + path +
+                             " holds weights only (an export for Python); pass a checkpoint such as "
+                             "<runDir>/checkpoints/last.pt or best.pt");
+  if (top.text("format") != kFormat)
+    throw std::runtime_error("checkpoint " + path + " is not a libtorch-resnet checkpoint");
+  const int64_t version = top.integer("format_version");
+  if (version > kFormatVersion)
+    throw std::runtime_error("checkpoint " + path + " has format version " + std::to_string(version) +
+                             ", newer than this libtorch-resnet reads (" + std::to_string(kFormatVersion) +
+                             "); upgrade libtorch-resnet");
+
+  Checkpoint c;
+  c.path = path;
+  c.libtorch_version = top.text("libtorch_version");
+  c.options = read_options(top.dict("options"));
+
+  const Reader progress = top.dict("progress");
+  c.state.epochs_done = progress.integer("epochs_done");
+  c.state.step = progress.integer("step");
+  c.state.partial_loss_sum = progress.number("partial_loss_sum");
+  c.state.partial_correct = progress.number("partial_correct");
+  c.state.partial_seconds = progress.number("partial_seconds");
+  c.state.best_valid_accuracy = progress.number("best_valid_accuracy");
+  const Reader rng = top.dict("rng");
+  if (rng.at("shuffle").isTensor()) c.state.shuffle_rng = rng.at("shuffle").toTensor();
+  if (rng.at("torch_cpu").isTensor()) c.state.torch_rng = rng.at("torch_cpu").toTensor();
+
+  const Reader history = top.dict("history");
+  const auto loss = history.numbers("train_loss");
+  const auto accuracy = history.numbers("valid_accuracy");
+  const auto seconds = history.numbers("seconds");
+  const auto rate = history.numbers("images_per_second");
+  if (accuracy.size() != loss.size() || seconds.size() != loss.size() || rate.size() != loss.size() ||
+      static_cast<int64_t>(loss.size()) != c.state.epochs_done)
+    throw std::runtime_error("checkpoint " + path + " has a history that does not match its epoch count");
+  for (size_t i = 0; i < loss.size(); ++i)
+    c.state.history.push_back({static_cast<int64_t>(i) + 1, loss[i], accuracy[i], seconds[i], rate[i]});
+
+  for (const auto& item : top.dict("model").raw()) {
+    if (!item.key().isString() || !item.value().isTensor())
+      throw std::runtime_error("checkpoint " + path + " has a model entry that is not a named tensor");
+    c.model.insert(item.key().toStringRef(), item.value().toTensor());
+  }
+  const Reader optimizer = top.dict("optimizer");
+  for (const auto& item : optimizer.dict("state").raw()) {
+    const auto& entry = item.value();
+    if (!item.key().isInt() || !entry.isGenericDict())
+      throw std::runtime_error("checkpoint " + path + " has a damaged optimizer state");
+    const auto momentum = Reader(path, entry.toGenericDict(), "optimizer.state.").tensor("momentum_buffer");
+    c.momentum.insert(item.key().toInt(), momentum);
+  }
+  return c;
+}
+
+void restore(const Checkpoint& c, ResNet34& model, torch::optim::SGD* optimizer) {
+  torch::NoGradGuard no_grad;
+  const auto load = [&](const std::string& name, torch::Tensor& target) {
+    auto found = c.model.find(name);
+    if (found == c.model.end())
+      throw std::runtime_error("checkpoint " + c.path + " has no '" + name + "' for preset '" +
+                               preset_name(c.options.preset) + "'; the file is damaged");
+    const torch::Tensor& value = found->value();
+    if (value.sizes() != target.sizes())
+      throw std::runtime_error("checkpoint " + c.path + ": '" + name + "' has shape " + c10::str(value.sizes()) +
+                               " where preset '" + preset_name(c.options.preset) + "' has " +
+                               c10::str(target.sizes()));
+    target.copy_(value);
+  };
+  for (auto& item : model->named_parameters()) load(item.key(), item.value());
+  for (auto& item : model->named_buffers()) load(item.key(), item.value());
+  if (optimizer == nullptr) return;
+  const auto params = model->parameters();
+  for (const auto& item : c.momentum) {
+    const int64_t i = item.key();
+    if (i < 0 || i >= static_cast<int64_t>(params.size()) || item.value().sizes() != params[i].sizes())
+      throw std::runtime_error("checkpoint " + c.path + " has a momentum buffer that fits no parameter");
+    compat::sgd_state(*optimizer, params[i], /*create=*/true)
+        ->momentum_buffer(item.value().to(params[i].device()).clone());
+  }
+}
+
+void save_weights(const std::string& path, ResNet34& model) {
+  write_atomically(path, torch::pickle_save(state_dict(model)));
+}
+
+void publish_copy(const std::string& from, const std::string& to) {
+  const std::string tmp = temporary_name(to);
+  if (::link(from.c_str(), tmp.c_str()) != 0) {
+    std::error_code ec;
+    fs::copy_file(from, tmp, fs::copy_options::overwrite_existing, ec);
+    if (ec) throw std::runtime_error("cannot copy " + from + " to " + tmp + ": " + ec.message());
+  }
+  if (::rename(tmp.c_str(), to.c_str()) != 0) {
+    const auto error = io_error("cannot rename to", to);
+    ::unlink(tmp.c_str());
+    throw error;
+  }
+  fsync_folder(fs::path(to).parent_path());
+}
+
+}  // namespace libtorch_resnet::core

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: MIT
+#include "evaluation.h"
+
+#include <chrono>
+#include <stdexcept>
+
+#include "checkpoint.h"
+#include "runtime.h"
+#include "torch_compat.h"
+
+namespace libtorch_resnet::core {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Images per forward pass in predict(): bounded memory however many images are given.
+constexpr int64_t kPredictBatch = 64;
+
+CheckpointSummary summary_of(const Checkpoint& c) {
+  return CheckpointSummary{c.options, c.state.epochs_done, c.state.step, c.libtorch_version};
+}
+
+// The saved network, ready for inference on `device`.
+ResNet34 load_network(const Checkpoint& c, const torch::Device& device) {
+  ResNet34 model(c.options.preset);
+  restore(c, model, nullptr);
+  model->to(device);
+  model->eval();
+  return model;
+}
+
+}  // namespace
+
+std::optional<torch::Tensor> confusion_counts(ResNet34& model, const Cifar10Dataset& data,
+                                              const BatchTransform& transform, int64_t batch_size,
+                                              const StopToken& stop) {
+  torch::NoGradGuard no_grad;
+  model->eval();
+  auto counts = torch::zeros({kNumClasses * kNumClasses}, data.labels().options());
+  for (int64_t start = 0; start < data.size(); start += batch_size) {
+    if (stop.requested()) {
+      model->train();
+      return std::nullopt;
+    }
+    const int64_t end = std::min(start + batch_size, data.size());
+    auto labels = data.labels().slice(0, start, end);
+    auto predicted = model->forward(transform(data.images().slice(0, start, end))).argmax(1);
+    counts += torch::bincount(labels * kNumClasses + predicted, {}, kNumClasses * kNumClasses);
+  }
+  model->train();
+  return counts.view({kNumClasses, kNumClasses}).cpu();
+}
+
+double accuracy_of(const torch::Tensor& counts) {
+  const double total = counts.sum().item<double>();
+  return total > 0 ? counts.trace().item<double>() / total : 0.0;
+}
+
+TestMetrics test_metrics(const torch::Tensor& counts) {
+  TestMetrics m;
+  m.accuracy = accuracy_of(counts);
+  auto per_class_total = counts.sum(1).to(torch::kDouble);
+  auto per_class = (counts.diagonal().to(torch::kDouble) / per_class_total.clamp_min(1)).contiguous();
+  m.per_class_accuracy.assign(per_class.data_ptr<double>(), per_class.data_ptr<double>() + kNumClasses);
+  auto rows = counts.to(torch::kInt64).contiguous();
+  for (int64_t t = 0; t < kNumClasses; ++t) {
+    const int64_t* row = rows.data_ptr<int64_t>() + t * kNumClasses;
+    m.confusion_matrix.emplace_back(row, row + kNumClasses);
+  }
+  return m;
+}
+
+EvalResult evaluate(const EvalOptions& o, const ProgressFn& on_progress, const StopToken& stop) {
+  const auto start = Clock::now();
+  torch::NoGradGuard no_grad;
+  EvalResult result;
+  result.threads = use_cpu_threads(o.threads);
+  const torch::Device device = resolve_device(o.device);
+  const Checkpoint checkpoint = load_checkpoint(o.checkpoint);
+  result.checkpoint = summary_of(checkpoint);
+  result.device = device.str();
+  result.libtorch_version = compat::libtorch_version();
+
+  const auto test = Cifar10Dataset::load(o.data_dir, Split::kTest, o.limit_test).to(device);
+  if (test.size() < 1) throw std::runtime_error("the test split is empty; raise limitTest");
+  result.test_size = test.size();
+  ResNet34 model = load_network(checkpoint, device);
+  const BatchTransform transform(checkpoint.options.image_size, device);
+  if (on_progress) {
+    ProgressEvent e;
+    e.type = EventType::kEvalBegin;
+    e.phase = Phase::kTest;
+    e.epoch = checkpoint.state.epochs_done;
+    e.samples = test.size();
+    on_progress(e);
+  }
+  auto counts = confusion_counts(model, test, transform, o.batch_size, stop);
+  result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (!counts) {
+    result.status = Status::kCancelled;
+    return result;
+  }
+  result.test = test_metrics(*counts);
+  return result;
+}
+
+PredictResult predict(const PredictOptions& o, const std::vector<Image>& images) {
+  torch::NoGradGuard no_grad;
+  use_cpu_threads(o.threads);
+  const torch::Device device = resolve_device(o.device);
+  const Checkpoint checkpoint = load_checkpoint(o.checkpoint);
+  PredictResult result;
+  result.checkpoint = summary_of(checkpoint);
+  result.device = device.str();
+  if (images.empty()) return result;
+
+  std::vector<torch::Tensor> records;
+  for (const auto& image : images) {
+    if (image.height < 1 || image.width < 1 ||
+        static_cast<int64_t>(image.rgb.size()) != image.height * image.width * 3)
+      throw std::runtime_error("an image's pixels do not match its size (" + std::to_string(image.width) + "x" +
+                               std::to_string(image.height) + ")");
+    // from_blob does not own the bytes; to_cifar_image copies them.
+    auto rgb = torch::from_blob(const_cast<uint8_t*>(image.rgb.data()), {image.height, image.width, 3}, torch::kUInt8);
+    records.push_back(to_cifar_image(rgb));
+  }
+  ResNet34 model = load_network(checkpoint, device);
+  const BatchTransform transform(checkpoint.options.image_size, device);
+  const auto batch = torch::stack(records);
+  for (int64_t start = 0; start < batch.size(0); start += kPredictBatch) {
+    auto chunk = batch.slice(0, start, std::min(start + kPredictBatch, batch.size(0))).to(device);
+    auto probabilities = torch::softmax(model->forward(transform(chunk)), 1).to(torch::kDouble).cpu().contiguous();
+    for (int64_t i = 0; i < probabilities.size(0); ++i) {
+      const double* row = probabilities.data_ptr<double>() + i * kNumClasses;
+      result.probabilities.emplace_back(row, row + kNumClasses);
+    }
+  }
+  return result;
+}
+
+}  // namespace libtorch_resnet::core

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: MIT
+#include "runtime.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <stdexcept>
+#include <thread>
+
+#include "torch_compat.h"
+
+namespace libtorch_resnet::core {
+
+namespace {
+
+int default_threads() {
+  if (const char* env = std::getenv("OMP_NUM_THREADS")) {
+    const int n = std::atoi(env);
+    if (n > 0) return n;
+  }
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+}  // namespace
+
+c10::Device resolve_device(const std::string& spec) {
+  if (spec == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  if (spec == "cpu") return torch::Device(torch::kCPU);
+  if (spec.rfind("cuda", 0) == 0) {
+    if (!torch::cuda::is_available())
+      throw std::runtime_error("device '" + spec + "' requested but LibTorch (" + compat::libtorch_version() +
+                               ") sees no CUDA device; use device: 'cpu' or 'auto'");
+    torch::Device device(spec == "cuda" ? std::string("cuda:0") : spec);
+    const int count = compat::cuda_device_count();
+    if (device.index() >= count)
+      throw std::runtime_error("device '" + spec + "' requested but only " + std::to_string(count) +
+                               " CUDA device(s) are visible; use cuda:0 to cuda:" + std::to_string(count - 1));
+    return device;
+  }
+  throw std::runtime_error("unknown device '" + spec + "'; use 'auto', 'cpu', 'cuda' or 'cuda:N'");
+}
+
+RuntimeInfo runtime_info() {
+  RuntimeInfo info;
+  info.libtorch_version = compat::libtorch_version();
+  info.cuda_available = torch::cuda::is_available();
+  info.cuda_devices = info.cuda_available ? compat::cuda_device_count() : 0;
+  info.default_threads = default_threads();
+  return info;
+}
+
+int use_cpu_threads(int threads) {
+  compat::set_cpu_threads(threads > 0 ? threads : default_threads());
+  return at::get_num_threads();
+}
+
+}  // namespace libtorch_resnet::core

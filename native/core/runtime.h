@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: MIT
+// What the machine offers (devices, CPU threads) and how a job claims it; shared by train, evaluate and predict.
+#pragma once
+
+#include <c10/core/Device.h>
+
+#include <string>
+
+namespace libtorch_resnet::core {
+
+struct RuntimeInfo {
+  std::string libtorch_version;
+  bool cuda_available = false;
+  int cuda_devices = 0;
+  // What a job uses when its threads option is 0.
+  int default_threads = 1;
+};
+
+RuntimeInfo runtime_info();
+
+// "auto" -> CUDA when available, else CPU. Throws with a hint when the device does not exist.
+c10::Device resolve_device(const std::string& spec);
+
+// Sets LibTorch's intra-op threads for the calling thread's jobs: `threads`, or when 0 OMP_NUM_THREADS, else
+// every core. Returns the count in effect.
+int use_cpu_threads(int threads);
+
+}  // namespace libtorch_resnet::core
