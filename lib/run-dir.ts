@@ -73,9 +73,19 @@ export class RunDirectory {
   private readonly steps: { x: number; loss: number; accuracy: number }[];
   private machine: Record<string, string | number>;
 
+  private writeError: Error | undefined;
+
   private constructor(dir: string, config: ResolvedConfig, history: readonly NativeEpochStats[]) {
     this.dir = dir;
     this.config = configRecord(config);
+    if (config.resume === undefined && fs.existsSync(path.join(dir, 'metrics.jsonl'))) {
+      const error = new Error(
+        `the run folder ${dir} already holds a run; resume it (resume: ${path.join(dir, 'checkpoints', 'last.pt')}) ` +
+          'or choose another runDir',
+      ) as Error & { code: string };
+      error.code = 'ERR_RUN_DIR_EXISTS';
+      throw error;
+    }
     fs.mkdirSync(path.join(dir, 'checkpoints'), { recursive: true });
     writeFileAtomic(path.join(dir, 'config.json'), `${JSON.stringify(this.config, null, 2)}\n`);
     this.epochs = [...history];
@@ -83,6 +93,10 @@ export class RunDirectory {
     const lastEpoch = history.length;
     this.steps = readSteps(this.metricsPath).filter((s) => s.x <= lastEpoch + 1);
     this.metrics = fs.createWriteStream(this.metricsPath, { flags: 'a' });
+    // A full disk must not take the process down; the run goes on and finish() warns once.
+    this.metrics.on('error', (error) => {
+      this.writeError ??= error;
+    });
     this.machine = {
       host: os.hostname(),
       cpu: `${os.cpus()[0]?.model ?? 'unknown'} × ${os.cpus().length}`,
@@ -146,7 +160,15 @@ export class RunDirectory {
       };
     }
     this.writeReport(outcome);
-    await new Promise<void>((resolve) => this.metrics.end(resolve));
+    await new Promise<void>((resolve) => {
+      if (this.metrics.destroyed) resolve();
+      else this.metrics.end(resolve);
+    });
+    if (this.writeError) {
+      process.emitWarning(`metrics.jsonl in ${this.dir} is incomplete: ${this.writeError.message}`, {
+        code: 'LIBTORCH_RESNET_METRICS',
+      });
+    }
   }
 
   private writeReport(outcome: { readonly status: ReportInput['status']; readonly result?: RunOutcome['result'] }): void {

@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { PNG } from 'pngjs';
+
 import { run } from '../../lib/cli';
 import type { CliIo } from '../../lib/cli';
 import { EVENTS, FakeBinding, makeDataDir, nativeError } from './fake-binding';
@@ -270,10 +272,102 @@ describe('train', () => {
     expect(await run(['train', '--json', '--data-dir', dataDir], h.io)).toBe(130);
     expect(h.binding.cancelCalls).toBe(1);
     expect(h.stdout.text).not.toContain('"type":"result"');
-    expect(h.stdout.text.trim().split('\n')).toHaveLength(3);
+    // trainBegin, epochBegin, batchEnd, then the checkpoint written on the way out.
+    const lines = h.stdout.text.trim().split('\n').map((line) => JSON.parse(line) as { type: string; path?: string });
+    expect(lines.map((l) => l.type)).toEqual(['trainBegin', 'epochBegin', 'batchEnd', 'checkpoint']);
     expect(h.stderr.text).toContain('Stopping after the current step');
-    expect(h.stderr.text).toContain('libtorch-resnet: training interrupted\n');
+    expect(h.stderr.text).toContain(
+      `libtorch-resnet: training interrupted\ncheckpoint saved: ${lines[3]!.path}\n` +
+        `resume with: libtorch-resnet train --resume ${lines[3]!.path}\n`,
+    );
     expect(h.listening()).toBe(false);
+  });
+
+  test('--resume: the checkpoint is read first, its options fill in the rest, its run folder is reused', async () => {
+    const h = harness();
+    const runDir = path.join(workDir, 'runs', 'first');
+    const checkpoint = path.join(runDir, 'checkpoints', 'last.pt');
+    expect(await run(['train', '--resume', checkpoint, '--epochs', '3', '--data-dir', dataDir, '--json'], h.io)).toBe(0);
+    expect(h.binding.checkpointsRead).toEqual([checkpoint]);
+    expect(h.binding.started[0]).toMatchObject({
+      epochs: 3,
+      lr: 0.05,
+      batchSize: 32,
+      seed: 7,
+      preset: 'cifar',
+      imageSize: 16,
+      limitTrain: 256,
+      dataDir,
+      checkpointDir: path.join(runDir, 'checkpoints'),
+      resumeFrom: checkpoint,
+    });
+    const result = JSON.parse(h.stdout.text.trim().split('\n').at(-1)!);
+    expect(result).toMatchObject({ runDir, resumedFrom: { checkpoint, epoch: 0, step: 0 } });
+  });
+
+  test('--resume with another --batch-size: exit 2, nothing trained', async () => {
+    const h = harness();
+    const code = await run(['train', '--resume', 'runs/a/checkpoints/last.pt', '--batch-size', '64'], h.io);
+    expect(code).toBe(2);
+    expect(h.stderr.text).toMatch(/^error: Cannot change batchSize when resuming: the checkpoint was trained with 32/);
+    expect(h.binding.started).toHaveLength(0);
+  });
+
+  test('each new run gets its own folder under ./runs', async () => {
+    const h = harness();
+    expect(await run(['train', '--data-dir', dataDir, '--json'], h.io)).toBe(0);
+    expect(await run(['train', '--data-dir', dataDir, '--json'], h.io)).toBe(0);
+    const dirs = h.binding.started.map((o) => path.dirname(o.checkpointDir));
+    expect(new Set(dirs).size).toBe(2);
+    for (const dir of dirs) {
+      expect(path.dirname(dir)).toBe(path.join(fs.realpathSync(workDir), 'runs'));
+      expect(fs.existsSync(path.join(dir, 'report.html'))).toBe(true);
+    }
+  });
+});
+
+describe('eval and predict', () => {
+  test('eval prints accuracy, the per-class table and the confusion matrix', async () => {
+    const h = harness();
+    expect(await run(['eval', '--checkpoint', 'best.pt', '--data-dir', dataDir, '--limit-test', '20'], h.io)).toBe(0);
+    expect(h.binding.evaluations[0]).toMatchObject({ checkpoint: path.resolve('best.pt'), limitTest: 20, batchSize: 64 });
+    expect(h.stdout.text).toMatch(/^test accuracy: 25\.00% on 20 images/m);
+    expect(h.stdout.text).toMatch(/^ {2}airplane +50\.00%$/m);
+    expect(h.stdout.text).toMatch(/^ {2}truck( +0){9} +1$/m);
+  });
+
+  test('eval without --checkpoint, or with a bad value: exit 2 naming the flag', async () => {
+    const h = harness();
+    expect(await run(['eval', '--data-dir', dataDir], h.io)).toBe(2);
+    expect(h.stderr.text).toMatch(/required option '--checkpoint <file>' not specified/);
+    const h2 = harness();
+    expect(await run(['eval', '--checkpoint', 'a.pt', '--limit-test', '0'], h2.io)).toBe(2);
+    expect(h2.stderr.text).toMatch(/^error: option '--limit-test': Expected integer of at least 1 for limitTest/);
+    expect(h2.binding.evaluations).toHaveLength(0);
+  });
+
+  test('predict prints the top classes of each image; --json gives them all', async () => {
+    const image = path.join(workDir, 'one.png');
+    fs.writeFileSync(image, PNG.sync.write(new PNG({ width: 2, height: 2 })));
+    const h = harness();
+    expect(await run(['predict', '--checkpoint', 'best.pt', image, image, '--top', '2'], h.io)).toBe(0);
+    expect(h.stdout.text).toBe(`${image}: cat 50.00%, bird 10.00%\n`.repeat(2));
+    expect(h.binding.predictions[0]!.images).toHaveLength(2);
+    expect(h.binding.predictions[0]!.images[0]).toMatchObject({ width: 2, height: 2 });
+    const j = harness();
+    expect(await run(['predict', '--checkpoint', 'best.pt', image, '--json'], j.io)).toBe(0);
+    const out = JSON.parse(j.stdout.text);
+    expect(out.predictions[0].top.map((t: { label: string }) => t.label)).toEqual(['cat', 'bird', 'dog']);
+    expect(out.predictions[0].probabilities).toHaveLength(10);
+  });
+
+  test('predict: --top out of range exits 2; an unreadable image exits 1 naming it', async () => {
+    const h = harness();
+    expect(await run(['predict', '--checkpoint', 'best.pt', 'x.png', '--top', '11'], h.io)).toBe(2);
+    expect(h.stderr.text).toMatch(/^error: option '--top': Expected integer between 1 and 10 for top/);
+    const h2 = harness();
+    expect(await run(['predict', '--checkpoint', 'best.pt', 'missing.png'], h2.io)).toBe(1);
+    expect(h2.stderr.text).toMatch(/cannot read image .*missing\.png \(ENOENT\) \[ERR_INVALID_IMAGE\]/);
   });
 });
 

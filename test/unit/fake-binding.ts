@@ -149,7 +149,13 @@ export class FakeBinding implements NativeBinding {
     };
     // Like the native loop: the stop flag is checked before every step.
     const step = () => {
-      if (stop) return finish(null, nativeResult('cancelled'));
+      if (stop) {
+        // As the native loop does: the exact position is saved before it returns.
+        if (options.checkpointDir !== '') {
+          deliver({ type: 'checkpoint', path: path.join(options.checkpointDir, 'last.pt'), epoch: 0, step: 1, stepsPerEpoch: 2 });
+        }
+        return finish(null, nativeResult('cancelled'));
+      }
       const event = queue.shift();
       if (event === undefined) {
         if (this.script.error) return finish(this.script.error as NativeError);

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: MIT
 // train() on a fake NativeBinding: events, result, cancellation, native errors, throwing listeners; info().
 import fs from 'node:fs';
+import path from 'node:path';
 
+import { PNG } from 'pngjs';
+
+import { CIFAR10_CLASSES } from '../../lib/dataset';
 import { TorchError } from '../../lib/errors';
 import type { TrainEvent } from '../../lib/progress';
-import { infoWith, trainWith } from '../../lib/train';
+import { evaluateWith, infoWith, predictWith, trainWith } from '../../lib/train';
 import { EVENTS, FakeBinding, makeDataDir, nativeError, rejection } from './fake-binding';
 
 let dataDir: string;
@@ -290,5 +294,53 @@ describe('infoWith', () => {
     expect(error).toBeInstanceOf(TorchError);
     expect(error.code).toBe('ERR_TORCH');
     expect(error.stack).toContain('callerOfInfoForStackTest');
+  });
+});
+
+describe('evaluate and predict on a fake binding', () => {
+  test('evaluateWith: the data folder is prepared, the result carries class names and the checkpoint summary', async () => {
+    const binding = new FakeBinding();
+    const result = await evaluateWith(binding, { checkpoint: 'best.pt', dataDir, limitTest: 20, threads: 1 });
+    expect(binding.evaluations[0]).toEqual({
+      checkpoint: path.resolve('best.pt'),
+      dataDir,
+      limitTest: 20,
+      batchSize: 64,
+      device: 'auto',
+      threads: 1,
+    });
+    expect(result.classes).toEqual(CIFAR10_CLASSES);
+    expect(result.checkpoint).toEqual({
+      path: path.resolve('best.pt'),
+      preset: 'cifar',
+      imageSize: 16,
+      epochsDone: 1,
+      libtorchVersion: '1.13.1',
+    });
+  });
+
+  test('evaluateWith: an aborted signal rejects with AbortError before anything starts', async () => {
+    const binding = new FakeBinding();
+    const controller = new AbortController();
+    controller.abort();
+    const error = await rejection(evaluateWith(binding, { checkpoint: 'a.pt', dataDir, signal: controller.signal }));
+    expect(error.name).toBe('AbortError');
+    expect(binding.evaluations).toHaveLength(0);
+  });
+
+  test('predictWith: classes ranked by probability, `top` of them, images named', async () => {
+    const binding = new FakeBinding({ probabilities: [0.1, 0.3, 0, 0, 0, 0, 0, 0.6, 0, 0] });
+    const png = PNG.sync.write(new PNG({ width: 4, height: 3 }));
+    const [p] = await predictWith(binding, { checkpoint: 'a.pt', images: [png], top: 2 });
+    expect(p).toEqual({
+      image: 'images[0]',
+      top: [
+        { label: 'horse', classIndex: 7, probability: 0.6 },
+        { label: 'automobile', classIndex: 1, probability: 0.3 },
+      ],
+      probabilities: [0.1, 0.3, 0, 0, 0, 0, 0, 0.6, 0, 0],
+    });
+    expect(binding.predictions[0]!.images[0]).toMatchObject({ width: 4, height: 3 });
+    expect(binding.predictions[0]!.images[0]!.data).toHaveLength(4 * 3 * 3);
   });
 });
