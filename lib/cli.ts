@@ -189,8 +189,9 @@ async function trainCommand(opts: Record<string, unknown>, command: Command, io:
   for (const spec of OPTION_SPECS) {
     if (spec.cli && command.getOptionValueSource(spec.name) === 'cli') input[spec.name] = opts[spec.name];
   }
-  // A resumed run continues its own folder (resolved from the checkpoint); a new one gets a fresh folder.
-  if (input.runDir === undefined && input.resume === undefined) input.runDir = defaultRunDir();
+  // A resumed run continues its own folder (the one holding checkpoints/); anything else gets a fresh folder.
+  const insideRun = typeof input.resume === 'string' && path.basename(path.dirname(input.resume)) === 'checkpoints';
+  if (input.runDir === undefined && !insideRun) input.runDir = defaultRunDir();
   let config: ResolvedConfig;
   try {
     config = resolveConfig(input);

@@ -305,6 +305,16 @@ describe('train', () => {
     expect(result).toMatchObject({ runDir, resumedFrom: { checkpoint, epoch: 0, step: 0 } });
   });
 
+  test('--resume from a checkpoint outside a run folder starts a new folder under ./runs', async () => {
+    const h = harness();
+    const checkpoint = path.join(workDir, 'copied.pt');
+    expect(await run(['train', '--resume', checkpoint, '--data-dir', dataDir, '--json'], h.io)).toBe(0);
+    expect(h.binding.started[0]!.resumeFrom).toBe(checkpoint);
+    expect(path.dirname(path.dirname(h.binding.started[0]!.checkpointDir))).toBe(
+      path.join(fs.realpathSync(workDir), 'runs'),
+    );
+  });
+
   test('--resume with another --batch-size: exit 2, nothing trained', async () => {
     const h = harness();
     const code = await run(['train', '--resume', 'runs/a/checkpoints/last.pt', '--batch-size', '64'], h.io);
