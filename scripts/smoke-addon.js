@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: MIT
 // Who runs it: .ci/run, after each build (cmake-js and node-gyp), to prove that build's .node loads without
-// LD_LIBRARY_PATH, builds the article's network and trains a step.  Usage: node scripts/smoke-addon.js FILE.node
+// LD_LIBRARY_PATH, builds the article's network, trains a step and writes a checkpoint.  Usage: node scripts/smoke-addon.js FILE.node
 'use strict';
 
 const fs = require('node:fs');
@@ -30,11 +30,14 @@ function main() {
   const options = {
     epochs: 1, lr: 0.01, batchSize: 4, momentum: 0.9, weightDecay: 0.001, validSplit: 0, seed: 1,
     preset: 'cifar', imageSize: 8, device: 'cpu', threads: 0, dataDir: dir, limitTrain: 8, limitTest: 4, logEvery: 1,
+    checkpointDir: path.join(dir, 'checkpoints'), resumeFrom: '',
   };
   addon.startTraining(options, () => {}, (err, result) => {
+    const saved = !err && fs.existsSync(result.lastCheckpoint) && fs.existsSync(result.weights);
     fs.rmSync(dir, { recursive: true, force: true });
     if (err) throw err;
     if (result.status !== 'completed' || !(result.epochs[0].trainLoss > 0)) throw new Error(`bad result ${JSON.stringify(result)}`);
+    if (!saved) throw new Error(`no checkpoint written: ${JSON.stringify(result)}`);
     console.log(`smoke: ${path.relative(process.cwd(), file)} loads LibTorch ${addon.info().libtorchVersion}, ` +
       `article preset ${count} parameters, trained ${result.trainSize} images (loss ${result.epochs[0].trainLoss.toFixed(3)})`);
   });
