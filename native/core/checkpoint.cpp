@@ -202,7 +202,8 @@ class Reader {
     const auto list = v.toDoubleList();
     return std::vector<double>(list.begin(), list.end());
   }
-  const GenericDict& raw() const { return dict_; }
+  // By value: a handle copy, so `for (... : reader.dict(k).raw())` does not outlive a temporary Reader.
+  GenericDict raw() const { return dict_; }
   const std::string& path() const { return path_; }
 
  private:
