@@ -6,19 +6,11 @@ import path from 'node:path';
 import { info } from '../../lib/index';
 import { loadNative } from '../../lib/native';
 import { sharedDir } from '../fixtures/cifar';
+import { PYTHON, pythonHas } from '../fixtures/python';
 
 const ARTICLE_PARAMETERS = 21_298_314; // stated by the issue, from the article's model
 
-/** Python's torch through Debian's interpreter (another python3 may come first on the PATH). */
-const PYTHON = process.env.LIBTORCH_RESNET_PYTHON ?? '/usr/bin/python3';
-const hasPyTorch = (() => {
-  try {
-    execFileSync(PYTHON, ['-c', 'import torch, torchvision'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasPyTorch = pythonHas('torch', 'torchvision');
 
 function pythonStateDictShapes(preset: 'article' | 'cifar'): Record<string, number[]> {
   const anchors = path.join(sharedDir(), 'anchors');

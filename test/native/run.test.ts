@@ -11,16 +11,9 @@ import jpeg from 'jpeg-js';
 import { evaluate, predict, train } from '../../lib/index';
 import type { TrainConfig, TrainResult } from '../../lib/index';
 import { RECORD_BYTES, extractMini, sharedDir, tempDir } from '../fixtures/cifar';
+import { PYTHON, pythonHas } from '../fixtures/python';
 
-const PYTHON = process.env.LIBTORCH_RESNET_PYTHON ?? '/usr/bin/python3';
-const hasPyTorch = (() => {
-  try {
-    execFileSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasPyTorch = pythonHas('torch');
 const CHROMIUM = process.env.LIBTORCH_RESNET_CHROMIUM ?? '/usr/bin/chromium';
 
 let mini: string;
