@@ -13,6 +13,7 @@
         "native/core/checkpoint.cpp",
         "native/core/evaluation.cpp",
         "native/core/runtime.cpp",
+        "native/core/benchmark.cpp",
         "native/binding/addon.cpp",
         "native/binding/convert.cpp",
         "native/binding/errors.cpp",

@@ -5,8 +5,23 @@ import path from 'node:path';
 
 import { Command, CommanderError, Option } from 'commander';
 
-import { OPTION_SPECS, defaultDataDir, resolveConfig, resolveEvalConfig, resolvePredictConfig } from './config';
-import type { OptionSpec, ResolvedConfig, ResolvedEvalConfig, ResolvedPredictConfig } from './config';
+import {
+  OPTION_SPECS,
+  defaultDataDir,
+  resolveBenchConfig,
+  resolveConfig,
+  resolveEvalConfig,
+  resolvePredictConfig,
+} from './config';
+import type {
+  OptionSpec,
+  ResolvedBenchConfig,
+  ResolvedConfig,
+  ResolvedEvalConfig,
+  ResolvedPredictConfig,
+} from './config';
+import { reproduceCommand, runBenchmark } from './bench';
+import { getBinding } from './train';
 import { prepareDataset } from './dataset';
 import { captureCallerStack } from './errors';
 import { loadNative } from './native';
@@ -289,6 +304,48 @@ async function predictCommand(
   });
 }
 
+async function benchCommand(opts: Record<string, unknown>, command: Command, io: CliIo): Promise<number> {
+  const json = opts.json === true;
+  const input: Record<string, unknown> = {};
+  for (const name of ['preset', 'imageSize', 'batchSize', 'steps', 'warmup', 'rounds', 'device', 'threads', 'dataDir',
+    'precision', 'yardstick', 'python']) {
+    if (command.getOptionValueSource(name) === 'cli') input[name] = opts[name];
+  }
+  let config: ResolvedBenchConfig;
+  try {
+    config = resolveBenchConfig(input);
+  } catch (error) {
+    if (!isConfigError(error)) throw error;
+    return reportUsageError(io, 'bench', error, flagOfConfigError(error.message));
+  }
+  const log = (line: string) => void (json ? io.stderr : io.stdout).write(`${line}\n`);
+  return runInterruptible(io, new AbortController(), undefined, 'benchmark', undefined, async () => {
+    log(
+      `timing ${config.rounds} x ${config.steps} training steps (after ${config.warmup} warm-up steps), ` +
+        `preset ${config.preset} at ${config.imageSize} px, batch ${config.batchSize}, ${config.precision}`,
+    );
+    const report = await runBenchmark(getBinding(io.binding), config, (round, i) => {
+      const yardstick = round.yardstick === null ? '' : `, yardstick ${round.yardstick.toFixed(2)} img/s`;
+      log(`round ${i + 1}/${config.rounds}: ours ${round.ours.toFixed(2)} img/s${yardstick}`);
+    });
+    if (report.yardstickSkipped) log(`yardstick not run: ${report.yardstickSkipped}`);
+    log(
+      `ours ${report.ours.toFixed(2)} img/s` +
+        (report.yardstick === null
+          ? ''
+          : `, yardstick ${report.yardstick.toFixed(2)} img/s (torch ${report.yardstickTorch}), ` +
+            `ratio ${report.ratio!.toFixed(2)}x`) +
+        ` on ${report.device}, ${report.threads} threads, LibTorch ${report.libtorchVersion}`,
+    );
+    log(
+      `data path alone: ${report.dataBatchesPerSecond.toFixed(1)} batches/s, ` +
+        `${(100 * report.dataFraction).toFixed(1)}% of a training step`,
+    );
+    log(`reproduce: ${reproduceCommand(report)}`);
+    if (json) io.stdout.write(`${JSON.stringify(report)}\n`);
+  });
+}
+
 async function downloadCommand(opts: Record<string, unknown>, io: CliIo): Promise<number> {
   const json = opts.json === true;
   const { renderer, onProgress } = eventSink(json, io);
@@ -400,6 +457,27 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
     .option('--json', 'Print one JSON object: { type: "result", predictions: [...] }.')
     .action(async (images: string[], opts: Record<string, unknown>, command: Command) => {
       setExitCode(await predictCommand(images, opts, command, io));
+    });
+
+  program
+    .command('bench')
+    .description("Time training steps against the article's PyTorch program on this machine (npm run bench).")
+    .option('--preset <preset>', "'article' or 'cifar' (default: 'article')")
+    .addOption(numberOption('--image-size <n>', 'Image side (default: 224 article, 32 cifar)'))
+    .addOption(numberOption('--batch-size <n>', 'Images per step (default: 64)'))
+    .addOption(numberOption('--steps <n>', 'Timed steps per round (default: 10)'))
+    .addOption(numberOption('--warmup <n>', 'Untimed steps first (default: 3)'))
+    .addOption(numberOption('--rounds <n>', 'Rounds, ours and the yardstick alternating (default: 3)'))
+    .option('--device <device>', "'auto', 'cpu', 'cuda' or 'cuda:N' (default: 'auto')")
+    .addOption(numberOption('--threads <n>', 'CPU threads for both; 0 uses every core (default: 0)'))
+    .option('--data-dir <dir>', 'Folder where CIFAR-10 is (default: as for train)')
+    .option('--precision <p>', "'fp32' (default; the only one so far)")
+    .option('--yardstick <file>', 'The article program (default: $LIBTORCH_RESNET_YARDSTICK, else ../shared/anchors/article_resnet34.py)')
+    .option('--no-yardstick', 'Time ours only')
+    .option('--python <python>', 'Python with torch for the yardstick (default: $LIBTORCH_RESNET_PYTHON, else /usr/bin/python3)')
+    .option('--json', 'Print the report as one JSON object, the last line on stdout (progress goes to stderr).')
+    .action(async (opts: Record<string, unknown>, command: Command) => {
+      setExitCode(await benchCommand(opts, command, io));
     });
 
   program

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The one place user input is checked: train() options, CLI flags and the README's table all come from here.
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -925,5 +926,119 @@ export function resolvePredictConfig(input: unknown): ResolvedPredictConfig {
     top: has('top') ? readInteger(given.top, { ...TOP_SPEC, name: 'top' as OptionName }) : 3,
     device: has('device') ? readDevice(given.device) : DEFAULTS.device,
     threads: has('threads') ? readInteger(given.threads, SPECS.threads) : DEFAULTS.threads,
+  });
+}
+
+/**
+ * Options of the benchmark (`npm run bench`, `libtorch-resnet bench`).
+ *
+ * @example
+ * const config = resolveBenchConfig({ preset: 'cifar', batchSize: 64, steps: 10 });
+ */
+export interface BenchConfig {
+  preset?: Preset | undefined;
+  imageSize?: number | undefined;
+  batchSize?: number | undefined;
+  /** Timed training steps per round (10). */
+  steps?: number | undefined;
+  /** Untimed steps before them (3, as the yardstick does). */
+  warmup?: number | undefined;
+  /** Rounds; ours and the yardstick alternate within each (3). */
+  rounds?: number | undefined;
+  device?: Device | string | undefined;
+  threads?: number | undefined;
+  dataDir?: string | undefined;
+  download?: TrainConfig['download'];
+  /** Only 'fp32' for now. */
+  precision?: 'fp32' | undefined;
+  /** The article program to time against; false: time ours only. */
+  yardstick?: string | false | undefined;
+  /** The Python that runs it ($LIBTORCH_RESNET_PYTHON, else /usr/bin/python3 where present, else python3). */
+  python?: string | undefined;
+}
+
+export interface ResolvedBenchConfig {
+  readonly preset: Preset;
+  readonly imageSize: number;
+  readonly batchSize: number;
+  readonly steps: number;
+  readonly warmup: number;
+  readonly rounds: number;
+  readonly device: Device;
+  readonly threads: number;
+  readonly dataDir: string;
+  readonly download: false | DownloadSource;
+  readonly precision: 'fp32';
+  readonly yardstick: string | false;
+  readonly python: string;
+}
+
+const BENCH_OPTION_NAMES = Object.freeze([
+  'preset',
+  'imageSize',
+  'batchSize',
+  'steps',
+  'warmup',
+  'rounds',
+  'device',
+  'threads',
+  'dataDir',
+  'download',
+  'precision',
+  'yardstick',
+  'python',
+] as const);
+
+/** Where the article program is looked for when `yardstick` is not given: beside this package's checkout. */
+export function defaultYardstick(env: NodeJS.ProcessEnv = process.env): string {
+  return env.LIBTORCH_RESNET_YARDSTICK
+    ? path.resolve(env.LIBTORCH_RESNET_YARDSTICK)
+    : path.resolve(__dirname, '..', '..', 'shared', 'anchors', 'article_resnet34.py');
+}
+
+function defaultPython(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.LIBTORCH_RESNET_PYTHON) return env.LIBTORCH_RESNET_PYTHON;
+  // Debian's interpreter has python3-torch; another python3 may come first on the PATH.
+  return process.platform === 'linux' && fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+}
+
+/**
+ * Checks the benchmark's options, with train()'s messages and codes.
+ *
+ * @example
+ * resolveBenchConfig({ preset: 'cifar' }).imageSize; // 32
+ */
+export function resolveBenchConfig(input: unknown = {}): ResolvedBenchConfig {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'options', 'object', input);
+  }
+  const given = input as Record<string, unknown>;
+  for (const key of Object.keys(given)) if (!(BENCH_OPTION_NAMES as readonly string[]).includes(key)) throw unknownOption(key, BENCH_OPTION_NAMES);
+  const has = (name: string) => given[name] !== undefined;
+  // preset and imageSize are checked together, as for train().
+  const shape = resolveConfig({ preset: given.preset, imageSize: given.imageSize });
+  const count = (name: string, min: number, max: number, def: number) =>
+    has(name) ? readInteger(given[name], { ...integerSpec('epochs', min, max, def, ''), name: name as OptionName }) : def;
+  if (has('precision') && given.precision !== 'fp32') {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_VALUE', 'precision', "'fp32' (the only precision so far)", given.precision);
+  }
+  let yardstick: string | false = defaultYardstick();
+  if (given.yardstick === false) yardstick = false;
+  else if (has('yardstick')) yardstick = readPath(given.yardstick, 'yardstick');
+  return Object.freeze({
+    preset: shape.preset,
+    imageSize: shape.imageSize,
+    batchSize: has('batchSize') ? readInteger(given.batchSize, SPECS.batchSize) : DEFAULTS.batchSize,
+    steps: count('steps', 1, 100000, 10),
+    warmup: count('warmup', 0, 1000, 3),
+    rounds: count('rounds', 1, 100, 3),
+    device: has('device') ? readDevice(given.device) : DEFAULTS.device,
+    threads: has('threads') ? readInteger(given.threads, SPECS.threads) : DEFAULTS.threads,
+    dataDir: has('dataDir') ? readDataDir(given.dataDir) : defaultDataDir(),
+    download: resolveDownload(has('download') ? given.download : DEFAULTS.download),
+    precision: 'fp32',
+    yardstick,
+    // A command name (python3) or a path: kept as given.
+    python: has('python') ? (readPath(given.python, 'python'), String(given.python)) : defaultPython(),
   });
 }

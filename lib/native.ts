@@ -47,6 +47,29 @@ export interface NativePredictOptions {
   threads: number;
 }
 
+export interface NativeBenchOptions {
+  preset: 'article' | 'cifar';
+  imageSize: number;
+  batchSize: number;
+  steps: number;
+  warmup: number;
+  device: string;
+  threads: number;
+  dataDir: string;
+}
+
+export interface NativeBenchResult {
+  status: 'completed' | 'cancelled';
+  imagesPerSecond: number;
+  secondsPerStep: number;
+  dataBatchesPerSecond: number;
+  dataFraction: number;
+  parameters: number;
+  device: string;
+  libtorchVersion: string;
+  threads: number;
+}
+
 /** A decoded picture: width * height * 3 RGB bytes, row by row. */
 export interface NativeImage {
   width: number;
@@ -195,6 +218,12 @@ export interface NativeBinding {
     images: NativeImage[],
     onEvent: (event: NativeEvent) => void,
     onDone: (error: NativeError | null, result?: NativePredictResult) => void,
+  ): NativeJob;
+  /** Times training steps and the data path alone, off the main thread. */
+  startBenchmark(
+    options: NativeBenchOptions,
+    onEvent: (event: NativeEvent) => void,
+    onDone: (error: NativeError | null, result?: NativeBenchResult) => void,
   ): NativeJob;
   /** Reads a checkpoint's options, position and history, off the main thread. */
   readCheckpoint(path: string, onDone: (error: NativeError | null, result?: NativeCheckpointInfo) => void): NativeJob;

@@ -152,7 +152,8 @@ export interface InfoResult {
 /** The addon, or a function that loads it (called only once the options are known to be valid). */
 export type BindingSource = NativeBinding | (() => NativeBinding);
 
-function getBinding(source: BindingSource): NativeBinding {
+/** The binding itself, loading it when given the loader. */
+export function getBinding(source: BindingSource): NativeBinding {
   return typeof source === 'function' ? source() : source;
 }
 

@@ -62,6 +62,18 @@ Napi::Value StartPrediction(const Napi::CallbackInfo& info) {
                    stop);
 }
 
+// startBenchmark(options, onEvent, onDone) -> { cancel() }.
+Napi::Value StartBenchmark(const Napi::CallbackInfo& info) {
+  core::StopToken stop;
+  auto options = to_bench_options(info[0].As<Napi::Object>());
+  return start_job(info, "libtorch-resnet:benchmark", info[1].As<Napi::Function>(), info[2].As<Napi::Function>(),
+                   [options](const core::ProgressFn&, const core::StopToken& stop) -> JobWorker::ToJs {
+                     auto result = core::benchmark(options, stop);
+                     return [result](Napi::Env env) { return to_js(env, result); };
+                   },
+                   stop);
+}
+
 // readCheckpoint(path, onDone): the options, position and history a checkpoint holds, read off the JS thread.
 Napi::Value ReadCheckpoint(const Napi::CallbackInfo& info) {
   core::StopToken stop;
@@ -107,6 +119,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("startTraining", Napi::Function::New(env, StartTraining, "startTraining"));
   exports.Set("startEvaluation", Napi::Function::New(env, StartEvaluation, "startEvaluation"));
   exports.Set("startPrediction", Napi::Function::New(env, StartPrediction, "startPrediction"));
+  exports.Set("startBenchmark", Napi::Function::New(env, StartBenchmark, "startBenchmark"));
   exports.Set("readCheckpoint", Napi::Function::New(env, ReadCheckpoint, "readCheckpoint"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("parameterCount", Napi::Function::New(env, ParameterCount, "parameterCount"));

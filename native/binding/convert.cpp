@@ -120,6 +120,19 @@ core::PredictOptions to_predict_options(const Napi::Object& o) {
   return p;
 }
 
+core::BenchOptions to_bench_options(const Napi::Object& o) {
+  core::BenchOptions b;
+  b.preset = to_preset(o.Get("preset"));
+  b.image_size = get_int(o, "imageSize");
+  b.batch_size = get_int(o, "batchSize");
+  b.steps = get_int(o, "steps");
+  b.warmup = get_int(o, "warmup");
+  b.device = get_string(o, "device");
+  b.threads = static_cast<int>(get_int(o, "threads"));
+  b.data_dir = get_string(o, "dataDir");
+  return b;
+}
+
 std::vector<core::Image> to_images(const Napi::Array& images) {
   std::vector<core::Image> out;
   for (uint32_t i = 0; i < images.Length(); ++i) {
@@ -242,6 +255,20 @@ Napi::Object to_js(Napi::Env env, const core::Checkpoint& c) {
   Napi::Object o = to_js(env, core::CheckpointSummary{c.options, c.state.epochs_done, c.state.step, c.libtorch_version});
   o.Set("history", to_js(env, c.state.history));
   o.Set("bestValidAccuracy", number(env, c.state.best_valid_accuracy));
+  return o;
+}
+
+Napi::Object to_js(Napi::Env env, const core::BenchResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("status", r.status == core::Status::kCompleted ? "completed" : "cancelled");
+  o.Set("imagesPerSecond", number(env, r.images_per_second));
+  o.Set("secondsPerStep", number(env, r.seconds_per_step));
+  o.Set("dataBatchesPerSecond", number(env, r.data_batches_per_second));
+  o.Set("dataFraction", number(env, r.data_fraction));
+  o.Set("parameters", number(env, static_cast<double>(r.parameters)));
+  o.Set("device", r.device);
+  o.Set("libtorchVersion", r.libtorch_version);
+  o.Set("threads", number(env, r.threads));
   return o;
 }
 

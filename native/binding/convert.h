@@ -6,6 +6,7 @@
 
 #include <vector>
 
+#include "../core/benchmark.h"
 #include "../core/checkpoint.h"
 #include "../core/evaluation.h"
 #include "../core/options.h"
@@ -18,6 +19,7 @@ namespace libtorch_resnet::binding {
 core::TrainOptions to_train_options(const Napi::Object& options);
 core::EvalOptions to_eval_options(const Napi::Object& options);
 core::PredictOptions to_predict_options(const Napi::Object& options);
+core::BenchOptions to_bench_options(const Napi::Object& options);
 // [{ width, height, data: Uint8Array of width * height * 3 RGB bytes }], copied.
 std::vector<core::Image> to_images(const Napi::Array& images);
 core::Preset to_preset(const Napi::Value& value);
@@ -27,6 +29,7 @@ Napi::Object to_js(Napi::Env env, const core::TrainResult& result);
 Napi::Object to_js(Napi::Env env, const core::EvalResult& result);
 Napi::Object to_js(Napi::Env env, const core::PredictResult& result);
 Napi::Object to_js(Napi::Env env, const core::Checkpoint& checkpoint);
+Napi::Object to_js(Napi::Env env, const core::BenchResult& result);
 Napi::Object to_js(Napi::Env env, const core::RuntimeInfo& info);
 
 }  // namespace libtorch_resnet::binding

@@ -8,6 +8,7 @@
 
 #include "cifar10_dataset.h"
 #include "resnet34.h"
+#include "sgd_step.h"
 #include "torch_compat.h"
 
 namespace libtorch_resnet::core {
@@ -206,14 +207,9 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
       auto images = transform(data.train.images().index_select(0, idx));
       auto labels = data.train.labels().index_select(0, idx);
 
-      auto logits = model->forward(images);
-      auto loss = torch::nn::functional::cross_entropy(logits, labels);
-      optimizer.zero_grad();
-      loss.backward();
-      optimizer.step();
-
-      auto batch_loss_sum = loss.detach() * static_cast<double>(end - start);
-      auto batch_correct = logits.detach().argmax(1).eq(labels).sum().to(torch::kFloat32);
+      const StepOutput out = sgd_step(model, optimizer, images, labels);
+      auto batch_loss_sum = out.loss * static_cast<double>(end - start);
+      auto batch_correct = out.logits.argmax(1).eq(labels).sum().to(torch::kFloat32);
       epoch_loss += batch_loss_sum;
       epoch_correct += batch_correct;
       window_loss += batch_loss_sum;

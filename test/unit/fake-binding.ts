@@ -5,6 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 
 import type {
+  NativeBenchOptions,
+  NativeBenchResult,
   NativeBinding,
   NativeCheckpointInfo,
   NativeEvalOptions,
@@ -122,6 +124,7 @@ export class FakeBinding implements NativeBinding {
   readonly evaluations: NativeEvalOptions[] = [];
   readonly predictions: { options: NativePredictOptions; images: NativeImage[] }[] = [];
   readonly checkpointsRead: string[] = [];
+  readonly benchmarks: NativeBenchOptions[] = [];
   cancelCalls = 0;
   doneCalls = 0;
   /** Events actually delivered to onEvent. */
@@ -232,6 +235,30 @@ export class FakeBinding implements NativeBinding {
     const row = this.script.probabilities ?? [0.05, 0.05, 0.1, 0.5, 0.05, 0.1, 0.05, 0.04, 0.03, 0.03];
     setImmediate(() =>
       onDone(null, { probabilities: images.map(() => [...row]), device: 'cpu', checkpoint: checkpointInfo(1) }),
+    );
+    return { cancel: () => undefined };
+  }
+
+  startBenchmark(
+    options: NativeBenchOptions,
+    _onEvent: (event: NativeEvent) => void,
+    onDone: (error: NativeError | null, result?: NativeBenchResult) => void,
+  ): NativeJob {
+    this.benchmarks.push(options);
+    // 10, 12, 11, ... images/s on successive calls, so medians are checkable.
+    const rate = [10, 12, 11][(this.benchmarks.length - 1) % 3]!;
+    setImmediate(() =>
+      onDone(null, {
+        status: 'completed',
+        imagesPerSecond: rate,
+        secondsPerStep: options.batchSize / rate,
+        dataBatchesPerSecond: 500,
+        dataFraction: 0.01,
+        parameters: 21298314,
+        device: 'cpu',
+        libtorchVersion: '1.13.1',
+        threads: 2,
+      }),
     );
     return { cancel: () => undefined };
   }

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: MIT
+// The benchmark: our training steps and the article's PyTorch program (the yardstick) timed on the same machine
+// at the same settings, alternating, so that drift in the machine's speed hits both alike.
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import { promisify } from 'node:util';
+
+import type { ResolvedBenchConfig } from './config';
+import { prepareDataset } from './dataset';
+import { fromNativeError } from './errors';
+import type { NativeBenchResult, NativeBinding } from './native';
+
+const execFileAsync = promisify(execFile);
+
+/** One round: ours, then the yardstick's. */
+export interface BenchRound {
+  readonly ours: number;
+  readonly yardstick: number | null;
+}
+
+/**
+ * What the benchmark reports: medians over the rounds, in images/s, and what ran.
+ *
+ * @example
+ * const report = await runBenchmark(loadNative(), resolveBenchConfig({ preset: 'cifar' }));
+ * console.log(report.ratio); // ours / yardstick
+ */
+export interface BenchReport {
+  readonly date: string;
+  readonly machine: string;
+  readonly device: string;
+  readonly libtorchVersion: string;
+  /** The yardstick's torch.__version__; null when it did not run. */
+  readonly yardstickTorch: string | null;
+  readonly preset: string;
+  readonly imageSize: number;
+  readonly batchSize: number;
+  readonly steps: number;
+  readonly precision: string;
+  readonly threads: number;
+  readonly ours: number;
+  readonly yardstick: number | null;
+  /** ours / yardstick. */
+  readonly ratio: number | null;
+  readonly rounds: readonly BenchRound[];
+  /** The data path alone (batches/s) and its share of our step time. */
+  readonly dataBatchesPerSecond: number;
+  readonly dataFraction: number;
+  /** Why the yardstick did not run, when it did not. */
+  readonly yardstickSkipped?: string;
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function runOurs(binding: NativeBinding, config: ResolvedBenchConfig, dataDir: string): Promise<NativeBenchResult> {
+  return new Promise((resolve, reject) => {
+    binding.startBenchmark(
+      {
+        preset: config.preset,
+        imageSize: config.imageSize,
+        batchSize: config.batchSize,
+        steps: config.steps,
+        warmup: config.warmup,
+        device: config.device,
+        threads: config.threads,
+        dataDir,
+      },
+      () => undefined,
+      (error, result) => {
+        if (error) reject(fromNativeError(error, ''));
+        else if (!result || result.status !== 'completed') reject(new Error('the benchmark stopped before the end'));
+        else resolve(result);
+      },
+    );
+  });
+}
+
+interface YardstickOutput {
+  torch: string;
+  images_per_second: number;
+  threads: number;
+}
+
+async function runYardstick(config: ResolvedBenchConfig, dataDir: string, device: string, threads: number) {
+  const args = [
+    config.yardstick as string,
+    '--data', dataDir,
+    '--bench-steps', String(config.steps),
+    '--batch-size', String(config.batchSize),
+    '--preset', config.preset,
+    '--image-size', String(config.imageSize),
+    '--device', device,
+    '--threads', String(threads),
+  ];
+  const { stdout } = await execFileAsync(config.python, args, { maxBuffer: 16 * 1024 * 1024 });
+  const last = stdout.trim().split('\n').at(-1) ?? '';
+  return JSON.parse(last) as YardstickOutput;
+}
+
+/** Why the yardstick cannot run here, or undefined when it can. */
+async function yardstickProblem(config: ResolvedBenchConfig): Promise<string | undefined> {
+  if (config.yardstick === false) return 'turned off (--no-yardstick)';
+  if (!fs.existsSync(config.yardstick)) return `${config.yardstick} not found (set --yardstick or LIBTORCH_RESNET_YARDSTICK)`;
+  try {
+    await execFileAsync(config.python, ['-c', 'import torch, torchvision, PIL']);
+  } catch {
+    return `${config.python} cannot import torch, torchvision and PIL (Debian: apt-get install python3-torch python3-torchvision python3-pil)`;
+  }
+  return undefined;
+}
+
+/**
+ * Times ours and the yardstick `rounds` times each, alternating, and reports the medians.
+ * `onRound` hears each round as it ends.
+ */
+export async function runBenchmark(
+  binding: NativeBinding,
+  config: ResolvedBenchConfig,
+  onRound: (round: BenchRound, index: number) => void = () => undefined,
+): Promise<BenchReport> {
+  const dataDir = await prepareDataset(config.dataDir, { download: config.download });
+  const skipped = await yardstickProblem(config);
+  const rounds: BenchRound[] = [];
+  const results: NativeBenchResult[] = [];
+  let yardstickTorch: string | null = null;
+  for (let i = 0; i < config.rounds; i++) {
+    const ours = await runOurs(binding, config, dataDir);
+    results.push(ours);
+    let yardstick: number | null = null;
+    if (skipped === undefined) {
+      // The same device and thread count as ours actually used.
+      const out = await runYardstick(config, dataDir, ours.device, ours.threads);
+      yardstick = out.images_per_second;
+      yardstickTorch = out.torch;
+    }
+    const round = { ours: ours.imagesPerSecond, yardstick };
+    rounds.push(round);
+    onRound(round, i);
+  }
+  const first = results[0]!;
+  const ours = median(rounds.map((r) => r.ours));
+  const yardstick = skipped === undefined ? median(rounds.map((r) => r.yardstick!)) : null;
+  return {
+    date: new Date().toISOString().slice(0, 10),
+    machine: `${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+    device: first.device,
+    libtorchVersion: first.libtorchVersion,
+    yardstickTorch,
+    preset: config.preset,
+    imageSize: config.imageSize,
+    batchSize: config.batchSize,
+    steps: config.steps,
+    precision: config.precision,
+    threads: first.threads,
+    ours,
+    yardstick,
+    ratio: yardstick === null ? null : ours / yardstick,
+    rounds,
+    dataBatchesPerSecond: median(results.map((r) => r.dataBatchesPerSecond)),
+    dataFraction: median(results.map((r) => r.dataFraction)),
+    ...(skipped !== undefined ? { yardstickSkipped: skipped } : {}),
+  };
+}
+
+/** The command that reproduces a report's row, for BENCHMARKS.md. */
+export function reproduceCommand(report: BenchReport): string {
+  const device = report.device.startsWith('cuda') ? 'cuda' : 'cpu';
+  return (
+    `npm run bench -- --device ${device} --preset ${report.preset} --batch-size ${report.batchSize} ` +
+    `--steps ${report.steps} --rounds ${report.rounds.length} --threads ${report.threads}`
+  );
+}
