@@ -272,7 +272,12 @@ async function attempt(
   try {
     await pipeline(body, sink(file, progress));
   } catch (err) {
-    file.destroy();
+    // Every byte counted (and hashed) has been handed to the file stream; flush them before the next attempt
+    // resumes after them. Destroying the stream would drop writes still queued, leaving a hole that the
+    // streaming md5 (of the bytes received, not of the file) could not see.
+    await closeStream(file, temp, url).catch(() => file.destroy());
+    const onDisk = await fsp.stat(temp).then((s) => s.size, () => -1);
+    if (onDisk !== progress.bytes) progress.reset();
     if (err instanceof DownloadError) throw err;
     if ((err as NodeJS.ErrnoException).syscall !== undefined && !(err as { code?: string }).code?.startsWith('UND_')) {
       throw fsError(err, temp, url);
