@@ -8,8 +8,9 @@ import { promisify } from 'node:util';
 
 import type { ResolvedBenchConfig } from './config';
 import { prepareDataset } from './dataset';
-import { fromNativeError } from './errors';
+import { captureCallerStack } from './errors';
 import type { NativeBenchResult, NativeBinding } from './native';
+import { runJob } from './train';
 
 const execFileAsync = promisify(execFile);
 
@@ -57,27 +58,27 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-function runOurs(binding: NativeBinding, config: ResolvedBenchConfig, dataDir: string): Promise<NativeBenchResult> {
-  return new Promise((resolve, reject) => {
-    binding.startBenchmark(
-      {
-        preset: config.preset,
-        imageSize: config.imageSize,
-        batchSize: config.batchSize,
-        steps: config.steps,
-        warmup: config.warmup,
-        device: config.device,
-        threads: config.threads,
-        dataDir,
-      },
-      () => undefined,
-      (error, result) => {
-        if (error) reject(fromNativeError(error, ''));
-        else if (!result || result.status !== 'completed') reject(new Error('the benchmark stopped before the end'));
-        else resolve(result);
-      },
-    );
-  });
+function runOurs(
+  binding: NativeBinding,
+  config: ResolvedBenchConfig,
+  dataDir: string,
+  callerStack: string,
+): Promise<NativeBenchResult> {
+  const options = {
+    preset: config.preset,
+    imageSize: config.imageSize,
+    batchSize: config.batchSize,
+    steps: config.steps,
+    warmup: config.warmup,
+    device: config.device,
+    threads: config.threads,
+    dataDir,
+  };
+  return runJob<NativeBenchResult>(
+    (onEvent, onDone) => binding.startBenchmark(options, onEvent, onDone),
+    { signal: undefined, onProgress: undefined },
+    callerStack,
+  );
 }
 
 interface YardstickOutput {
@@ -123,13 +124,14 @@ export async function runBenchmark(
   config: ResolvedBenchConfig,
   onRound: (round: BenchRound, index: number) => void = () => undefined,
 ): Promise<BenchReport> {
+  const callerStack = captureCallerStack(runBenchmark);
   const dataDir = await prepareDataset(config.dataDir, { download: config.download });
   const skipped = await yardstickProblem(config);
   const rounds: BenchRound[] = [];
   const results: NativeBenchResult[] = [];
   let yardstickTorch: string | null = null;
   for (let i = 0; i < config.rounds; i++) {
-    const ours = await runOurs(binding, config, dataDir);
+    const ours = await runOurs(binding, config, dataDir, callerStack);
     results.push(ours);
     let yardstick: number | null = null;
     if (skipped === undefined) {

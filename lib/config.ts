@@ -516,6 +516,12 @@ function readDataDir(value: unknown): string {
   return readPath(value, SPECS.dataDir.name);
 }
 
+// A command name (python3) or a path, checked as a path is but kept as given: resolving would break a bare name.
+function readCommand(value: unknown, name: string): string {
+  readPath(value, name);
+  return value as string;
+}
+
 function readPath(value: unknown, name: string): string {
   const spec = { name, expected: 'non-empty string' };
   if (typeof value !== 'string') {
@@ -1038,7 +1044,6 @@ export function resolveBenchConfig(input: unknown = {}): ResolvedBenchConfig {
     download: resolveDownload(has('download') ? given.download : DEFAULTS.download),
     precision: 'fp32',
     yardstick,
-    // A command name (python3) or a path: kept as given.
-    python: has('python') ? (readPath(given.python, 'python'), String(given.python)) : defaultPython(),
+    python: has('python') ? readCommand(given.python, 'python') : defaultPython(),
   });
 }

@@ -303,6 +303,15 @@ export function formatEventLine(event: TrainEvent): string | undefined {
   }
 }
 
+/** 'per-class accuracy:' and one aligned line per class, as the train summary and eval print them. */
+function perClassLines(classes: readonly string[], accuracies: readonly number[]): string[] {
+  const nameWidth = Math.max(...classes.map((name) => name.length));
+  return [
+    'per-class accuracy:',
+    ...accuracies.map((accuracy, i) => `  ${(classes[i] ?? `class ${i}`).padEnd(nameWidth)}  ${formatPercent(accuracy).padStart(7)}`),
+  ];
+}
+
 /**
  * The end-of-run summary the CLI prints: a per-epoch table, the test accuracy and the per-class accuracy.
  *
@@ -328,12 +337,7 @@ export function formatSummary(result: SummaryInput): string {
     `test accuracy: ${formatPercent(result.testAccuracy)} on ${result.testSize} images ` +
       `(${formatDuration(result.seconds)} in all, ${result.device}, ${result.threads} threads)`,
   );
-  lines.push('per-class accuracy:');
-  const nameWidth = Math.max(...result.classes.map((name) => name.length));
-  result.perClassAccuracy.forEach((accuracy, i) => {
-    const name = result.classes[i] ?? `class ${i}`;
-    lines.push(`  ${name.padEnd(nameWidth)}  ${formatPercent(accuracy).padStart(7)}`);
-  });
+  lines.push(...perClassLines(result.classes, result.perClassAccuracy));
   return `${lines.join('\n')}\n`;
 }
 
@@ -485,12 +489,9 @@ export function formatEvaluation(result: EvaluationInput): string {
   const lines = [
     `test accuracy: ${formatPercent(result.testAccuracy)} on ${result.testSize} images ` +
       `(${formatDuration(result.seconds)}, ${result.device})`,
-    'per-class accuracy:',
+    ...perClassLines(result.classes, result.perClassAccuracy),
   ];
   const nameWidth = Math.max(...result.classes.map((name) => name.length));
-  result.perClassAccuracy.forEach((accuracy, i) => {
-    lines.push(`  ${(result.classes[i] ?? `class ${i}`).padEnd(nameWidth)}  ${formatPercent(accuracy).padStart(7)}`);
-  });
   lines.push('confusion matrix (rows: true class, columns: predicted):');
   const cellWidth = Math.max(5, ...result.confusionMatrix.flat().map((n) => String(n).length + 1));
   const short = result.classes.map((name) => name.slice(0, cellWidth - 1));

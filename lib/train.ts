@@ -318,7 +318,7 @@ async function findData(
 }
 
 /** Listeners of a native job: the caller's (which may throw) and an internal one (which must not). */
-interface JobListeners {
+export interface JobListeners {
   readonly signal: AbortSignal | undefined;
   readonly onProgress: ((event: TrainEvent) => void) | undefined;
   readonly record?: (event: NativeEvent) => void;
@@ -329,7 +329,7 @@ interface JobListeners {
  * rejects with an AbortError; a listener that throws (or rejects) cancels it and becomes the rejection; a native
  * failure rejects with a TorchError carrying `callerStack`. onDone settles it, exactly once.
  */
-function runJob<R extends { status?: 'completed' | 'cancelled' }>(
+export function runJob<R extends { status?: 'completed' | 'cancelled' }>(
   start: (onEvent: (event: NativeEvent) => void, onDone: (error: NativeError | null, result?: R) => void) => NativeJob,
   { signal, onProgress, record }: JobListeners,
   callerStack: string,

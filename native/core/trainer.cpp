@@ -143,8 +143,11 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
     emit(e);
   }
 
-  const std::string last_path =
-      o.checkpoint_dir.empty() ? "" : (std::filesystem::path(o.checkpoint_dir) / "last.pt").string();
+  const auto checkpoint_file = [&](const char* name) {
+    return o.checkpoint_dir.empty() ? std::string() : (std::filesystem::path(o.checkpoint_dir) / name).string();
+  };
+  const std::string last_path = checkpoint_file("last.pt");
+  const std::string best_path = checkpoint_file("best.pt");
   const auto write_checkpoint = [&](const RunState& s) {
     if (last_path.empty()) return;
     save_checkpoint(last_path, o, model, optimizer, s);
@@ -270,16 +273,15 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
     }
     write_checkpoint(state);
     if (best && !last_path.empty()) {
-      result.best_checkpoint = (std::filesystem::path(o.checkpoint_dir) / "best.pt").string();
-      publish_copy(last_path, result.best_checkpoint);
+      publish_copy(last_path, best_path);
+      result.best_checkpoint = best_path;
     }
   }
   result.epochs = state.history;
   if (!o.checkpoint_dir.empty() && result.best_checkpoint.empty()) {
     // A best.pt from before a resume still stands when no later epoch beat it.
-    const auto earlier_best = std::filesystem::path(o.checkpoint_dir) / "best.pt";
     std::error_code ec;
-    if (std::filesystem::is_regular_file(earlier_best, ec)) result.best_checkpoint = earlier_best.string();
+    if (std::filesystem::is_regular_file(best_path, ec)) result.best_checkpoint = best_path;
   }
 
   // Test
@@ -295,7 +297,7 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
   result.test = test_metrics(*test);
   if (!o.checkpoint_dir.empty()) {
     if (result.last_checkpoint.empty()) write_checkpoint(state);
-    result.weights = (std::filesystem::path(o.checkpoint_dir) / "weights.pt").string();
+    result.weights = checkpoint_file("weights.pt");
     save_weights(result.weights, model);
   }
   result.seconds = seconds_since(run_start);
