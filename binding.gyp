@@ -14,6 +14,7 @@
         "native/core/evaluation.cpp",
         "native/core/runtime.cpp",
         "native/core/benchmark.cpp",
+        "native/core/compute_mode.cpp",
         "native/binding/addon.cpp",
         "native/binding/convert.cpp",
         "native/binding/errors.cpp",

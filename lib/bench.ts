@@ -39,7 +39,13 @@ export interface BenchReport {
   readonly batchSize: number;
   readonly steps: number;
   readonly precision: string;
+  /** Whether our steps ran channels-last (memoryFormat 'auto' resolved for the device). */
+  readonly channelsLast: boolean;
   readonly threads: number;
+  /** The GPU's name (nvidia-smi), or null on the CPU. */
+  readonly gpu: string | null;
+  /** The yardstick's DataLoader workers. */
+  readonly yardstickWorkers: number;
   readonly ours: number;
   readonly yardstick: number | null;
   /** ours / yardstick. */
@@ -48,6 +54,14 @@ export interface BenchReport {
   /** The data path alone (batches/s) and its share of our step time. */
   readonly dataBatchesPerSecond: number;
   readonly dataFraction: number;
+  /** Model FLOPs of one training image (3x forward), our achieved TFLOP/s, and the model FLOP utilisation. */
+  readonly trainGflopsPerImage: number;
+  readonly tflops: number;
+  /** The peak it is measured against, in TFLOP/s, and where that came from; null where unknown (the CPU). */
+  readonly peakTflops: number | null;
+  readonly peakSource: string | null;
+  /** tflops / peakTflops; null where no peak is known. */
+  readonly mfu: number | null;
   /** Why the yardstick did not run, when it did not. */
   readonly yardstickSkipped?: string;
 }
@@ -72,6 +86,8 @@ function runOurs(
     warmup: config.warmup,
     device: config.device,
     threads: config.threads,
+    precision: config.precision,
+    memoryFormat: config.memoryFormat,
     dataDir,
   };
   return runJob<NativeBenchResult>(
@@ -97,10 +113,44 @@ async function runYardstick(config: ResolvedBenchConfig, dataDir: string, device
     '--image-size', String(config.imageSize),
     '--device', device,
     '--threads', String(threads),
+    '--workers', String(config.yardstickWorkers),
   ];
   const { stdout } = await execFileAsync(config.python, args, { maxBuffer: 16 * 1024 * 1024 });
   const last = stdout.trim().split('\n').at(-1) ?? '';
   return JSON.parse(last) as YardstickOutput;
+}
+
+/**
+ * Dense tensor-core peaks from NVIDIA's datasheets, in TFLOP/s, for the math each precision runs on: 'fp32' and
+ * 'tf32' convolutions run on TF32 tensor cores (cuDNN's default), 'bf16' and 'fp16' on 16-bit ones.
+ * Matched against nvidia-smi's name, first match wins.
+ */
+export const GPU_PEAKS: readonly { readonly pattern: RegExp; readonly tf32: number; readonly half: number }[] = [
+  { pattern: /H200/, tf32: 494.7, half: 989.4 },
+  { pattern: /H100.*(PCIe)/i, tf32: 378, half: 756 },
+  { pattern: /H100/, tf32: 494.7, half: 989.4 },
+  { pattern: /A100/, tf32: 156, half: 312 },
+  { pattern: /L40S/, tf32: 183, half: 362 },
+  { pattern: /A10\b/, tf32: 62.5, half: 125 },
+  { pattern: /RTX 4090/, tf32: 82.6, half: 165.2 },
+];
+
+/** The peak for a GPU name and precision, or undefined for a GPU not in {@link GPU_PEAKS}. */
+export function peakFor(gpu: string, precision: string): number | undefined {
+  const row = GPU_PEAKS.find((r) => r.pattern.test(gpu));
+  if (!row) return undefined;
+  return precision === 'bf16' || precision === 'fp16' ? row.half : row.tf32;
+}
+
+/** The name of CUDA device `index` as nvidia-smi gives it, or null where nvidia-smi is missing or fails. */
+async function gpuName(device: string): Promise<string | null> {
+  const index = device.includes(':') ? device.split(':')[1]! : '0';
+  try {
+    const { stdout } = await execFileAsync('nvidia-smi', ['--query-gpu=name', '--format=csv,noheader', '-i', index]);
+    return stdout.trim() || null;
+  } catch {
+    return null;
+  }
 }
 
 /** Why the yardstick cannot run here, or undefined when it can. */
@@ -146,6 +196,12 @@ export async function runBenchmark(
   }
   const first = results[0]!;
   const ours = median(rounds.map((r) => r.ours));
+  const gpu = first.device.startsWith('cuda') ? await gpuName(first.device) : null;
+  const tflops = (first.trainFlopsPerImage * ours) / 1e12;
+  const tablePeak = gpu === null ? undefined : peakFor(gpu, config.precision);
+  const peakTflops = config.peakTflops ?? tablePeak ?? null;
+  const peakSource =
+    config.peakTflops !== undefined ? 'given (--peak-tflops)' : tablePeak !== undefined ? `datasheet, ${gpu}` : null;
   const yardstick = skipped === undefined ? median(rounds.map((r) => r.yardstick!)) : null;
   return {
     date: new Date().toISOString().slice(0, 10),
@@ -158,13 +214,21 @@ export async function runBenchmark(
     batchSize: config.batchSize,
     steps: config.steps,
     precision: config.precision,
+    channelsLast: first.channelsLast,
     threads: first.threads,
+    gpu,
+    yardstickWorkers: config.yardstickWorkers,
     ours,
     yardstick,
     ratio: yardstick === null ? null : ours / yardstick,
     rounds,
     dataBatchesPerSecond: median(results.map((r) => r.dataBatchesPerSecond)),
     dataFraction: median(results.map((r) => r.dataFraction)),
+    trainGflopsPerImage: first.trainFlopsPerImage / 1e9,
+    tflops,
+    peakTflops,
+    peakSource,
+    mfu: peakTflops === null ? null : tflops / peakTflops,
     ...(skipped !== undefined ? { yardstickSkipped: skipped } : {}),
   };
 }
@@ -174,6 +238,8 @@ export function reproduceCommand(report: BenchReport): string {
   const device = report.device.startsWith('cuda') ? 'cuda' : 'cpu';
   return (
     `npm run bench -- --device ${device} --preset ${report.preset} --batch-size ${report.batchSize} ` +
-    `--steps ${report.steps} --rounds ${report.rounds.length} --threads ${report.threads}`
+    `--precision ${report.precision} --memory-format ${report.channelsLast ? 'channels-last' : 'contiguous'} ` +
+    `--steps ${report.steps} --rounds ${report.rounds.length} --threads ${report.threads}` +
+    (report.yardstickWorkers > 0 ? ` --yardstick-workers ${report.yardstickWorkers}` : '')
   );
 }

@@ -308,7 +308,7 @@ async function benchCommand(opts: Record<string, unknown>, command: Command, io:
   const json = opts.json === true;
   const input: Record<string, unknown> = {};
   for (const name of ['preset', 'imageSize', 'batchSize', 'steps', 'warmup', 'rounds', 'device', 'threads', 'dataDir',
-    'precision', 'yardstick', 'python']) {
+    'precision', 'memoryFormat', 'yardstickWorkers', 'peakTflops', 'yardstick', 'python']) {
     if (command.getOptionValueSource(name) === 'cli') input[name] = opts[name];
   }
   let config: ResolvedBenchConfig;
@@ -322,7 +322,8 @@ async function benchCommand(opts: Record<string, unknown>, command: Command, io:
   return runInterruptible(io, new AbortController(), undefined, 'benchmark', undefined, async () => {
     log(
       `timing ${config.rounds} x ${config.steps} training steps (after ${config.warmup} warm-up steps), ` +
-        `preset ${config.preset} at ${config.imageSize} px, batch ${config.batchSize}, ${config.precision}`,
+        `preset ${config.preset} at ${config.imageSize} px, batch ${config.batchSize}, ${config.precision}, ` +
+        `memory format ${config.memoryFormat}`,
     );
     const report = await runBenchmark(getBinding(io.binding), config, (round, i) => {
       const yardstick = round.yardstick === null ? '' : `, yardstick ${round.yardstick.toFixed(2)} img/s`;
@@ -339,7 +340,14 @@ async function benchCommand(opts: Record<string, unknown>, command: Command, io:
     );
     log(
       `data path alone: ${report.dataBatchesPerSecond.toFixed(1)} batches/s, ` +
-        `${(100 * report.dataFraction).toFixed(1)}% of a training step`,
+        `${(100 * report.dataFraction).toFixed(2)}% of a training step`,
+    );
+    log(
+      `model FLOPs: ${report.trainGflopsPerImage.toFixed(2)} GFLOP per training image, ${report.tflops.toFixed(2)} TFLOP/s` +
+        (report.mfu === null
+          ? ' (no peak known for this device: pass --peak-tflops for the utilisation)'
+          : `, MFU ${(100 * report.mfu).toFixed(1)}% of ${report.peakTflops} TFLOP/s (${report.peakSource})`) +
+        (report.channelsLast ? ', channels-last' : ''),
     );
     log(`reproduce: ${reproduceCommand(report)}`);
     if (json) io.stdout.write(`${JSON.stringify(report)}\n`);
@@ -471,7 +479,10 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
     .option('--device <device>', "'auto', 'cpu', 'cuda' or 'cuda:N' (default: 'auto')")
     .addOption(numberOption('--threads <n>', 'CPU threads for both; 0 uses every core (default: 0)'))
     .option('--data-dir <dir>', 'Folder where CIFAR-10 is (default: as for train)')
-    .option('--precision <p>', "'fp32' (default; the only one so far)")
+    .option('--precision <p>', "'fp32', 'tf32', 'bf16' or 'fp16' (default: 'fp32'; the yardstick always runs fp32)")
+    .option('--memory-format <f>', "'auto', 'contiguous' or 'channels-last' (default: 'auto')")
+    .addOption(numberOption('--yardstick-workers <n>', "The yardstick's DataLoader workers (default: 0, as in the article)"))
+    .addOption(numberOption('--peak-tflops <n>', "The device's peak TFLOP/s for the MFU (default: from a table of known GPUs)"))
     .option('--yardstick <file>', 'The article program (default: $LIBTORCH_RESNET_YARDSTICK, else ../shared/anchors/article_resnet34.py)')
     .option('--no-yardstick', 'Time ours only')
     .option('--python <python>', 'Python with torch for the yardstick (default: $LIBTORCH_RESNET_PYTHON, else /usr/bin/python3)')

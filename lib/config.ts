@@ -15,6 +15,17 @@ import type { TrainEvent } from './progress';
 /** The network shape: the article's 224 px ImageNet-style ResNet-34, or the same blocks with a 32 px CIFAR stem. */
 export type Preset = 'article' | 'cifar';
 
+/**
+ * The arithmetic of a run. 'fp32' is PyTorch's default math, what the article's program gets: float32 tensors,
+ * with cuDNN free to run convolutions on TF32 tensor cores on a GPU. 'tf32' lets matrix products use TF32 too.
+ * 'bf16' and 'fp16' run forward and loss under autocast (weights and optimizer stay float32); 'fp16' scales the
+ * loss. On the CPU 'tf32' runs as 'fp32', and 'fp16' is refused.
+ */
+export type Precision = 'fp32' | 'tf32' | 'bf16' | 'fp16';
+
+/** How batches and convolution weights are laid out: 'auto' is channels-last on CUDA, contiguous on the CPU. */
+export type MemoryFormat = 'auto' | 'contiguous' | 'channels-last';
+
 /** Where training runs: `auto` takes the first CUDA device when LibTorch sees one, else the CPU. */
 export type Device = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
 
@@ -49,6 +60,10 @@ export interface TrainConfig {
   device?: Device | string | undefined;
   /** CPU threads; 0 uses every core (0). */
   threads?: number | undefined;
+  /** Arithmetic: 'fp32', 'tf32', 'bf16' or 'fp16' ('fp32', as in the article). */
+  precision?: Precision | undefined;
+  /** Layout of batches and weights: 'auto', 'contiguous' or 'channels-last' ('auto'). */
+  memoryFormat?: MemoryFormat | undefined;
   /** Where CIFAR-10 is, or will be cached ($LIBTORCH_RESNET_DATA, else ~/.cache/libtorch-resnet). */
   dataDir?: string | undefined;
   /**
@@ -98,6 +113,8 @@ export interface ResolvedConfig {
   readonly imageSize: number;
   readonly device: Device;
   readonly threads: number;
+  readonly precision: Precision;
+  readonly memoryFormat: MemoryFormat;
   /** Absolute. */
   readonly dataDir: string;
   /** false, or where the archive comes from: an http(s) URL, a file: URL or an absolute path, and its md5. */
@@ -165,6 +182,8 @@ export const IMAGE_SIZE_RANGE: Readonly<Record<Preset, { readonly min: number; r
 export const DEFAULT_IMAGE_SIZE: Readonly<Record<Preset, number>> = Object.freeze({ article: 224, cifar: 32 });
 
 const PRESETS = ['article', 'cifar'] as const;
+const PRECISIONS = ['fp32', 'tf32', 'bf16', 'fp16'] as const satisfies readonly Precision[];
+const MEMORY_FORMATS = ['auto', 'contiguous', 'channels-last'] as const satisfies readonly MemoryFormat[];
 
 // The article's values (and this package's choices where the article has none).
 const DEFAULTS = {
@@ -178,6 +197,8 @@ const DEFAULTS = {
   preset: 'article' as Preset,
   device: 'auto' as Device,
   threads: 0,
+  precision: 'fp32' as Precision,
+  memoryFormat: 'auto' as MemoryFormat,
   download: true,
   logEvery: 10,
 } as const;
@@ -295,6 +316,30 @@ const SPECS = {
   threads: integerSpec('threads', 0, 1024, DEFAULTS.threads, 'CPU threads; 0 uses every core (or OMP_NUM_THREADS).', {
     defaultText: '0 (all cores)',
   }),
+  precision: {
+    name: 'precision',
+    type: 'enum',
+    default: 'fp32',
+    defaultText: "'fp32'",
+    range: "'fp32' | 'tf32' | 'bf16' | 'fp16'",
+    expected: "one of 'fp32', 'tf32', 'bf16' or 'fp16'",
+    description:
+      "Arithmetic: 'fp32' as in the article (cuDNN may use TF32 for convolutions, as PyTorch does), 'tf32' for " +
+      "matrix products too, 'bf16' or 'fp16' autocast (fp16 with loss scaling; CUDA only).",
+    cli: true,
+    values: PRECISIONS,
+  },
+  memoryFormat: {
+    name: 'memoryFormat',
+    type: 'enum',
+    default: 'auto',
+    defaultText: "'auto'",
+    range: "'auto' | 'contiguous' | 'channels-last'",
+    expected: "one of 'auto', 'contiguous' or 'channels-last'",
+    description: "Layout of batches and convolution weights; 'auto' is channels-last on CUDA, contiguous on the CPU.",
+    cli: true,
+    values: MEMORY_FORMATS,
+  },
   dataDir: {
     name: 'dataDir',
     type: 'string',
@@ -491,14 +536,17 @@ function readImageSize(value: unknown): number {
 }
 
 function readPreset(value: unknown): Preset {
-  const spec = SPECS.preset;
+  return readEnum<Preset>(value, SPECS.preset);
+}
+
+function readEnum<T extends string>(value: unknown, spec: OptionSpec): T {
   if (typeof value !== 'string') {
     throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', spec.name, spec.expected, value);
   }
-  if (!(PRESETS as readonly string[]).includes(value)) {
+  if (!spec.values!.includes(value)) {
     throw invalidParameter(TypeError, 'ERR_INVALID_ARG_VALUE', spec.name, spec.expected, value);
   }
-  return value as Preset;
+  return value as T;
 }
 
 function readDevice(value: unknown): Device {
@@ -678,6 +726,10 @@ export function resolveConfig(input: unknown): ResolvedConfig {
     imageSize: has('imageSize') ? readImageSize(value('imageSize')) : DEFAULT_IMAGE_SIZE[preset],
     device: has('device') ? readDevice(value('device')) : DEFAULTS.device,
     threads: has('threads') ? readInteger(value('threads'), SPECS.threads) : DEFAULTS.threads,
+    precision: has('precision') ? readEnum<Precision>(value('precision'), SPECS.precision) : DEFAULTS.precision,
+    memoryFormat: has('memoryFormat')
+      ? readEnum<MemoryFormat>(value('memoryFormat'), SPECS.memoryFormat)
+      : DEFAULTS.memoryFormat,
     dataDir: has('dataDir') ? readDataDir(value('dataDir')) : defaultDataDir(),
     download: resolveDownload(has('download') ? value('download') : DEFAULTS.download),
     limitTrain: has('limitTrain') ? readInteger(value('limitTrain'), SPECS.limitTrain) : undefined,
@@ -730,6 +782,8 @@ export function toNativeOptions(config: ResolvedConfig, dataDir: string): Native
     imageSize: config.imageSize,
     device: config.device,
     threads: config.threads,
+    precision: config.precision,
+    memoryFormat: config.memoryFormat,
     dataDir,
     limitTrain: config.limitTrain ?? 0,
     limitTest: config.limitTest ?? 0,
@@ -797,6 +851,9 @@ export function mergeResume(config: ResolvedConfig, saved: NativeCheckpointOptio
     dataDir: pick('dataDir', saved.dataDir),
     limitTest: pick('limitTest', saved.limitTest === 0 ? undefined : saved.limitTest),
     logEvery: pick('logEvery', saved.logEvery),
+    // Precision and layout change the arithmetic, not the network or the batches: a resume may switch them.
+    precision: pick('precision', saved.precision),
+    memoryFormat: pick('memoryFormat', saved.memoryFormat),
     runDir,
   });
 }
@@ -955,8 +1012,14 @@ export interface BenchConfig {
   threads?: number | undefined;
   dataDir?: string | undefined;
   download?: TrainConfig['download'];
-  /** Only 'fp32' for now. */
-  precision?: 'fp32' | undefined;
+  /** As train()'s ('fp32'). The yardstick always runs the article's float32. */
+  precision?: Precision | undefined;
+  /** As train()'s ('auto'). */
+  memoryFormat?: MemoryFormat | undefined;
+  /** The yardstick's DataLoader workers (0, as in the article). */
+  yardstickWorkers?: number | undefined;
+  /** The device's peak FLOP/s in TFLOP/s for the precision, for the model FLOP utilisation (from a table of known GPUs). */
+  peakTflops?: number | undefined;
   /** The article program to time against; false: time ours only. */
   yardstick?: string | false | undefined;
   /** The Python that runs it ($LIBTORCH_RESNET_PYTHON, else /usr/bin/python3 where present, else python3). */
@@ -974,7 +1037,10 @@ export interface ResolvedBenchConfig {
   readonly threads: number;
   readonly dataDir: string;
   readonly download: false | DownloadSource;
-  readonly precision: 'fp32';
+  readonly precision: Precision;
+  readonly memoryFormat: MemoryFormat;
+  readonly yardstickWorkers: number;
+  readonly peakTflops: number | undefined;
   readonly yardstick: string | false;
   readonly python: string;
 }
@@ -991,6 +1057,9 @@ const BENCH_OPTION_NAMES = Object.freeze([
   'dataDir',
   'download',
   'precision',
+  'memoryFormat',
+  'yardstickWorkers',
+  'peakTflops',
   'yardstick',
   'python',
 ] as const);
@@ -1025,9 +1094,6 @@ export function resolveBenchConfig(input: unknown = {}): ResolvedBenchConfig {
   const shape = resolveConfig({ preset: given.preset, imageSize: given.imageSize });
   const count = (name: string, min: number, max: number, def: number) =>
     has(name) ? readInteger(given[name], { ...integerSpec('epochs', min, max, def, ''), name: name as OptionName }) : def;
-  if (has('precision') && given.precision !== 'fp32') {
-    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_VALUE', 'precision', "'fp32' (the only precision so far)", given.precision);
-  }
   let yardstick: string | false = defaultYardstick();
   if (given.yardstick === false) yardstick = false;
   else if (has('yardstick')) yardstick = readPath(given.yardstick, 'yardstick');
@@ -1042,7 +1108,14 @@ export function resolveBenchConfig(input: unknown = {}): ResolvedBenchConfig {
     threads: has('threads') ? readInteger(given.threads, SPECS.threads) : DEFAULTS.threads,
     dataDir: has('dataDir') ? readDataDir(given.dataDir) : defaultDataDir(),
     download: resolveDownload(has('download') ? given.download : DEFAULTS.download),
-    precision: 'fp32',
+    precision: has('precision') ? readEnum<Precision>(given.precision, SPECS.precision) : DEFAULTS.precision,
+    memoryFormat: has('memoryFormat')
+      ? readEnum<MemoryFormat>(given.memoryFormat, SPECS.memoryFormat)
+      : DEFAULTS.memoryFormat,
+    yardstickWorkers: count('yardstickWorkers', 0, 256, 0),
+    peakTflops: has('peakTflops')
+      ? readNumber(given.peakTflops, numberSpec('peakTflops' as OptionName, { min: 0, max: 1e6, minExclusive: true }, 1, ''))
+      : undefined,
     yardstick,
     python: has('python') ? readCommand(given.python, 'python') : defaultPython(),
   });

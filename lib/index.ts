@@ -22,6 +22,8 @@ export type {
   OptionSpec,
   OptionName,
   Preset,
+  Precision,
+  MemoryFormat,
   Device,
 } from './config';
 export { TorchError, AbortError } from './errors';

@@ -16,6 +16,8 @@ export interface NativeTrainOptions {
   device: string;
   /** 0 = every core (or OMP_NUM_THREADS). */
   threads: number;
+  precision: 'fp32' | 'tf32' | 'bf16' | 'fp16';
+  memoryFormat: 'auto' | 'contiguous' | 'channels-last';
   /** Folder holding the binary batches (or cifar-10-batches-bin/ inside it). */
   dataDir: string;
   /** 0 = all records. */
@@ -55,6 +57,8 @@ export interface NativeBenchOptions {
   warmup: number;
   device: string;
   threads: number;
+  precision: NativeTrainOptions['precision'];
+  memoryFormat: NativeTrainOptions['memoryFormat'];
   dataDir: string;
 }
 
@@ -64,6 +68,10 @@ export interface NativeBenchResult {
   secondsPerStep: number;
   dataBatchesPerSecond: number;
   dataFraction: number;
+  /** Model FLOPs of one training image (3x forward) and what the timed steps achieved. */
+  trainFlopsPerImage: number;
+  flopsPerSecond: number;
+  channelsLast: boolean;
   parameters: number;
   device: string;
   libtorchVersion: string;
@@ -134,6 +142,8 @@ export interface NativeTrainResult {
   device: string;
   libtorchVersion: string;
   threads: number;
+  /** The layout used, once memoryFormat 'auto' was resolved for the device. */
+  channelsLast: boolean;
   trainSize: number;
   validSize: number;
   testSize: number;
@@ -229,6 +239,8 @@ export interface NativeBinding {
   readCheckpoint(path: string, onDone: (error: NativeError | null, result?: NativeCheckpointInfo) => void): NativeJob;
   info(): NativeInfo;
   parameterCount(preset: 'article' | 'cifar'): number;
+  /** Model FLOPs of one image's forward pass (convolutions and classifier, 2 per multiply-add). */
+  forwardFlops(preset: 'article' | 'cifar', imageSize: number): number;
   /** The state dict's keys (parameters, then buffers) with their shapes, named as PyTorch names them. */
   stateDictShapes(preset: 'article' | 'cifar'): Record<string, number[]>;
 }

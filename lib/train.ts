@@ -7,7 +7,7 @@ import {
   resolvePredictConfig,
   toNativeOptions,
 } from './config';
-import type { EvalConfig, PredictConfig, Preset, ResolvedConfig, TrainConfig } from './config';
+import type { EvalConfig, PredictConfig, Precision, Preset, ResolvedConfig, TrainConfig } from './config';
 import { CIFAR10_CLASSES, prepareDataset } from './dataset';
 import { captureCallerStack, createAbortError, fromNativeError } from './errors';
 import type { AbortError } from './errors';
@@ -68,6 +68,10 @@ export interface TrainResult {
   readonly libtorchVersion: string;
   /** CPU threads LibTorch used. */
   readonly threads: number;
+  /** The arithmetic the run used. */
+  readonly precision: Precision;
+  /** The layout the run used ('auto' resolved for the device). */
+  readonly memoryFormat: 'contiguous' | 'channels-last';
   readonly trainSize: number;
   readonly validSize: number;
   readonly testSize: number;
@@ -190,6 +194,8 @@ function toTrainResult(result: NativeTrainResult, config: ResolvedConfig): Train
     device: result.device,
     libtorchVersion: result.libtorchVersion,
     threads: result.threads,
+    precision: config.precision,
+    memoryFormat: result.channelsLast ? 'channels-last' : 'contiguous',
     trainSize: result.trainSize,
     validSize: result.validSize,
     testSize: result.testSize,

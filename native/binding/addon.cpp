@@ -101,6 +101,14 @@ Napi::Value ParameterCount(const Napi::CallbackInfo& info) {
   });
 }
 
+// forwardFlops(preset, imageSize) -> model FLOPs of one image's forward pass.
+Napi::Value ForwardFlops(const Napi::CallbackInfo& info) {
+  return translate_exceptions(info.Env(), [&]() -> Napi::Value {
+    const auto size = info[1].As<Napi::Number>().Int64Value();
+    return Napi::Number::New(info.Env(), core::forward_flops(to_preset(info[0]), size));
+  });
+}
+
 // stateDictShapes(preset) -> { key: shape }, named as PyTorch's state_dict() names them.
 Napi::Value StateDictShapes(const Napi::CallbackInfo& info) {
   return translate_exceptions(info.Env(), [&]() -> Napi::Value {
@@ -123,6 +131,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("readCheckpoint", Napi::Function::New(env, ReadCheckpoint, "readCheckpoint"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("parameterCount", Napi::Function::New(env, ParameterCount, "parameterCount"));
+  exports.Set("forwardFlops", Napi::Function::New(env, ForwardFlops, "forwardFlops"));
   exports.Set("stateDictShapes", Napi::Function::New(env, StateDictShapes, "stateDictShapes"));
   return exports;
 }

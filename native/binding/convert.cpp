@@ -1,11 +1,23 @@
 // SPDX-License-Identifier: MIT
 #include "convert.h"
 
+#include <stdexcept>
 #include <string>
 
 namespace libtorch_resnet::binding {
 
 namespace {
+
+// lib/config.ts has checked the names; an unknown one here is a caller bypassing it.
+core::Precision to_precision(const std::string& name) {
+  if (auto p = core::precision_from_name(name)) return *p;
+  throw std::invalid_argument("unknown precision '" + name + "'; use 'fp32', 'tf32', 'bf16' or 'fp16'");
+}
+
+core::MemoryFormat to_memory_format(const std::string& name) {
+  if (auto f = core::memory_format_from_name(name)) return *f;
+  throw std::invalid_argument("unknown memory format '" + name + "'; use 'auto', 'contiguous' or 'channels-last'");
+}
 
 int64_t get_int(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::Number>().Int64Value(); }
 double get_double(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::Number>().DoubleValue(); }
@@ -33,6 +45,8 @@ Napi::Object to_js(Napi::Env env, const core::TrainOptions& t) {
   o.Set("imageSize", number(env, static_cast<double>(t.image_size)));
   o.Set("device", t.device);
   o.Set("threads", number(env, t.threads));
+  o.Set("precision", core::precision_name(t.precision));
+  o.Set("memoryFormat", core::memory_format_name(t.memory_format));
   o.Set("dataDir", t.data_dir);
   o.Set("limitTrain", number(env, static_cast<double>(t.limit_train)));
   o.Set("limitTest", number(env, static_cast<double>(t.limit_test)));
@@ -92,6 +106,8 @@ core::TrainOptions to_train_options(const Napi::Object& o) {
   t.image_size = get_int(o, "imageSize");
   t.device = get_string(o, "device");
   t.threads = static_cast<int>(get_int(o, "threads"));
+  t.precision = to_precision(get_string(o, "precision"));
+  t.memory_format = to_memory_format(get_string(o, "memoryFormat"));
   t.data_dir = get_string(o, "dataDir");
   t.limit_train = get_int(o, "limitTrain");
   t.limit_test = get_int(o, "limitTest");
@@ -129,6 +145,8 @@ core::BenchOptions to_bench_options(const Napi::Object& o) {
   b.warmup = get_int(o, "warmup");
   b.device = get_string(o, "device");
   b.threads = static_cast<int>(get_int(o, "threads"));
+  b.precision = to_precision(get_string(o, "precision"));
+  b.memory_format = to_memory_format(get_string(o, "memoryFormat"));
   b.data_dir = get_string(o, "dataDir");
   return b;
 }
@@ -216,6 +234,7 @@ Napi::Object to_js(Napi::Env env, const core::TrainResult& r) {
   o.Set("device", r.device);
   o.Set("libtorchVersion", r.libtorch_version);
   o.Set("threads", number(env, r.threads));
+  o.Set("channelsLast", Napi::Boolean::New(env, r.channels_last));
   o.Set("trainSize", number(env, static_cast<double>(r.train_size)));
   o.Set("validSize", number(env, static_cast<double>(r.valid_size)));
   o.Set("testSize", number(env, static_cast<double>(r.test_size)));
@@ -265,6 +284,9 @@ Napi::Object to_js(Napi::Env env, const core::BenchResult& r) {
   o.Set("secondsPerStep", number(env, r.seconds_per_step));
   o.Set("dataBatchesPerSecond", number(env, r.data_batches_per_second));
   o.Set("dataFraction", number(env, r.data_fraction));
+  o.Set("trainFlopsPerImage", number(env, r.train_flops_per_image));
+  o.Set("flopsPerSecond", number(env, r.flops_per_second));
+  o.Set("channelsLast", Napi::Boolean::New(env, r.channels_last));
   o.Set("parameters", number(env, static_cast<double>(r.parameters)));
   o.Set("device", r.device);
   o.Set("libtorchVersion", r.libtorch_version);

@@ -7,7 +7,7 @@
 #include "cifar10_dataset.h"
 #include "resnet34.h"
 #include "runtime.h"
-#include "sgd_step.h"
+#include "compute_mode.h"
 #include "torch_compat.h"
 
 namespace libtorch_resnet::core {
@@ -30,7 +30,7 @@ BenchResult benchmark(const BenchOptions& o, const StopToken& stop) {
   BenchResult result;
   result.threads = use_cpu_threads(o.threads);
   const torch::Device device = resolve_device(o.device);
-  if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
+  ComputeMode mode(o.precision, o.memory_format, device);
   torch::manual_seed(o.seed);
   auto gen = at::detail::createCPUGenerator(o.seed);
 
@@ -38,13 +38,15 @@ BenchResult benchmark(const BenchOptions& o, const StopToken& stop) {
   if (data.size() < o.batch_size)
     throw std::runtime_error("the benchmark needs at least one batch of " + std::to_string(o.batch_size) +
                              " training records; " + o.data_dir + " has " + std::to_string(data.size()));
-  const BatchTransform transform(o.image_size, device);
+  const BatchTransform transform(o.image_size, device, mode.channels_last());
   ResNet34 model(o.preset);
   model->to(device);
+  mode.prepare(model);
   model->train();
   torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9).weight_decay(0.001));
   result.parameters = count_parameters(*model);
   result.device = device.str();
+  result.channels_last = mode.channels_last();
   result.libtorch_version = compat::libtorch_version();
 
   // Batch indices drawn up front, as an epoch's permutation would be.
@@ -70,13 +72,15 @@ BenchResult benchmark(const BenchOptions& o, const StopToken& stop) {
       start = Clock::now();
     }
     auto [images, labels] = make_batch(i);
-    loss_sum += sgd_step(model, optimizer, images, labels).loss;
+    loss_sum += mode.sgd_step(model, optimizer, images, labels).first;
   }
   (void)loss_sum.item<double>();
   wait_for(device);
   const double step_seconds = std::chrono::duration<double>(Clock::now() - start).count();
   result.seconds_per_step = step_seconds / static_cast<double>(o.steps);
   result.images_per_second = static_cast<double>(o.steps * o.batch_size) / step_seconds;
+  result.train_flops_per_image = 3 * forward_flops(o.preset, o.image_size);
+  result.flops_per_second = result.train_flops_per_image * result.images_per_second;
 
   // The data path alone
   wait_for(device);

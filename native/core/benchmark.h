@@ -21,6 +21,8 @@ struct BenchOptions {
   int64_t warmup = 3;
   std::string device = "auto";
   int threads = 0;
+  Precision precision = Precision::kFp32;
+  MemoryFormat memory_format = MemoryFormat::kAuto;
   // CIFAR-10 binary batches; up to 4096 training records are read and batches drawn from them at random.
   std::string data_dir;
   uint64_t seed = 42;
@@ -35,6 +37,10 @@ struct BenchResult {
   double data_batches_per_second = 0;
   // Share of a step the data path takes, in [0, 1].
   double data_fraction = 0;
+  // Model FLOPs of one training image (3x the forward pass) and what the timed steps achieved, in FLOP/s.
+  double train_flops_per_image = 0;
+  double flops_per_second = 0;
+  bool channels_last = false;
   int64_t parameters = 0;
   std::string device;
   std::string libtorch_version;

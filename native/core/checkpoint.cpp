@@ -84,11 +84,17 @@ std::vector<char> read_file(const std::string& path) {
   return bytes;
 }
 
-// Parameters, then buffers, detached copies on the CPU: a checkpoint from a GPU run loads anywhere.
+// A detached, contiguous copy on the CPU: a checkpoint from a GPU run, or one with channels-last weights, loads
+// anywhere and stores the same bytes whatever the layout was.
+torch::Tensor host_copy(const torch::Tensor& t) {
+  return torch::empty(t.sizes(), t.options().device(torch::kCPU)).copy_(t.detach());
+}
+
+// Parameters, then buffers.
 c10::Dict<std::string, torch::Tensor> state_dict(ResNet34& model) {
   c10::Dict<std::string, torch::Tensor> dict;
-  for (const auto& item : model->named_parameters()) dict.insert(item.key(), item.value().detach().cpu().clone());
-  for (const auto& item : model->named_buffers()) dict.insert(item.key(), item.value().detach().cpu().clone());
+  for (const auto& item : model->named_parameters()) dict.insert(item.key(), host_copy(item.value()));
+  for (const auto& item : model->named_buffers()) dict.insert(item.key(), host_copy(item.value()));
   return dict;
 }
 
@@ -105,6 +111,8 @@ GenericDict options_dict(const TrainOptions& o) {
   d.insert("image_size", o.image_size);
   d.insert("device", o.device);
   d.insert("threads", static_cast<int64_t>(o.threads));
+  d.insert("precision", std::string(precision_name(o.precision)));
+  d.insert("memory_format", std::string(memory_format_name(o.memory_format)));
   d.insert("data_dir", o.data_dir);
   d.insert("limit_train", o.limit_train);
   d.insert("limit_test", o.limit_test);
@@ -122,7 +130,7 @@ GenericDict optimizer_dict(const TrainOptions& o, ResNet34& model, torch::optim:
     const auto* param_state = compat::sgd_state(optimizer, params[i], /*create=*/false);
     if (param_state == nullptr || !param_state->momentum_buffer().defined()) continue;
     GenericDict entry = string_dict();
-    entry.insert("momentum_buffer", param_state->momentum_buffer().detach().cpu().clone());
+    entry.insert("momentum_buffer", host_copy(param_state->momentum_buffer()));
     state.insert(static_cast<int64_t>(i), entry);
   }
   GenericDict group = string_dict();
@@ -190,6 +198,9 @@ class Reader {
   std::string text(const std::string& key) const {
     return typed(key, [](const c10::IValue& v) { return v.isString(); }, "a string").toStringRef();
   }
+  std::string text_or(const std::string& key, const std::string& fallback) const {
+    return dict_.contains(key) ? text(key) : fallback;
+  }
   torch::Tensor tensor(const std::string& key) const {
     return typed(key, [](const c10::IValue& v) { return v.isTensor(); }, "a tensor").toTensor();
   }
@@ -228,6 +239,15 @@ TrainOptions read_options(const Reader& r) {
   o.image_size = r.integer("image_size");
   o.device = r.text("device");
   o.threads = static_cast<int>(r.integer("threads"));
+  // Absent from files written before precision and memory format were options: those ran float32, auto layout.
+  const std::string precision = r.text_or("precision", "fp32");
+  const auto p = precision_from_name(precision);
+  if (!p) throw std::runtime_error("checkpoint " + r.path() + " has an unknown precision '" + precision + "'");
+  o.precision = *p;
+  const std::string format = r.text_or("memory_format", "auto");
+  const auto f = memory_format_from_name(format);
+  if (!f) throw std::runtime_error("checkpoint " + r.path() + " has an unknown memory format '" + format + "'");
+  o.memory_format = *f;
   o.data_dir = r.text("data_dir");
   o.limit_train = r.integer("limit_train");
   o.limit_test = r.integer("limit_test");
@@ -354,8 +374,9 @@ void restore(const Checkpoint& c, ResNet34& model, torch::optim::SGD* optimizer)
     const int64_t i = item.key();
     if (i < 0 || i >= static_cast<int64_t>(params.size()) || item.value().sizes() != params[i].sizes())
       throw std::runtime_error("checkpoint " + c.path + " has a momentum buffer that fits no parameter");
+    // Shaped like the parameter (device and layout, channels-last included), as SGD would have made it.
     compat::sgd_state(*optimizer, params[i], /*create=*/true)
-        ->momentum_buffer(item.value().to(params[i].device()).clone());
+        ->momentum_buffer(torch::empty_like(params[i]).copy_(item.value()));
   }
 }
 

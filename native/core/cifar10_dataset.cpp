@@ -100,7 +100,8 @@ torch::Tensor to_cifar_image(const torch::Tensor& rgb) {
   return x.round().clamp(0, 255).to(torch::kUInt8).squeeze(0).contiguous();
 }
 
-BatchTransform::BatchTransform(int64_t image_size, const torch::Device& device) : image_size_(image_size) {
+BatchTransform::BatchTransform(int64_t image_size, const torch::Device& device, bool channels_last)
+    : image_size_(image_size), channels_last_(channels_last) {
   auto opts = torch::TensorOptions().dtype(torch::kFloat32);
   auto mean = torch::tensor({kMean[0], kMean[1], kMean[2]}, opts).view({1, 3, 1, 1});
   auto std = torch::tensor({kStd[0], kStd[1], kStd[2]}, opts).view({1, 3, 1, 1});
@@ -111,6 +112,8 @@ BatchTransform::BatchTransform(int64_t image_size, const torch::Device& device) 
 
 torch::Tensor BatchTransform::operator()(const torch::Tensor& images) const {
   auto x = images.to(torch::kFloat32);
+  // Converting the small uint8-derived batch before the resize lets interpolate write NHWC directly.
+  if (channels_last_) x = x.contiguous(at::MemoryFormat::ChannelsLast);
   if (image_size_ != kImageSide) {
     namespace F = torch::nn::functional;
     x = F::interpolate(x, F::InterpolateFuncOptions()
@@ -118,7 +121,8 @@ torch::Tensor BatchTransform::operator()(const torch::Tensor& images) const {
                               .mode(torch::kBilinear)
                               .align_corners(false));
   }
-  return (x - mean_) * inv_std_;
+  x = (x - mean_) * inv_std_;
+  return channels_last_ ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
 }
 
 }  // namespace libtorch_resnet::core

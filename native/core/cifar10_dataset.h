@@ -43,14 +43,16 @@ class Cifar10Dataset {
 torch::Tensor to_cifar_image(const torch::Tensor& rgb);
 
 // uint8 [B,3,32,32] -> float [B,3,S,S]: scale to [0,1], bilinear resize (as PIL's upscaling in the article's
-// transforms.Resize), normalize with the article's CIFAR-10 mean and std.
+// transforms.Resize), normalize with the article's CIFAR-10 mean and std; laid out channels-last when asked, to
+// match channels-last weights.
 class BatchTransform {
  public:
-  BatchTransform(int64_t image_size, const torch::Device& device);
+  BatchTransform(int64_t image_size, const torch::Device& device, bool channels_last = false);
   torch::Tensor operator()(const torch::Tensor& images) const;
 
  private:
   int64_t image_size_;
+  bool channels_last_;
   torch::Tensor mean_;
   torch::Tensor inv_std_;
 };

@@ -34,8 +34,10 @@ ResNet34 load_network(const Checkpoint& c, const torch::Device& device) {
 
 std::optional<torch::Tensor> confusion_counts(ResNet34& model, const Cifar10Dataset& data,
                                               const BatchTransform& transform, int64_t batch_size,
-                                              const StopToken& stop) {
+                                              const StopToken& stop, const ComputeMode* mode) {
   torch::NoGradGuard no_grad;
+  std::optional<AutocastScope> autocast;
+  if (mode != nullptr) autocast.emplace(*mode);
   model->eval();
   auto counts = torch::zeros({kNumClasses * kNumClasses}, data.labels().options());
   for (int64_t start = 0; start < data.size(); start += batch_size) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cifar10_dataset.h"
+#include "compute_mode.h"
 #include "options.h"
 #include "progress.h"
 #include "resnet34.h"
@@ -23,10 +24,11 @@ struct TestMetrics {
 };
 
 // Counts [true][predicted] over `data` in eval mode with gradients off, leaving the model in train mode.
-// Returns nullopt when stopped (checked before every batch).
+// Returns nullopt when stopped (checked before every batch). With `mode`, forward runs in its precision (the
+// training run's); without, in float32.
 std::optional<torch::Tensor> confusion_counts(ResNet34& model, const Cifar10Dataset& data,
                                               const BatchTransform& transform, int64_t batch_size,
-                                              const StopToken& stop);
+                                              const StopToken& stop, const ComputeMode* mode = nullptr);
 
 double accuracy_of(const torch::Tensor& counts);
 TestMetrics test_metrics(const torch::Tensor& counts);

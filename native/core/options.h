@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace libtorch_resnet::core {
 
@@ -11,6 +13,45 @@ namespace libtorch_resnet::core {
 enum class Preset { kArticle, kCifar };
 
 inline const char* preset_name(Preset preset) { return preset == Preset::kArticle ? "article" : "cifar"; }
+
+// The arithmetic a run uses. kFp32 is PyTorch's default math, which the article's program gets too: float32
+// tensors, cuDNN free to run convolutions on TF32 tensor cores, matrix products in full float32. kTf32 lets matrix
+// products use TF32 as well. kBf16 and kFp16 run forward and loss under autocast (weights and optimizer stay
+// float32); kFp16 scales the loss so small gradients survive. On the CPU, kTf32 is kFp32 and kFp16 is refused.
+enum class Precision { kFp32, kTf32, kBf16, kFp16 };
+
+inline const char* precision_name(Precision p) {
+  switch (p) {
+    case Precision::kTf32: return "tf32";
+    case Precision::kBf16: return "bf16";
+    case Precision::kFp16: return "fp16";
+    default: return "fp32";
+  }
+}
+
+inline std::optional<Precision> precision_from_name(std::string_view name) {
+  for (auto p : {Precision::kFp32, Precision::kTf32, Precision::kBf16, Precision::kFp16})
+    if (name == precision_name(p)) return p;
+  return std::nullopt;
+}
+
+// How image batches and convolution weights are laid out in memory. kAuto picks what measured faster on the
+// device (BENCHMARKS.md): channels-last on CUDA (NHWC suits tensor cores), contiguous NCHW on the CPU.
+enum class MemoryFormat { kAuto, kContiguous, kChannelsLast };
+
+inline const char* memory_format_name(MemoryFormat f) {
+  switch (f) {
+    case MemoryFormat::kContiguous: return "contiguous";
+    case MemoryFormat::kChannelsLast: return "channels-last";
+    default: return "auto";
+  }
+}
+
+inline std::optional<MemoryFormat> memory_format_from_name(std::string_view name) {
+  for (auto f : {MemoryFormat::kAuto, MemoryFormat::kContiguous, MemoryFormat::kChannelsLast})
+    if (name == memory_format_name(f)) return f;
+  return std::nullopt;
+}
 
 struct TrainOptions {
   // Number of passes over the training split.
@@ -35,6 +76,8 @@ struct TrainOptions {
   std::string device = "auto";
   // Intra-op CPU threads; 0 means every core (or OMP_NUM_THREADS when set).
   int threads = 0;
+  Precision precision = Precision::kFp32;
+  MemoryFormat memory_format = MemoryFormat::kAuto;
   // Folder holding the CIFAR-10 binary batches (data_batch_1.bin ... test_batch.bin).
   std::string data_dir;
   // Use only the first N training / test records; 0 means all.

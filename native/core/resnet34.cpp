@@ -72,6 +72,39 @@ int64_t count_parameters(const nn::Module& module) {
 
 int64_t count_parameters(Preset preset) { return count_parameters(*ResNet34(preset)); }
 
+double forward_flops(Preset preset, int64_t image_size, int64_t num_classes) {
+  double macs = 0;
+  int64_t side = image_size;
+  // A k x k convolution with padding k/2: its output side, and its multiply-adds (bias as one more per output).
+  const auto conv = [&](int64_t in, int64_t out, int64_t k, int64_t stride) {
+    side = (side + 2 * (k / 2) - k) / stride + 1;
+    macs += static_cast<double>(side * side * out) * static_cast<double>(in * k * k + 1);
+  };
+  if (preset == Preset::kArticle) {
+    conv(3, 64, 7, 2);
+    side = (side + 2 - 3) / 2 + 1;  // 3x3/2 max pool, padding 1
+  } else {
+    conv(3, 64, 3, 1);
+  }
+  int64_t in = 64;
+  const int64_t planes[] = {64, 128, 256, 512}, blocks[] = {3, 4, 6, 3}, strides[] = {1, 2, 2, 2};
+  for (int stage = 0; stage < 4; ++stage) {
+    for (int64_t b = 0; b < blocks[stage]; ++b) {
+      const int64_t stride = b == 0 ? strides[stage] : 1;
+      const int64_t block_in_side = side;
+      if (b == 0 && (stride != 1 || in != planes[stage])) {
+        conv(in, planes[stage], 1, stride);  // the projection, on the block's input
+        side = block_in_side;
+      }
+      conv(in, planes[stage], 3, stride);
+      conv(planes[stage], planes[stage], 3, 1);
+      in = planes[stage];
+    }
+  }
+  macs += static_cast<double>(512 * num_classes + num_classes);
+  return 2 * macs;
+}
+
 std::vector<std::pair<std::string, std::vector<int64_t>>> state_dict_shapes(Preset preset) {
   ResNet34 model(preset);
   std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;

@@ -54,6 +54,13 @@ int64_t count_parameters(const torch::nn::Module& module);
 // Builds the network on the CPU to count it: 21,298,314 for kArticle.
 int64_t count_parameters(Preset preset);
 
+// Multiply-adds of one forward pass of one image, times 2: convolutions (bias included) and the classifier;
+// batch norm, ReLU, pooling and the residual sums (under 1% together) are left out, as FLOP counts for ResNets
+// usually do. About 7.3e9 for kArticle at 224 px. Training costs about 3x this (forward, then two backward
+// products per layer): the figure model FLOP utilisation is computed from. (The "3.6 GFLOPs" often quoted for
+// ResNet-34 counts multiply-adds.)
+double forward_flops(Preset preset, int64_t image_size, int64_t num_classes = 10);
+
 // The state-dict keys (parameters, then buffers) with their shapes, as PyTorch's model.state_dict() names them.
 std::vector<std::pair<std::string, std::vector<int64_t>>> state_dict_shapes(Preset preset);
 

@@ -3,6 +3,7 @@
 // See shared/notes/libtorch-portability.md for what was checked.
 #pragma once
 
+#include <ATen/autocast_mode.h>
 #include <torch/cuda.h>
 #include <torch/torch.h>
 #include <torch/version.h>
@@ -50,5 +51,48 @@ torch::optim::SGDParamState* sgd_state(Optimizer& optimizer, const torch::Tensor
   }
   return static_cast<torch::optim::SGDParamState*>(found->second.get());
 }
+
+// Autocast for one scope on one device type, as Python's torch.autocast does it: save the thread's state, set it,
+// count the nesting; on leaving, drop the cast-weight cache when the outermost scope ends, then restore. 1.13 has
+// per-device functions (CUDA "gpu", CPU); 2.4 made them take the device type. Autocast state is thread-local, so the
+// guard must live on the thread that runs the model.
+class AutocastGuard {
+ public:
+  AutocastGuard(c10::DeviceType device, at::ScalarType dtype) : device_(device) {
+    previous_enabled_ = enabled();
+    previous_dtype_ = get_dtype();
+    set_enabled(true);
+    set_dtype(dtype);
+    at::autocast::increment_nesting();
+  }
+  ~AutocastGuard() {
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    set_enabled(previous_enabled_);
+    set_dtype(previous_dtype_);
+  }
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+#if LIBTORCH_RESNET_TORCH_AT_LEAST(2, 4)
+  bool enabled() const { return at::autocast::is_autocast_enabled(device_); }
+  void set_enabled(bool on) const { at::autocast::set_autocast_enabled(device_, on); }
+  at::ScalarType get_dtype() const { return at::autocast::get_autocast_dtype(device_); }
+  void set_dtype(at::ScalarType t) const { at::autocast::set_autocast_dtype(device_, t); }
+#else
+  bool cuda() const { return device_ == c10::DeviceType::CUDA; }
+  bool enabled() const { return cuda() ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled(); }
+  void set_enabled(bool on) const { cuda() ? at::autocast::set_enabled(on) : at::autocast::set_cpu_enabled(on); }
+  at::ScalarType get_dtype() const {
+    return cuda() ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+  }
+  void set_dtype(at::ScalarType t) const {
+    cuda() ? at::autocast::set_autocast_gpu_dtype(t) : at::autocast::set_autocast_cpu_dtype(t);
+  }
+#endif
+  c10::DeviceType device_;
+  bool previous_enabled_ = false;
+  at::ScalarType previous_dtype_ = at::kFloat;
+};
 
 }  // namespace libtorch_resnet::compat

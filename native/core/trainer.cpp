@@ -8,7 +8,7 @@
 
 #include "cifar10_dataset.h"
 #include "resnet34.h"
-#include "sgd_step.h"
+#include "compute_mode.h"
 #include "torch_compat.h"
 
 namespace libtorch_resnet::core {
@@ -86,7 +86,7 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
   TrainResult result;
   result.threads = use_cpu_threads(o.threads);
   const torch::Device device = resolve_device(o.device);
-  if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
+  ComputeMode mode(o.precision, o.memory_format, device);
   std::optional<Checkpoint> resumed;
   if (!o.resume_from.empty()) {
     resumed = load_checkpoint(o.resume_from);
@@ -97,11 +97,12 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
 
   // Data
   Splits data = load_splits(o, gen, device);
-  const BatchTransform transform(o.image_size, device);
+  const BatchTransform transform(o.image_size, device, mode.channels_last());
 
   // Model, optimizer and where the run stands
   ResNet34 model(o.preset);
   model->to(device);
+  mode.prepare(model);
   torch::optim::SGD optimizer(model->parameters(),
                               torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
   RunState state;
@@ -120,6 +121,7 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
 
   result.parameters = count_parameters(*model);
   result.device = device.str();
+  result.channels_last = mode.channels_last();
   result.libtorch_version = compat::libtorch_version();
   result.train_size = data.train.size();
   result.valid_size = data.valid.size();
@@ -210,9 +212,9 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
       auto images = transform(data.train.images().index_select(0, idx));
       auto labels = data.train.labels().index_select(0, idx);
 
-      const StepOutput out = sgd_step(model, optimizer, images, labels);
-      auto batch_loss_sum = out.loss * static_cast<double>(end - start);
-      auto batch_correct = out.logits.argmax(1).eq(labels).sum().to(torch::kFloat32);
+      const auto [loss, logits] = mode.sgd_step(model, optimizer, images, labels);
+      auto batch_loss_sum = loss * static_cast<double>(end - start);
+      auto batch_correct = logits.argmax(1).eq(labels).sum().to(torch::kFloat32);
       epoch_loss += batch_loss_sum;
       epoch_correct += batch_correct;
       window_loss += batch_loss_sum;
@@ -248,7 +250,7 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
       e.epoch = epoch;
       e.samples = data.valid.size();
       emit(e);
-      auto valid = confusion_counts(model, data.valid, transform, o.batch_size, stop);
+      auto valid = confusion_counts(model, data.valid, transform, o.batch_size, stop, &mode);
       if (!valid) return cancelled(position(steps_per_epoch));
       stats.valid_accuracy = accuracy_of(*valid);
     }
@@ -292,7 +294,7 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
     e.samples = data.test.size();
     emit(e);
   }
-  auto test = confusion_counts(model, data.test, transform, o.batch_size, stop);
+  auto test = confusion_counts(model, data.test, transform, o.batch_size, stop, &mode);
   if (!test) return cancelled(state);
   result.test = test_metrics(*test);
   if (!o.checkpoint_dir.empty()) {

@@ -45,12 +45,16 @@ int main(int argc, char** argv) {
       o.limit_test = std::atoll(value);
     } else if (flag == "--log-every") {
       o.log_every = std::atoll(value);
+    } else if (flag == "--precision" && precision_from_name(value)) {
+      o.precision = *precision_from_name(value);
+    } else if (flag == "--memory-format" && memory_format_from_name(value)) {
+      o.memory_format = *memory_format_from_name(value);
     } else if (flag == "--checkpoint-dir") {
       o.checkpoint_dir = value;
     } else if (flag == "--resume") {
       o.resume_from = value;
     } else {
-      std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
+      std::fprintf(stderr, "unknown flag or value: %s %s\n", flag.c_str(), value);
       return 2;
     }
   }

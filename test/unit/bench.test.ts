@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { median, reproduceCommand, runBenchmark } from '../../lib/bench';
+import { median, peakFor, reproduceCommand, runBenchmark } from '../../lib/bench';
 import { resolveBenchConfig } from '../../lib/config';
 import { FakeBinding, makeDataDir } from './fake-binding';
 
@@ -58,11 +58,17 @@ test('ours and the yardstick alternate; medians and their ratio are reported', a
     warmup: 3,
     device: 'auto',
     threads: 0,
+    precision: 'fp32',
+    memoryFormat: 'auto',
     dataDir,
   });
   expect(reproduceCommand(report)).toBe(
-    'npm run bench -- --device cpu --preset cifar --batch-size 32 --steps 4 --rounds 3 --threads 2',
+    'npm run bench -- --device cpu --preset cifar --batch-size 32 --precision fp32 --memory-format contiguous ' +
+      '--steps 4 --rounds 3 --threads 2',
   );
+  // On the CPU there is no peak to measure against; the FLOPs are still reported.
+  expect(report).toMatchObject({ gpu: null, peakTflops: null, mfu: null, trainGflopsPerImage: 3, channelsLast: false });
+  expect(report.tflops).toBeCloseTo((3e9 * 11) / 1e12, 12);
 });
 
 test('without a usable yardstick, ours is still timed and the reason given', async () => {
@@ -76,10 +82,22 @@ test('without a usable yardstick, ours is still timed and the reason given', asy
   expect((await runBenchmark(new FakeBinding(), off)).yardstickSkipped).toBe('turned off (--no-yardstick)');
 });
 
+test('peaks come from the datasheet table by GPU name and precision', () => {
+  expect(peakFor('NVIDIA H100 80GB HBM3', 'bf16')).toBe(989.4);
+  expect(peakFor('NVIDIA H100 80GB HBM3', 'fp32')).toBe(494.7);
+  expect(peakFor('NVIDIA H100 PCIe', 'fp16')).toBe(756);
+  expect(peakFor('NVIDIA H200', 'tf32')).toBe(494.7);
+  expect(peakFor('Some Future GPU', 'bf16')).toBeUndefined();
+});
+
 test('options are checked like train()\'s', () => {
   expect(() => resolveBenchConfig({ steps: 0 })).toThrow(/^Expected integer between 1 and 100000 for steps/);
   expect(() => resolveBenchConfig({ preset: 'article', imageSize: 32 })).toThrow(/for imageSize/);
-  expect(() => resolveBenchConfig({ precision: 'bf16' })).toThrow(/for precision but received 'bf16'/);
+  expect(() => resolveBenchConfig({ precision: 'int8' })).toThrow(/for precision but received 'int8'/);
+  expect(() => resolveBenchConfig({ memoryFormat: 'nhwc' })).toThrow(/one of 'auto', 'contiguous' or 'channels-last' for memoryFormat/);
+  expect(() => resolveBenchConfig({ peakTflops: 0 })).toThrow(/for peakTflops/);
+  expect(resolveBenchConfig({ precision: 'bf16', memoryFormat: 'channels-last', yardstickWorkers: 8, peakTflops: 989 }))
+    .toMatchObject({ precision: 'bf16', memoryFormat: 'channels-last', yardstickWorkers: 8, peakTflops: 989 });
   expect(() => resolveBenchConfig({ step: 3 })).toThrow(/did you mean 'steps'\?/);
   expect(resolveBenchConfig({ preset: 'cifar' })).toMatchObject({ imageSize: 32, steps: 10, warmup: 3, rounds: 3 });
 });

@@ -143,7 +143,7 @@ const cases: Case[] = [
     T,
     VALUE,
     "Unknown option 'colour'; the options are epochs, lr, batchSize, momentum, weightDecay, validSplit, seed, " +
-      'preset, imageSize, device, threads, dataDir, download, limitTrain, limitTest, logEvery, runDir, resume, ' +
+      'preset, imageSize, device, threads, precision, memoryFormat, dataDir, download, limitTrain, limitTest, logEvery, runDir, resume, ' +
       'signal, onProgress',
   ],
 ];
@@ -188,6 +188,8 @@ describe('resolveConfig defaults', () => {
       imageSize: 224,
       device: 'auto',
       threads: 0,
+      precision: 'fp32',
+      memoryFormat: 'auto',
       dataDir: '/var/cache/xdg/libtorch-resnet',
       download: {
         url: 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz',
@@ -345,6 +347,8 @@ describe('OPTION_SPECS', () => {
       'imageSize',
       'device',
       'threads',
+      'precision',
+      'memoryFormat',
       'dataDir',
       'download',
       'limitTrain',
@@ -404,6 +408,8 @@ describe('toNativeOptions', () => {
       imageSize: 32,
       device: 'auto',
       threads: 4,
+      precision: 'fp32',
+      memoryFormat: 'auto',
       dataDir: '/prepared',
       limitTrain: 0,
       limitTest: 0,

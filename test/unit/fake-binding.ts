@@ -64,6 +64,7 @@ export function nativeResult(status: 'completed' | 'cancelled' = 'completed'): N
     device: 'cpu',
     libtorchVersion: '1.13.1',
     threads: 4,
+    channelsLast: false,
     trainSize: 100,
     validSize: 10,
     testSize: 20,
@@ -91,6 +92,8 @@ export function checkpointInfo(epochsDone = 1, options: Partial<NativeCheckpoint
       imageSize: 16,
       device: 'cpu',
       threads: 2,
+      precision: 'fp32',
+      memoryFormat: 'auto',
       dataDir: '/data/cifar',
       limitTrain: 256,
       limitTest: 0,
@@ -254,6 +257,9 @@ export class FakeBinding implements NativeBinding {
         secondsPerStep: options.batchSize / rate,
         dataBatchesPerSecond: 500,
         dataFraction: 0.01,
+        trainFlopsPerImage: 3e9,
+        flopsPerSecond: 3e9 * rate,
+        channelsLast: options.memoryFormat === 'channels-last',
         parameters: 21298314,
         device: 'cpu',
         libtorchVersion: '1.13.1',
@@ -277,6 +283,10 @@ export class FakeBinding implements NativeBinding {
 
   parameterCount(preset: 'article' | 'cifar'): number {
     return preset === 'article' ? 21298314 : 21282122;
+  }
+
+  forwardFlops(preset: 'article' | 'cifar', imageSize: number): number {
+    return (preset === 'article' ? 3.6e9 : 1.16e9) * (imageSize / (preset === 'article' ? 224 : 32)) ** 2;
   }
 
   stateDictShapes(preset: 'article' | 'cifar'): Record<string, number[]> {

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: MIT
+// How a run computes: its precision (math flags, autocast around forward and loss, loss scaling for fp16) and the
+// memory layout of convolution weights and batches. One object per job, made on the thread that runs the model
+// (autocast state is thread-local), so training, evaluation and the benchmark cannot disagree.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <optional>
+
+#include "options.h"
+#include "resnet34.h"
+#include "torch_compat.h"
+
+namespace libtorch_resnet::core {
+
+// fp16 loss scaling, as torch.cuda.amp.GradScaler does it with its defaults: scale the loss by S (starting at
+// 2^16), unscale the gradients, skip the update when one of them is inf or NaN and halve S, double S after 2000
+// clean steps. The scale and the overflow flag stay on the device.
+class LossScaler {
+ public:
+  // backward() of loss * S, then unscale; returns whether the gradients are finite. Reading the overflow flag
+  // back is this precision's one host sync per step (GradScaler has the same).
+  bool backward(const torch::Tensor& loss, const std::vector<torch::Tensor>& params);
+  // After the step (taken or skipped): grow or shrink the scale.
+  void update();
+
+ private:
+  torch::Tensor scale_, growth_tracker_, found_inf_;
+};
+
+class ComputeMode {
+ public:
+  // Sets the process-wide math flags for `precision` on CUDA (cuDNN autotuning, TF32). Throws with a hint when
+  // the device cannot run it (fp16 on the CPU). kAuto memory format resolves here.
+  ComputeMode(Precision precision, MemoryFormat memory_format, const torch::Device& device);
+
+  Precision precision() const { return precision_; }
+  bool channels_last() const { return channels_last_; }
+  const torch::Device& device() const { return device_; }
+
+  // Lays the model's 4-D weights out channels-last when this mode uses it. Call after model->to(device).
+  void prepare(ResNet34& model) const;
+
+  // The dtype autocast runs forward in, or nullopt for plain float32.
+  std::optional<at::ScalarType> autocast_dtype() const;
+
+  // Forward, cross-entropy, backward and the SGD update in this mode. Returns the batch's mean loss and the
+  // logits, detached and on the device: nothing is read back (but fp16's overflow flag).
+  std::pair<torch::Tensor, torch::Tensor> sgd_step(ResNet34& model, torch::optim::SGD& optimizer,
+                                                   const torch::Tensor& images, const torch::Tensor& labels);
+
+ private:
+  Precision precision_;
+  bool channels_last_;
+  torch::Device device_;
+  LossScaler scaler_;
+};
+
+// Autocast for one scope in `mode`'s precision; nothing for fp32 and tf32.
+class AutocastScope {
+ public:
+  explicit AutocastScope(const ComputeMode& mode) {
+    if (auto dtype = mode.autocast_dtype()) guard_.emplace(mode.device().type(), *dtype);
+  }
+
+ private:
+  std::optional<compat::AutocastGuard> guard_;
+};
+
+}  // namespace libtorch_resnet::core

