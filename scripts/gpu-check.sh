@@ -10,7 +10,8 @@
 # xz-compressed), the node_modules the build and jest need, the mini CIFAR-10 archive, the article program, and
 # dist/ (the compiled TypeScript).
 #
-#   scripts/gpu-check.sh [OUT]            on the GPU machine; OUT defaults to ./gpu-check-out
+#   scripts/gpu-check.sh [OUT]            on the GPU machine; OUT defaults to ./gpu-check-out (about 5 minutes on
+#                                         an H200; GPU_CHECK_BENCH=short times only the main rows)
 #   scripts/gpu-check.sh --dry-run [OUT]  here, on the CPU: the same steps with the CPU and a few steps, to check
 #                                         the script itself (the CUDA tests skip themselves)
 set -uo pipefail
@@ -159,6 +160,15 @@ if [ "$status_build" != failed ]; then
     bench article-fp32 --device cpu --preset article --batch-size 4 --steps 1 --warmup 1 --rounds 1 --threads 2
     bench cifar-fp32-cl --device cpu --preset cifar --batch-size 16 --steps 2 --rounds 1 --memory-format channels-last --no-yardstick
     pytorch_step cpu cifar 8 fp32 contiguous
+  elif [ "${GPU_CHECK_BENCH:-full}" = short ]; then
+    # A second look inside one lease: the main rows again, fewer rounds.
+    S=(--device cuda --steps 30 --warmup 5)
+    bench article-fp32 "${S[@]}" --preset article --batch-size 64 --rounds 2 --precision fp32
+    bench article-bf16-cl "${S[@]}" --preset article --batch-size 64 --rounds 1 --precision bf16 --memory-format channels-last
+    bench article-fp32-contiguous "${S[@]}" --preset article --batch-size 64 --rounds 1 --precision fp32 --memory-format contiguous --no-yardstick
+    bench article-bf16-cl-bs256 "${S[@]}" --preset article --batch-size 256 --rounds 1 --precision bf16 --memory-format channels-last --no-yardstick
+    bench cifar-fp32 "${S[@]}" --preset cifar --batch-size 64 --rounds 1 --precision fp32
+    bench cifar-bf16-cl "${S[@]}" --preset cifar --batch-size 64 --rounds 1 --precision bf16 --memory-format channels-last --no-yardstick
   else
     S=(--device cuda --steps 30 --warmup 5)
     bench article-fp32 "${S[@]}" --preset article --batch-size 64 --rounds 3 --precision fp32

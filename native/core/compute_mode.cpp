@@ -14,6 +14,41 @@ constexpr int64_t kGrowthInterval = 2000;
 
 }  // namespace
 
+void sgd_multi_tensor_step(torch::optim::SGD& optimizer) {
+  torch::NoGradGuard no_grad;
+  for (auto& group : optimizer.param_groups()) {
+    const auto& o = static_cast<const torch::optim::SGDOptions&>(group.options());
+    std::vector<torch::Tensor> params, grads;
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      params.push_back(p);
+      grads.push_back(p.grad());
+    }
+    if (params.empty()) continue;
+    if (o.weight_decay() != 0) grads = at::_foreach_add(grads, params, o.weight_decay());
+    if (o.momentum() != 0) {
+      // A parameter's first step starts its buffer as a copy of the gradient; later steps update it in place.
+      std::vector<torch::Tensor> buffers, updated, updated_grads;
+      for (size_t i = 0; i < params.size(); ++i) {
+        auto* state = compat::sgd_state(optimizer, params[i], /*create=*/true);
+        if (!state->momentum_buffer().defined()) {
+          state->momentum_buffer(torch::clone(grads[i]).detach());
+        } else {
+          updated.push_back(state->momentum_buffer());
+          updated_grads.push_back(grads[i]);
+        }
+        buffers.push_back(state->momentum_buffer());
+      }
+      if (!updated.empty()) {
+        at::_foreach_mul_(updated, o.momentum());
+        at::_foreach_add_(updated, updated_grads, 1 - o.dampening());
+      }
+      grads = o.nesterov() ? at::_foreach_add(grads, buffers, o.momentum()) : buffers;
+    }
+    at::_foreach_add_(params, grads, -o.lr());
+  }
+}
+
 bool LossScaler::backward(const torch::Tensor& loss, const std::vector<torch::Tensor>& params) {
   if (!scale_.defined()) {
     const auto on = torch::TensorOptions().device(loss.device());
@@ -78,11 +113,11 @@ std::pair<torch::Tensor, torch::Tensor> ComputeMode::sgd_step(ResNet34& model, t
   }
   optimizer.zero_grad();
   if (precision_ == Precision::kFp16) {
-    if (scaler_.backward(loss, model->parameters())) optimizer.step();
+    if (scaler_.backward(loss, model->parameters())) sgd_multi_tensor_step(optimizer);
     scaler_.update();
   } else {
     loss.backward();
-    optimizer.step();
+    sgd_multi_tensor_step(optimizer);
   }
   return {loss.detach().to(torch::kFloat32), logits.detach()};
 }

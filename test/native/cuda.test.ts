@@ -52,7 +52,12 @@ describeCuda('on a CUDA GPU', () => {
     const [first, second] = result.epochs;
     expect(Number.isFinite(first!.trainLoss) && Number.isFinite(second!.trainLoss)).toBe(true);
     expect(second!.trainLoss).toBeLessThan(first!.trainLoss);
-    expect(result.testAccuracy).toBeGreaterThan(0.1);
+    // The same seed and batches: a lower precision trains the same network, so its first epoch ends near fp32's.
+    // (Test accuracy after two epochs on 900 images is near chance for any precision, so it is not compared.)
+    if (precision !== 'fp32') {
+      const reference = runs.fp32!.epochs[0]!.trainLoss;
+      expect(Math.abs(first!.trainLoss - reference) / reference).toBeLessThan(0.15);
+    }
   });
 
   test('a GPU checkpoint evaluates on the CPU to the accuracy the run reported', async () => {
@@ -89,7 +94,9 @@ describeCuda('on a CUDA GPU', () => {
     }).catch((e) => e);
     expect(stopped).toBeInstanceOf(AbortError);
     const resumed = await train({ resume: stopped.checkpoint });
-    expect(resumed.resumedFrom).toMatchObject({ epoch: 0, step: 3 });
+    // GPU steps are queued ahead of the host: the abort sent at step 3's event may land after step 4 began.
+    expect(resumed.resumedFrom!.epoch).toBe(0);
+    expect(resumed.resumedFrom!.step).toBeGreaterThanOrEqual(3);
     expect(resumed.epochs.map((e) => e.epoch)).toEqual([1, 2]);
     expect(resumed.precision).toBe('bf16');
   });
