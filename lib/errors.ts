@@ -92,7 +92,9 @@ export function captureCallerStack(boundary?: Function): string {
  */
 export function fromNativeError(error: unknown, callerStack: string): TorchError {
   if (error instanceof TorchError) return error;
-  const message = error instanceof Error ? error.message : String(error);
+  // Duck-typed: the addon makes its errors in the main realm, so under a vm context (jest) they fail instanceof.
+  const nativeMessage = (error as { message?: unknown } | null)?.message;
+  const message = typeof nativeMessage === 'string' ? nativeMessage : String(error);
   const nativeCode = (error as { code?: unknown } | null)?.code;
   const code = typeof nativeCode === 'string' && nativeCode !== '' ? nativeCode : 'ERR_NATIVE';
   const torchError = new TorchError(message, code, { cause: error });

@@ -11,7 +11,8 @@
 # dist/ (the compiled TypeScript).
 #
 #   scripts/gpu-check.sh [OUT]            on the GPU machine; OUT defaults to ./gpu-check-out (about 5 minutes on
-#                                         an H200; GPU_CHECK_BENCH=short times only the main rows)
+#                                         an H200; GPU_CHECK_BENCH=short times only the main rows, =none skips the
+#                                         benchmark; GPU_CHECK_TESTS=PATTERN runs only the CUDA tests it names)
 #   scripts/gpu-check.sh --dry-run [OUT]  here, on the CPU: the same steps with the CPU and a few steps, to check
 #                                         the script itself (the CUDA tests skip themselves)
 set -uo pipefail
@@ -101,8 +102,8 @@ log "build: $status_build"
 # 3. The CUDA integration tests (they skip themselves where LibTorch sees no GPU).
 if [ "$status_build" != failed ]; then
   log "tests"
-  if node node_modules/.bin/jest --selectProjects native \
-    --testPathPatterns 'cuda\.test' --ci >"$OUT/tests.log" 2>&1; then
+  if node node_modules/.bin/jest --selectProjects native --testPathPatterns 'cuda\.test' --ci \
+    ${GPU_CHECK_TESTS:+--testNamePattern "$GPU_CHECK_TESTS"} >"$OUT/tests.log" 2>&1; then
     status_tests=ok
   else
     status_tests=failed
@@ -160,6 +161,8 @@ if [ "$status_build" != failed ]; then
     bench article-fp32 --device cpu --preset article --batch-size 4 --steps 1 --warmup 1 --rounds 1 --threads 2
     bench cifar-fp32-cl --device cpu --preset cifar --batch-size 16 --steps 2 --rounds 1 --memory-format channels-last --no-yardstick
     pytorch_step cpu cifar 8 fp32 contiguous
+  elif [ "${GPU_CHECK_BENCH:-full}" = none ]; then
+    log "bench skipped (GPU_CHECK_BENCH=none)"
   elif [ "${GPU_CHECK_BENCH:-full}" = short ]; then
     # A second look inside one lease: the main rows again, fewer rounds.
     S=(--device cuda --steps 30 --warmup 5)

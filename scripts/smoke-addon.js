@@ -29,7 +29,8 @@ function main() {
   writeRandomCifar(dir, 8);
   const options = {
     epochs: 1, lr: 0.01, batchSize: 4, momentum: 0.9, weightDecay: 0.001, validSplit: 0, seed: 1,
-    preset: 'cifar', imageSize: 8, device: 'cpu', threads: 0, dataDir: dir, limitTrain: 8, limitTest: 4, logEvery: 1,
+    preset: 'cifar', imageSize: 8, device: 'cpu', threads: 0, precision: 'fp32', memoryFormat: 'auto', dataDir: dir,
+    limitTrain: 8, limitTest: 4, logEvery: 1,
     checkpointDir: path.join(dir, 'checkpoints'), resumeFrom: '',
   };
   addon.startTraining(options, () => {}, (err, result) => {

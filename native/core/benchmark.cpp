@@ -26,6 +26,7 @@ constexpr int64_t kBenchRecords = 4096;
 }  // namespace
 
 BenchResult benchmark(const BenchOptions& o, const StopToken& stop) {
+  const TrainingSlot slot("the benchmark");
   torch::AutoGradMode grad_mode(true);
   BenchResult result;
   result.threads = use_cpu_threads(o.threads);

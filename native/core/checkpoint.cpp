@@ -2,10 +2,12 @@
 #include "checkpoint.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -397,6 +399,26 @@ void publish_copy(const std::string& from, const std::string& to) {
     throw error;
   }
   fsync_folder(fs::path(to).parent_path());
+}
+
+int remove_stale_temporaries(const std::string& folder) {
+  std::error_code ec;
+  int removed = 0;
+  for (const auto& entry : fs::directory_iterator(folder, ec)) {
+    const std::string name = entry.path().filename().string();
+    const auto mark = name.rfind(".tmp-");
+    if (mark == std::string::npos) continue;
+    const std::string rest = name.substr(mark + 5);  // <pid>-<n>
+    const auto dash = rest.find('-');
+    if (dash == std::string::npos || dash == 0) continue;
+    char* end = nullptr;
+    const long pid = std::strtol(rest.c_str(), &end, 10);
+    if (end != rest.c_str() + dash || pid <= 0) continue;
+    // Alive (or not ours to signal): leave it; it may be writing right now.
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    if (fs::remove(entry.path(), ec)) ++removed;
+  }
+  return removed;
 }
 
 }  // namespace libtorch_resnet::core

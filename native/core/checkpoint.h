@@ -69,4 +69,8 @@ void save_weights(const std::string& path, ResNet34& model);
 // Gives `from` a second name, replacing `to` atomically (a hard link, else a copy).
 void publish_copy(const std::string& from, const std::string& to);
 
+// Deletes the half-written temporary files in `folder` that a killed process left behind (named
+// <file>.tmp-<pid>-<n>, from a pid that no longer runs). Returns how many were removed.
+int remove_stale_temporaries(const std::string& folder);
+
 }  // namespace libtorch_resnet::core

@@ -2,15 +2,19 @@
 #include "runtime.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <stdexcept>
 #include <thread>
 
+#include "failures.h"
 #include "torch_compat.h"
 
 namespace libtorch_resnet::core {
 
 namespace {
+
+std::atomic<bool> training_slot_taken{false};
 
 int default_threads() {
   if (const char* env = std::getenv("OMP_NUM_THREADS")) {
@@ -52,5 +56,14 @@ int use_cpu_threads(int threads) {
   compat::set_cpu_threads(threads > 0 ? threads : default_threads());
   return at::get_num_threads();
 }
+
+TrainingSlot::TrainingSlot(const char* job) {
+  if (training_slot_taken.exchange(true))
+    throw BusyError(std::string("cannot start ") + job +
+                    ": another training run or benchmark is going in this process (LibTorch's seed, random "
+                    "generator and thread count are process-wide); wait for it to finish, or use a second process");
+}
+
+TrainingSlot::~TrainingSlot() { training_slot_taken.store(false); }
 
 }  // namespace libtorch_resnet::core

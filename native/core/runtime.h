@@ -25,4 +25,15 @@ c10::Device resolve_device(const std::string& spec);
 // every core. Returns the count in effect.
 int use_cpu_threads(int threads);
 
+// Held by a training job (train, benchmark) for its whole run. LibTorch's seed, default CPU generator and thread
+// count are process-wide, so two such jobs at once would corrupt each other's runs: the second is refused with a
+// BusyError instead. Evaluation and prediction draw no random numbers and need no slot.
+class TrainingSlot {
+ public:
+  explicit TrainingSlot(const char* job);
+  ~TrainingSlot();
+  TrainingSlot(const TrainingSlot&) = delete;
+  TrainingSlot& operator=(const TrainingSlot&) = delete;
+};
+
 }  // namespace libtorch_resnet::core

@@ -2,13 +2,17 @@
 #include "trainer.h"
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 
 #include "cifar10_dataset.h"
-#include "resnet34.h"
 #include "compute_mode.h"
+#include "failures.h"
+#include "resnet34.h"
+#include "runtime.h"
 #include "torch_compat.h"
 
 namespace libtorch_resnet::core {
@@ -35,6 +39,9 @@ Splits load_splits(const TrainOptions& o, torch::Generator& gen, const torch::De
     throw std::runtime_error("no training records left: " + std::to_string(n) + " records with validSplit " +
                              std::to_string(o.valid_split) + "; raise limitTrain or lower validSplit");
   if (test.size() < 1) throw std::runtime_error("the test split is empty; raise limitTest");
+  if (o.batch_size > n - n_valid)
+    throw std::runtime_error("batchSize " + std::to_string(o.batch_size) + " is larger than the " +
+                             std::to_string(n - n_valid) + " training records; lower batchSize or raise limitTrain");
   auto perm = torch::randperm(n, gen, torch::kInt64);
   return Splits{all_train.subset(perm.slice(0, n_valid)).to(device),
                 all_train.subset(perm.slice(0, 0, n_valid)).to(device), test.to(device)};
@@ -67,6 +74,31 @@ void check_resumable(const Checkpoint& c, const TrainOptions& o) {
     throw std::runtime_error("checkpoint " + c.path + " has no shuffle state; the file is damaged");
 }
 
+bool parameters_finite(const torch::nn::Module& model) {
+  std::vector<torch::Tensor> checks;
+  for (const auto& p : model.parameters()) checks.push_back(torch::isfinite(p).all());
+  return torch::stack(checks).all().item<bool>();
+}
+
+// `losses` holds the last `count` steps' losses, the last of them `step`.
+[[noreturn]] void throw_non_finite(const torch::Tensor& losses, int64_t count, int64_t epoch, int64_t step,
+                                   const TrainOptions& o) {
+  const auto host = losses.slice(0, 0, count).to(torch::kCPU, torch::kDouble).contiguous();
+  const double* values = host.data_ptr<double>();
+  int64_t i = 0;
+  while (i < count - 1 && std::isfinite(values[i])) ++i;
+  const int64_t bad_step = step - count + 1 + i;
+  std::ostringstream lr;
+  lr << o.lr;
+  const bool reduced = o.precision == Precision::kBf16 || o.precision == Precision::kFp16;
+  throw NonFiniteLossError("the training loss became " + std::string(std::isnan(values[i]) ? "NaN" : "infinite") +
+                               " at epoch " + std::to_string(epoch) + ", step " + std::to_string(bad_step) +
+                               "; training stopped and no checkpoint was written for it. Lower lr (now " + lr.str() +
+                               ")" + (reduced ? " or use precision 'fp32'" : "") +
+                               (o.checkpoint_dir.empty() ? "" : "; the last checkpoint holds the last good epoch"),
+                           epoch, bad_step);
+}
+
 }  // namespace
 
 TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const StopToken& stop) {
@@ -82,6 +114,7 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
   };
 
   // Set-up. Grad mode and thread count are per thread, so they are set here, on the training thread.
+  const TrainingSlot slot("train()");
   torch::AutoGradMode grad_mode(true);
   TrainResult result;
   result.threads = use_cpu_threads(o.threads);
@@ -148,10 +181,16 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
   const auto checkpoint_file = [&](const char* name) {
     return o.checkpoint_dir.empty() ? std::string() : (std::filesystem::path(o.checkpoint_dir) / name).string();
   };
+  if (!o.checkpoint_dir.empty()) remove_stale_temporaries(o.checkpoint_dir);
   const std::string last_path = checkpoint_file("last.pt");
   const std::string best_path = checkpoint_file("best.pt");
   const auto write_checkpoint = [&](const RunState& s) {
     if (last_path.empty()) return;
+    // A diverged network must never replace the last good checkpoint.
+    if (!std::isfinite(s.partial_loss_sum) || !parameters_finite(*model))
+      throw NonFiniteLossError("the network's weights are no longer finite (epoch " + std::to_string(s.epochs_done + 1) +
+                                   "); no checkpoint was written, " + last_path + " still holds the last good one",
+                               s.epochs_done + 1, s.step);
     save_checkpoint(last_path, o, model, optimizer, s);
     result.last_checkpoint = last_path;
     ProgressEvent e = event(EventType::kCheckpoint);
@@ -191,6 +230,9 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
     auto window_loss = torch::zeros({}, scalar);
     auto window_correct = torch::zeros({}, scalar);
     int64_t window_images = 0;
+    // Each step's loss since the last read-back, so a non-finite one can be named without a sync per step.
+    auto window_step_losses = torch::zeros({std::min(log_every, steps_per_epoch)}, scalar);
+    int64_t window_steps = 0;
     // Where the run stands inside this epoch, for a checkpoint written on a stop.
     const auto position = [&](int64_t steps_done) {
       RunState s = state;
@@ -220,6 +262,7 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
       window_loss += batch_loss_sum;
       window_correct += batch_correct;
       window_images += end - start;
+      window_step_losses.select(0, window_steps++).copy_(loss);
 
       if (step % log_every == 0 || step == steps_per_epoch) {
         ProgressEvent e = event(EventType::kBatchEnd);
@@ -229,6 +272,7 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
         e.steps_per_epoch = steps_per_epoch;
         e.samples = n_train;
         e.loss = window_loss.item<double>() / static_cast<double>(window_images);
+        if (!std::isfinite(e.loss)) throw_non_finite(window_step_losses, window_steps, epoch, step, o);
         e.accuracy = window_correct.item<double>() / static_cast<double>(window_images);
         e.images_per_second =
             static_cast<double>(end - (first_step - 1) * o.batch_size) / seconds_since(epoch_start);
@@ -236,6 +280,7 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
         window_loss.zero_();
         window_correct.zero_();
         window_images = 0;
+        window_steps = 0;
       }
     }
     EpochStats stats;

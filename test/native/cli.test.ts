@@ -76,7 +76,7 @@ test('train from an empty cache downloads from a mirror (env), verifies, extract
       LIBTORCH_RESNET_CIFAR_MD5: md5,
     };
     const args = [BIN, 'train', '--json', '--epochs', '1', '--preset', 'cifar', '--image-size', '16',
-      '--limit-train', '64', '--limit-test', '32'];
+      '--batch-size', '16', '--limit-train', '64', '--limit-test', '32'];
     const first = await run(process.execPath, args, { env, cwd });
     const firstLines = first.stdout.trim().split('\n').map((line) => JSON.parse(line));
     const downloads = firstLines.filter((l) => l.type === 'download');

@@ -109,6 +109,17 @@ describeCuda('on a CUDA GPU', () => {
     expect(Number.isFinite(result.epochs[0]!.trainLoss)).toBe(true);
   });
 
+  test('CUDA out of memory: an error suggesting a smaller batch, then the process trains again', async () => {
+    // The cifar stem keeps full resolution through its first stage: at 512 px a batch of 512 needs hundreds of GB.
+    const error = await train({ ...options(), epochs: 1, imageSize: 512, batchSize: 512 }).catch(
+      (e: Error & { code?: string }) => e,
+    );
+    expect(error).toMatchObject({ name: 'TorchError', code: 'ERR_TORCH_OOM' });
+    expect((error as Error).message).toMatch(/out of memory: try a smaller batchSize/);
+    const after = await train({ ...options(), epochs: 1 });
+    expect(Number.isFinite(after.epochs[0]!.trainLoss)).toBe(true);
+  });
+
   test('the benchmark reports the model FLOP utilisation against the GPU peak', async () => {
     const report = await runBenchmark(loadNative(), resolveBenchConfig({
       preset: 'cifar', batchSize: 64, steps: 5, warmup: 2, rounds: 1, device: 'cuda', precision: 'bf16',

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 // TorchError, AbortError and the mapping of native errors.
+import vm from 'node:vm';
+
 import { AbortError, TorchError, captureCallerStack, createAbortError, fromNativeError } from '../../lib/errors';
 
 describe('TorchError', () => {
@@ -64,6 +66,12 @@ describe('fromNativeError', () => {
     expect(fromNativeError('weird', '')).toMatchObject({ code: 'ERR_NATIVE', message: 'weird' });
     expect(fromNativeError(new Error('plain'), '')).toMatchObject({ code: 'ERR_NATIVE', message: 'plain' });
     expect(fromNativeError(Object.assign(new Error('x'), { code: 42 }), '')).toMatchObject({ code: 'ERR_NATIVE' });
+  });
+
+  test("an error from another realm (the addon's, seen from a vm context) keeps its message as is", () => {
+    const foreign = vm.runInNewContext("Object.assign(new Error('loss became NaN'), { code: 'ERR_NON_FINITE_LOSS' })");
+    expect(foreign instanceof Error).toBe(false);
+    expect(fromNativeError(foreign, '')).toMatchObject({ message: 'loss became NaN', code: 'ERR_NON_FINITE_LOSS' });
   });
 
   test('a TorchError passes through unchanged', () => {
