@@ -247,13 +247,20 @@ export interface NativeBinding {
 
 let cached: NativeBinding | undefined;
 
-/** Loads build/Release (a local build) first, then a matching prebuild; throws with what to do when neither loads. */
+/** Names a .node file to load instead of the usual search (scripts/sanitize.sh points it at the sanitizer build). */
+export const ADDON_ENV = 'LIBTORCH_RESNET_ADDON';
+
+/**
+ * Loads $LIBTORCH_RESNET_ADDON when set, else build/Release (a local build), else a matching prebuild; throws with
+ * what to do when none loads.
+ */
 export function loadNative(): NativeBinding {
   if (cached) return cached;
   const root = path.resolve(__dirname, '..');
+  const explicit = process.env[ADDON_ENV];
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    cached = require('node-gyp-build')(root) as NativeBinding;
+    cached = (explicit ? require(path.resolve(explicit)) : require('node-gyp-build')(root)) as NativeBinding;
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     const e = new Error(
