@@ -15,6 +15,7 @@
         "native/core/runtime.cpp",
         "native/core/benchmark.cpp",
         "native/core/compute_mode.cpp",
+        "native/core/distributed.cpp",
         "native/binding/addon.cpp",
         "native/binding/convert.cpp",
         "native/binding/errors.cpp",

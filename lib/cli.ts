@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The libtorch-resnet command: train, download and info, with flags generated from the option table in config.ts.
+// The libtorch-resnet command: train (and launch, its multi-process form), download and info, with flags generated
+// from the option table in config.ts.
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -24,6 +25,8 @@ import { reproduceCommand, runBenchmark } from './bench';
 import { getBinding } from './train';
 import { prepareDataset } from './dataset';
 import { captureCallerStack } from './errors';
+import { isNonZeroRankWorker, startLaunch } from './launch';
+import type { LaunchHandle, LaunchOptions } from './launch';
 import { loadNative } from './native';
 import { ProgressRenderer, formatCount, formatEvaluation, formatPercent, formatSummary } from './progress';
 import type { ProgressStream, TrainEvent } from './progress';
@@ -49,6 +52,10 @@ export interface CliIo {
   readonly binding: BindingSource;
   /** Calls `handler` on Ctrl-C; returns a function that stops listening. */
   onInterrupt(handler: () => void): () => void;
+  /** Calls `handler` on SIGTERM and SIGHUP (only launch listens); returns a function that stops listening. */
+  onTerminate?(handler: () => void): () => void;
+  /** The program launch runs with the worker's arguments (default: this package's CLI under the same Node). */
+  readonly launchWorker?: readonly string[];
 }
 
 function processInterrupt(handler: () => void): () => void {
@@ -65,8 +72,23 @@ function processInterrupt(handler: () => void): () => void {
   };
 }
 
+function processTerminate(handler: () => void): () => void {
+  process.on('SIGTERM', handler);
+  process.on('SIGHUP', handler);
+  return () => {
+    process.off('SIGTERM', handler);
+    process.off('SIGHUP', handler);
+  };
+}
+
 function defaultIo(): CliIo {
-  return { stdout: process.stdout, stderr: process.stderr, binding: loadNative, onInterrupt: processInterrupt };
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    binding: loadNative,
+    onInterrupt: processInterrupt,
+    onTerminate: processTerminate,
+  };
 }
 
 function packageVersion(): string {
@@ -192,7 +214,9 @@ async function trainCommand(opts: Record<string, unknown>, command: Command, io:
   const json = opts.json === true;
   const callerStack = captureCallerStack();
   const controller = new AbortController();
-  const { renderer, onProgress: sink } = eventSink(json, io);
+  // A launched worker other than rank 0 prints no events and no result: rank 0 speaks for the job.
+  const quiet = isNonZeroRankWorker(process.env);
+  const { renderer, onProgress: sink } = quiet ? { renderer: undefined, onProgress: () => {} } : eventSink(json, io);
   let lastCheckpoint: string | undefined;
   const onProgress = (event: TrainEvent) => {
     if (event.type === 'checkpoint') lastCheckpoint = event.path;
@@ -204,6 +228,8 @@ async function trainCommand(opts: Record<string, unknown>, command: Command, io:
   for (const spec of OPTION_SPECS) {
     if (spec.cli && command.getOptionValueSource(spec.name) === 'cli') input[spec.name] = opts[spec.name];
   }
+  // A worker of `launch` (or of torchrun) gets the rest of its distributed settings from the environment.
+  if (opts.backend !== undefined) input.distributed = { backend: opts.backend };
   // A resumed run continues its own folder (the one holding checkpoints/); anything else gets a fresh folder.
   const insideRun = typeof input.resume === 'string' && path.basename(path.dirname(input.resume)) === 'checkpoints';
   if (input.runDir === undefined && !insideRun) input.runDir = defaultRunDir();
@@ -230,6 +256,7 @@ async function trainCommand(opts: Record<string, unknown>, command: Command, io:
     async () => {
       const result = await runTraining(io.binding, config, callerStack);
       renderer?.stop();
+      if (quiet) return;
       if (json) {
         io.stdout.write(`${JSON.stringify({ type: 'result', ...result })}\n`);
         return;
@@ -245,6 +272,46 @@ async function trainCommand(opts: Record<string, unknown>, command: Command, io:
     },
     printResume,
   );
+}
+
+async function launchCommand(workerArgs: string[], opts: Record<string, unknown>, io: CliIo): Promise<number> {
+  // Only train is distributed.
+  if (workerArgs[0] !== 'train') {
+    return reportUsageError(io, 'launch', new Error(`launch runs train; got '${workerArgs[0]}'`), undefined);
+  }
+  const options: Record<string, unknown> = {
+    nprocPerNode: opts.nprocPerNode ?? 1,
+    args: workerArgs,
+    worker: io.launchWorker,
+    stdout: io.stdout,
+    stderr: io.stderr,
+  };
+  for (const name of ['nnodes', 'nodeRank', 'masterAddr', 'masterPort']) options[name] = opts[name];
+  let job: LaunchHandle;
+  try {
+    job = startLaunch(options as unknown as LaunchOptions);
+  } catch (error) {
+    if (!isConfigError(error)) throw error;
+    return reportUsageError(io, 'launch', error, flagOfConfigError(error.message));
+  }
+  let requests = 0;
+  const stop = () => {
+    requests += 1;
+    if (requests > 1) {
+      job.kill();
+      return;
+    }
+    io.stderr.write('Stopping the workers after their current step (Ctrl-C again to kill them)\n');
+    job.interrupt();
+  };
+  const stopListening = io.onInterrupt(stop);
+  const stopListeningTerminate = io.onTerminate?.(stop);
+  try {
+    return (await job.result).exitCode;
+  } finally {
+    stopListening();
+    stopListeningTerminate?.();
+  }
 }
 
 async function evalCommand(opts: Record<string, unknown>, command: Command, io: CliIo): Promise<number> {
@@ -403,6 +470,7 @@ async function infoCommand(opts: Record<string, unknown>, io: CliIo): Promise<nu
         `LibTorch         ${about.libtorchVersion}`,
         `CUDA             ${cuda}`,
         `CPU threads      ${about.threads}`,
+        `distributed      ${about.distributedBackends.length > 0 ? about.distributedBackends.join(', ') : 'none in this build'}`,
         `parameters       article ${formatCount(about.presets.article.parameters)}, ` +
           `cifar ${formatCount(about.presets.cifar.parameters)}`,
         `data folder      ${defaultDataDir()} (default)`,
@@ -422,6 +490,8 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
     .name('libtorch-resnet')
     .description('Train ResNet-34 on CIFAR-10 with LibTorch, on a CUDA GPU or every CPU core.')
     .version(packageVersion(), '-V, --version')
+    // Options after a subcommand are that subcommand's, so launch can pass train's flags through.
+    .enablePositionalOptions()
     .exitOverride()
     .showHelpAfterError("(run 'libtorch-resnet --help' for usage)")
     .configureOutput({
@@ -435,11 +505,26 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
   for (const spec of OPTION_SPECS) if (spec.cli) trainCmd.addOption(flagOption(spec));
   trainCmd
     .option('--json', 'Print one JSON object per line: every event, then the result (type "result") last.')
+    .option('--backend <backend>', "Under launch: the c10d backend, 'gloo' or 'nccl' (default: NCCL on CUDA, Gloo on the CPU)")
     .action(async (opts: Record<string, unknown>, command: Command) => {
       setExitCode(await trainCommand(opts, command, io));
     });
 
   const numberOption = (flags: string, description: string) => new Option(flags, description).argParser(parseNumberFlag);
+  program
+    .command('launch')
+    .description('Start data-parallel train workers on this node, as torchrun does: launch --nproc-per-node 2 -- train')
+    .argument('<command...>', 'The worker command and its flags: train ...')
+    .addOption(numberOption('--nproc-per-node <n>', 'Workers on this node (default: 1)'))
+    .addOption(numberOption('--nnodes <n>', 'Nodes in the job (default: 1)'))
+    .addOption(numberOption('--node-rank <n>', "This node's index, below --nnodes (default: 0)"))
+    .option('--master-addr <host>', "Where rank 0 listens for the other ranks (default: '127.0.0.1')")
+    .addOption(numberOption('--master-port <port>', 'Its port (default: a free port with one node, else 29500)'))
+    .passThroughOptions()
+    .action(async (workerArgs: string[], opts: Record<string, unknown>) => {
+      setExitCode(await launchCommand(workerArgs, opts, io));
+    });
+
   program
     .command('eval')
     .description('Score a checkpoint on the CIFAR-10 test split: accuracy, per-class accuracy, confusion matrix.')

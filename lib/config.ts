@@ -27,6 +27,47 @@ export type Precision = 'fp32' | 'tf32' | 'bf16' | 'fp16';
 export type MemoryFormat = 'auto' | 'contiguous' | 'channels-last';
 
 /** Where training runs: `auto` takes the first CUDA device when LibTorch sees one, else the CPU. */
+/** The c10d backend of a distributed run: 'auto' is NCCL on CUDA and Gloo on the CPU. */
+export type Backend = 'auto' | 'gloo' | 'nccl';
+
+/**
+ * One process's place in a data-parallel run, with torchrun's names. Fields left out come from torchrun's
+ * environment variables (WORLD_SIZE, RANK, LOCAL_RANK, MASTER_ADDR, MASTER_PORT), then the defaults.
+ *
+ * @example
+ * await train({ distributed: { worldSize: 2, rank: 0, masterAddr: '10.0.0.1', masterPort: 29500 } });
+ */
+export interface DistributedConfig {
+  /** Processes in the run, on all machines. */
+  worldSize?: number | undefined;
+  /** This process's index, 0 to worldSize - 1; rank 0 writes the run folder. */
+  rank?: number | undefined;
+  /** This process's index on its machine; a GPU rank trains on cuda:<localRank> (rank). */
+  localRank?: number | undefined;
+  /** Where rank 0 listens for the others ('127.0.0.1'). */
+  masterAddr?: string | undefined;
+  /** The port rank 0 listens on (29500). */
+  masterPort?: number | undefined;
+  /** 'auto', 'gloo' or 'nccl' ('auto'). */
+  backend?: Backend | undefined;
+  /** How long to wait for the other ranks at the start and in any collective before failing (300). */
+  timeoutSeconds?: number | undefined;
+  /** Compare the weights of all ranks after every step and fail if they differ; slow, for debugging (false). */
+  checkReplicas?: boolean | undefined;
+}
+
+/** {@link DistributedConfig} after {@link resolveConfig}: every field filled in. */
+export interface ResolvedDistributed {
+  readonly worldSize: number;
+  readonly rank: number;
+  readonly localRank: number;
+  readonly masterAddr: string;
+  readonly masterPort: number;
+  readonly backend: Backend;
+  readonly timeoutSeconds: number;
+  readonly checkReplicas: boolean;
+}
+
 export type Device = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
 
 /**
@@ -88,6 +129,11 @@ export interface TrainConfig {
    * values; `epochs` may be raised to train longer.
    */
   resume?: string | undefined;
+  /**
+   * Data-parallel training across processes (see `libtorch-resnet launch`). Left out: on when torchrun's
+   * WORLD_SIZE is set in the environment. `false`: off whatever the environment says.
+   */
+  distributed?: boolean | DistributedConfig | undefined;
   /** Aborting it stops the run after the current step; train() then rejects with an AbortError. */
   signal?: AbortSignal | undefined;
   /** Called on the main thread with every event, in order. */
@@ -128,6 +174,8 @@ export interface ResolvedConfig {
   readonly runDir: string | undefined;
   /** Absolute path of the checkpoint to continue from. */
   readonly resume: string | undefined;
+  /** undefined: one process. */
+  readonly distributed: ResolvedDistributed | undefined;
   readonly signal: AbortSignal | undefined;
   readonly onProgress: ((event: TrainEvent) => void) | undefined;
   /** The options the caller set (not left to their defaults): a resume keeps the checkpoint's for the rest. */
@@ -146,7 +194,7 @@ export type OptionName = keyof TrainConfig;
 export interface OptionSpec {
   readonly name: OptionName;
   /** How the value is typed. */
-  readonly type: 'integer' | 'number' | 'boolean' | 'string' | 'enum' | 'AbortSignal' | 'function';
+  readonly type: 'integer' | 'number' | 'boolean' | 'string' | 'enum' | 'object' | 'AbortSignal' | 'function';
   /** The default value; undefined where it depends on other options or the environment (see defaultText). */
   readonly default: number | string | boolean | undefined;
   /** The default, as the README shows it. */
@@ -396,6 +444,17 @@ const SPECS = {
     expected: 'non-empty string',
     description: "Checkpoint to continue from (<runDir>/checkpoints/last.pt); options left out take its values.",
     cli: true,
+  },
+  distributed: {
+    name: 'distributed',
+    type: 'object',
+    default: undefined,
+    defaultText: 'from WORLD_SIZE, RANK, … when set',
+    range: '',
+    expected: 'boolean or object { worldSize, rank, localRank, masterAddr, masterPort, backend, timeoutSeconds, checkReplicas }',
+    description:
+      "Data-parallel training across processes on c10d (Gloo on CPU, NCCL on GPU); `libtorch-resnet launch` sets it up like torchrun.",
+    cli: false,
   },
   signal: {
     name: 'signal',
@@ -673,6 +732,121 @@ function readFunction(value: unknown): (event: TrainEvent) => void {
   return value as (event: TrainEvent) => void;
 }
 
+const BACKENDS = ['auto', 'gloo', 'nccl'] as const satisfies readonly Backend[];
+const DISTRIBUTED_KEYS = [
+  'worldSize',
+  'rank',
+  'localRank',
+  'masterAddr',
+  'masterPort',
+  'backend',
+  'timeoutSeconds',
+  'checkReplicas',
+] as const satisfies readonly (keyof DistributedConfig)[];
+const DISTRIBUTED_ENV = {
+  worldSize: 'WORLD_SIZE',
+  rank: 'RANK',
+  localRank: 'LOCAL_RANK',
+  masterAddr: 'MASTER_ADDR',
+  masterPort: 'MASTER_PORT',
+} as const;
+
+/**
+ * The distributed part of a train() config: `value` as given (undefined, a boolean or a {@link DistributedConfig}),
+ * torchrun's environment variables filling what it leaves out. undefined: one process.
+ *
+ * @example
+ * resolveDistributed(undefined, { WORLD_SIZE: '2', RANK: '1', MASTER_ADDR: '127.0.0.1', MASTER_PORT: '29500' });
+ * // { worldSize: 2, rank: 1, localRank: 1, masterAddr: '127.0.0.1', masterPort: 29500, backend: 'auto', ... }
+ */
+export function resolveDistributed(value: unknown, env: NodeJS.ProcessEnv = process.env): ResolvedDistributed | undefined {
+  const spec = SPECS.distributed;
+  if (value === false) return undefined;
+  if (value === undefined && env.WORLD_SIZE === undefined) return undefined;
+  if (value !== undefined && value !== true && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', spec.name, spec.expected, value);
+  }
+  const given = (typeof value === 'object' ? value : {}) as Record<string, unknown>;
+  for (const key of Object.keys(given)) {
+    if (!(DISTRIBUTED_KEYS as readonly string[]).includes(key)) {
+      const guess = suggestOption(key, DISTRIBUTED_KEYS);
+      const error = new TypeError(
+        `Unknown option distributed.${key}${guess ? `; did you mean distributed.${guess}?` : ''} ` +
+          `(known: ${DISTRIBUTED_KEYS.join(', ')})`,
+      ) as CodedError;
+      error.code = 'ERR_INVALID_ARG_VALUE';
+      throw error;
+    }
+  }
+  // A field: as given, else its torchrun variable (a string to parse), else the default.
+  const field = (key: keyof DistributedConfig): { value: unknown; name: string } => {
+    if (given[key] !== undefined) return { value: given[key], name: `distributed.${key}` };
+    const variable = DISTRIBUTED_ENV[key as keyof typeof DISTRIBUTED_ENV];
+    const text = variable === undefined ? undefined : env[variable];
+    if (text === undefined) return { value: undefined, name: `distributed.${key}` };
+    const parsed = key === 'masterAddr' ? text : /^\s*-?\d+\s*$/.test(text) ? Number(text) : text;
+    return { value: parsed, name: `${variable} (environment)` };
+  };
+  const integer = (key: keyof DistributedConfig, min: number, max: number, fallback?: number): number => {
+    const { value: v, name } = field(key);
+    if (v === undefined) {
+      if (fallback !== undefined) return fallback;
+      throw invalidParameter(
+        TypeError,
+        'ERR_INVALID_ARG_TYPE',
+        `distributed.${key}`,
+        `integer (or the ${DISTRIBUTED_ENV[key as keyof typeof DISTRIBUTED_ENV] ?? key} variable)`,
+        v,
+        'set it, or start the processes with `libtorch-resnet launch`',
+      );
+    }
+    if (typeof v !== 'number') throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', name, 'integer', v);
+    if (!Number.isInteger(v) || v < min || v > max) {
+      throw invalidParameter(RangeError, 'ERR_OUT_OF_RANGE', name, `integer between ${min} and ${max}`, v);
+    }
+    return v;
+  };
+  const worldSize = integer('worldSize', 1, 65536);
+  const rank = integer('rank', 0, worldSize - 1);
+  const localRank = integer('localRank', 0, 65535, rank);
+  const masterPort = integer('masterPort', 1, 65535, 29500);
+  const addr = field('masterAddr');
+  if (addr.value !== undefined && (typeof addr.value !== 'string' || addr.value.trim() === '')) {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', addr.name, 'non-empty string (a host name or address)', addr.value);
+  }
+  const backendValue = given.backend ?? 'auto';
+  if (typeof backendValue !== 'string' || !(BACKENDS as readonly string[]).includes(backendValue)) {
+    throw invalidParameter(
+      typeof backendValue === 'string' ? TypeError : TypeError,
+      typeof backendValue === 'string' ? 'ERR_INVALID_ARG_VALUE' : 'ERR_INVALID_ARG_TYPE',
+      'distributed.backend',
+      "one of 'auto', 'gloo', 'nccl'",
+      backendValue,
+    );
+  }
+  const timeout = given.timeoutSeconds ?? 300;
+  if (typeof timeout !== 'number') {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'distributed.timeoutSeconds', 'number', timeout);
+  }
+  if (!Number.isFinite(timeout) || timeout < 1 || timeout > 86400) {
+    throw invalidParameter(RangeError, 'ERR_OUT_OF_RANGE', 'distributed.timeoutSeconds', 'number between 1 and 86400', timeout);
+  }
+  const checkReplicas = given.checkReplicas ?? false;
+  if (typeof checkReplicas !== 'boolean') {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'distributed.checkReplicas', 'boolean', checkReplicas);
+  }
+  return Object.freeze({
+    worldSize,
+    rank,
+    localRank,
+    masterAddr: (addr.value as string | undefined) ?? '127.0.0.1',
+    masterPort,
+    backend: backendValue as Backend,
+    timeoutSeconds: timeout,
+    checkReplicas,
+  });
+}
+
 /**
  * The data folder used when dataDir is not given: $LIBTORCH_RESNET_DATA, else $XDG_CACHE_HOME/libtorch-resnet
  * (when absolute, as the XDG spec requires), else ~/.cache/libtorch-resnet.
@@ -699,7 +873,7 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
  * resolveConfig({ batchSize: 0 });
  * // RangeError [ERR_OUT_OF_RANGE]: Expected integer between 1 and 4096 for batchSize but received 0 of type number
  */
-export function resolveConfig(input: unknown): ResolvedConfig {
+export function resolveConfig(input: unknown, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
   // Validate arguments
   if (input !== undefined && (typeof input !== 'object' || input === null || Array.isArray(input))) {
     throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'options', 'object', input);
@@ -737,6 +911,7 @@ export function resolveConfig(input: unknown): ResolvedConfig {
     logEvery: has('logEvery') ? readInteger(value('logEvery'), SPECS.logEvery) : DEFAULTS.logEvery,
     runDir: has('runDir') ? readPath(value('runDir'), 'runDir') : undefined,
     resume: has('resume') ? readPath(value('resume'), 'resume') : undefined,
+    distributed: resolveDistributed(has('distributed') ? value('distributed') : undefined, env),
     signal: has('signal') ? readSignal(value('signal')) : undefined,
     onProgress: has('onProgress') ? readFunction(value('onProgress')) : undefined,
     given: Object.freeze(OPTION_NAMES.filter(has)),
@@ -788,8 +963,11 @@ export function toNativeOptions(config: ResolvedConfig, dataDir: string): Native
     limitTrain: config.limitTrain ?? 0,
     limitTest: config.limitTest ?? 0,
     logEvery: config.logEvery,
-    checkpointDir: config.runDir === undefined ? '' : path.join(config.runDir, 'checkpoints'),
+    // Only rank 0 writes checkpoints (the core ignores the folder on the others too).
+    checkpointDir:
+      config.runDir === undefined || (config.distributed?.rank ?? 0) !== 0 ? '' : path.join(config.runDir, 'checkpoints'),
     resumeFrom: config.resume ?? '',
+    distributed: config.distributed ?? null,
   };
 }
 

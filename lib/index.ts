@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The package's public API: train(), evaluate(), predict(), info(), the option checkers, errors and types.
+// The package's public API: train(), evaluate(), predict(), info(), launch(), the option checkers, errors and types.
 
 /**
  * @example
@@ -26,6 +26,8 @@ export type {
   MemoryFormat,
   Device,
 } from './config';
+export { launch, startLaunch, DEFAULT_MASTER_PORT } from './launch';
+export type { LaunchOptions, LaunchResult, LaunchHandle, WorkerExit } from './launch';
 export { TorchError, AbortError } from './errors';
 export { ImageError } from './images';
 export { renderReport } from './report';

@@ -28,10 +28,26 @@ export interface NativeTrainOptions {
   checkpointDir: string;
   /** A checkpoint to continue from; '' starts afresh. */
   resumeFrom: string;
+  /** null: one process. */
+  distributed: NativeDistributedOptions | null;
+}
+
+export interface NativeDistributedOptions {
+  worldSize: number;
+  rank: number;
+  localRank: number;
+  masterAddr: string;
+  masterPort: number;
+  backend: 'auto' | 'gloo' | 'nccl';
+  timeoutSeconds: number;
+  checkReplicas: boolean;
 }
 
 /** The options of a checkpoint, as train() recorded them (a NativeTrainOptions without the two paths). */
-export type NativeCheckpointOptions = Omit<NativeTrainOptions, 'checkpointDir' | 'resumeFrom'>;
+export type NativeCheckpointOptions = Omit<NativeTrainOptions, 'checkpointDir' | 'resumeFrom' | 'distributed'> & {
+  /** The processes that trained together (1 in files from before distributed training). */
+  worldSize: number;
+};
 
 export interface NativeEvalOptions {
   checkpoint: string;
@@ -96,6 +112,8 @@ export type NativeEvent =
       parameters: number;
       threads: number;
       device: string;
+      worldSize: number;
+      rank: number;
       startEpoch: number;
       startStep: number;
     }
@@ -110,6 +128,8 @@ export type NativeEvent =
       loss: number;
       accuracy: number;
       imagesPerSecond: number;
+      /** Only with distributed.checkReplicas. */
+      weightsChecksum?: number;
     }
   | { type: 'evalBegin'; phase: 'valid' | 'test'; epoch: number; samples: number }
   | {
@@ -154,6 +174,11 @@ export interface NativeTrainResult {
   weights: string;
   resumedEpoch: number;
   resumedStep: number;
+  /** 1 and 0 when not distributed. */
+  worldSize: number;
+  rank: number;
+  /** The c10d backend, '' when not distributed. */
+  backend: string;
 }
 
 /** What a checkpoint says about itself. */
@@ -207,6 +232,8 @@ export interface NativeInfo {
   cudaDevices: number;
   /** Threads train() uses when threads is 0. */
   threads: number;
+  /** The c10d backends this build can train with across processes. */
+  distributedBackends: string[];
 }
 
 export interface NativeBinding {

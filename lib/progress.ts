@@ -25,6 +25,9 @@ export interface TrainBeginEvent {
   readonly threads: number;
   /** The device actually used: 'cpu', 'cuda:0', ... */
   readonly device: string;
+  /** Processes training together (1 unless distributed) and this one's rank; sizes and steps are the job's. */
+  readonly worldSize: number;
+  readonly rank: number;
   /** When resuming: epochs already done, and steps of the next one already taken (else 0 and 0). */
   readonly startEpoch: number;
   readonly startStep: number;
@@ -62,7 +65,10 @@ export interface BatchEndEvent {
   readonly loss: number;
   /** Training accuracy (fraction) over the steps since the previous batchEnd. */
   readonly accuracy: number;
+  /** All ranks' images per second, in a distributed run. */
   readonly imagesPerSecond: number;
+  /** With distributed.checkReplicas: a checksum of the weights after this step, equal on every rank. */
+  readonly weightsChecksum?: number;
 }
 
 /**

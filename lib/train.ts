@@ -77,6 +77,14 @@ export interface TrainResult {
   readonly testSize: number;
   /** This process's part of the run (a resumed run counts from the resume). */
   readonly seconds: number;
+  /**
+   * Processes that trained together (1 unless distributed) and this one's rank. Metrics are the whole job's and
+   * the same on every rank; only rank 0 has a run folder and checkpoints.
+   */
+  readonly worldSize: number;
+  readonly rank: number;
+  /** The c10d backend of a distributed run: 'gloo' or 'nccl'. */
+  readonly backend?: string;
   /** The run folder, when there is one. */
   readonly runDir?: string;
   /** Files in `<runDir>/checkpoints/`: the latest checkpoint, the best by validation accuracy, the weights export. */
@@ -150,6 +158,8 @@ export interface InfoResult {
   readonly cudaDevices: number;
   /** CPU threads train() uses when threads is 0. */
   readonly threads: number;
+  /** The c10d backends this build trains with across processes: 'gloo' (CPU), 'nccl' (CUDA). */
+  readonly distributedBackends: readonly string[];
   readonly presets: { readonly [P in Preset]: { readonly parameters: number } };
 }
 
@@ -166,8 +176,10 @@ function toTrainResult(result: NativeTrainResult, config: ResolvedConfig): Train
     runDir?: string;
     checkpoints?: TrainResult['checkpoints'];
     resumedFrom?: TrainResult['resumedFrom'];
+    backend?: string;
   } = {};
-  if (config.runDir !== undefined) extra.runDir = config.runDir;
+  if (config.runDir !== undefined && writesRunDir(config)) extra.runDir = config.runDir;
+  if (result.backend !== '') extra.backend = result.backend;
   if (result.lastCheckpoint !== '') {
     extra.checkpoints = {
       last: result.lastCheckpoint,
@@ -200,8 +212,15 @@ function toTrainResult(result: NativeTrainResult, config: ResolvedConfig): Train
     validSize: result.validSize,
     testSize: result.testSize,
     seconds: result.seconds,
+    worldSize: result.worldSize,
+    rank: result.rank,
     ...extra,
   };
+}
+
+/** Rank 0 speaks for a distributed job: the other ranks write no run folder. */
+function writesRunDir(config: ResolvedConfig): boolean {
+  return (config.distributed?.rank ?? 0) === 0;
 }
 
 function toCheckpointSummary(path: string, c: NativeCheckpointSummary): CheckpointSummary {
@@ -255,7 +274,10 @@ export async function runTraining(
   const dataDir = await findData(config.dataDir, config.download, signal, onProgress);
   if (signal?.aborted) throw createAbortError(signal.reason);
 
-  const run = config.runDir === undefined ? undefined : RunDirectory.open(config.runDir, config, resumedHistory);
+  const run =
+    config.runDir === undefined || !writesRunDir(config)
+      ? undefined
+      : RunDirectory.open(config.runDir, config, resumedHistory);
   const nativeOptions = toNativeOptions(config, dataDir);
   const finalConfig = config;
   let lastCheckpoint: string | undefined;
@@ -467,6 +489,7 @@ function describeBinding(binding: NativeBinding, callerStack: string): InfoResul
       cudaAvailable: native.cudaAvailable,
       cudaDevices: native.cudaDevices,
       threads: native.threads,
+      distributedBackends: native.distributedBackends,
       presets: {
         article: { parameters: binding.parameterCount('article') },
         cifar: { parameters: binding.parameterCount('cifar') },

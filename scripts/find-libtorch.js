@@ -8,7 +8,8 @@
 //
 //   node scripts/find-libtorch.js             human-readable answer
 //   node scripts/find-libtorch.js --json      everything, as JSON
-//   node scripts/find-libtorch.js --cmake-dir | --lib-dir | --include-dirs | --libs | --defines | --version
+//   node scripts/find-libtorch.js --cmake-dir | --lib-dir | --include-dirs | --nccl-include-dir | --libs | --defines
+//                                 | --version
 'use strict';
 
 const fs = require('node:fs');
@@ -37,6 +38,16 @@ function describe(source, cmakeDir, root, includeRoot, libDir) {
   // The libstdc++ ABI LibTorch was built with (TORCH_CXX_FLAGS); recent configs set none, meaning g++'s default, 1.
   const config = fs.readFileSync(path.join(cmakeDir, 'TorchConfig.cmake'), 'utf8');
   const cxx11Abi = Number((/_GLIBCXX_USE_CXX11_ABI=(\d)/.exec(config) || [])[1] ?? 1);
+  // c10d's backends need headers LibTorch itself may not ship: gloo's (Debian's libgloo-dev; pip wheels have
+  // none) and, on CUDA, nccl.h (pip's nvidia-nccl package beside torch, or a system install).
+  const glooInclude = [includeRoot, '/usr/include', '/usr/local/include'].find((d) =>
+    fs.existsSync(path.join(d, 'gloo/config.h')),
+  );
+  const ncclIncludeDir = cuda
+    ? [path.resolve(root, '../nvidia/nccl/include'), '/usr/include', '/usr/local/cuda/include'].find((d) =>
+        fs.existsSync(path.join(d, 'nccl.h')),
+      )
+    : undefined;
   return {
     source,
     root,
@@ -46,6 +57,8 @@ function describe(source, cmakeDir, root, includeRoot, libDir) {
     version,
     cuda,
     cxx11Abi,
+    gloo: glooInclude !== undefined,
+    ncclIncludeDir: ncclIncludeDir ?? '',
   };
 }
 
@@ -129,7 +142,8 @@ function main(argv) {
     '--json': () => JSON.stringify(lt, null, 2),
     '--cmake-dir': () => lt.cmakeDir,
     '--lib-dir': () => lt.libDir,
-    '--include-dirs': () => lt.includeDirs.join(' '),
+    '--include-dirs': () => [...lt.includeDirs, ...(lt.ncclIncludeDir ? [lt.ncclIncludeDir] : [])].join(' '),
+    '--nccl-include-dir': () => lt.ncclIncludeDir,
     '--libs': () =>
       [
         `-L${lt.libDir}`,
@@ -142,7 +156,14 @@ function main(argv) {
         '-Wl,--as-needed',
         '-lc10',
       ].join(' '),
-    '--defines': () => `_GLIBCXX_USE_CXX11_ABI=${lt.cxx11Abi}`,
+    // What TorchConfig's targets give a CMake build: c10d, and the backends whose headers are at hand.
+    '--defines': () =>
+      [
+        `_GLIBCXX_USE_CXX11_ABI=${lt.cxx11Abi}`,
+        'USE_DISTRIBUTED',
+        ...(lt.gloo ? ['USE_C10D_GLOO'] : []),
+        ...(lt.ncclIncludeDir ? ['USE_C10D_NCCL'] : []),
+      ].join(' '),
     '--version': () => lt.version,
   }[argv[0] || ''];
   process.stdout.write(

@@ -24,6 +24,10 @@ if ! node scripts/find-libtorch.js >/dev/null 2>&1; then
     fail "LIBTORCH / Torch_DIR is set but holds no usable LibTorch; fix or unset it"
   fi
   apt_packages+=(libtorch-dev libgloo-dev)
+elif [ "$(node -p 'require("./scripts/find-libtorch.js").findLibtorch().source' 2>/dev/null)" = system ] \
+  && [ ! -f /usr/include/gloo/config.h ]; then
+  # Debian's LibTorch has c10d built in, but multi-process training (Gloo) also needs gloo's headers.
+  apt_packages+=(libgloo-dev)
 fi
 if [ ${#apt_packages[@]} -gt 0 ]; then
   command -v apt-get >/dev/null \

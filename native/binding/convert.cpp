@@ -14,6 +14,11 @@ core::Precision to_precision(const std::string& name) {
   throw std::invalid_argument("unknown precision '" + name + "'; use 'fp32', 'tf32', 'bf16' or 'fp16'");
 }
 
+core::Backend to_backend(const std::string& name) {
+  if (auto b = core::backend_from_name(name)) return *b;
+  throw std::invalid_argument("unknown backend '" + name + "'; use 'auto', 'gloo' or 'nccl'");
+}
+
 core::MemoryFormat to_memory_format(const std::string& name) {
   if (auto f = core::memory_format_from_name(name)) return *f;
   throw std::invalid_argument("unknown memory format '" + name + "'; use 'auto', 'contiguous' or 'channels-last'");
@@ -51,6 +56,7 @@ Napi::Object to_js(Napi::Env env, const core::TrainOptions& t) {
   o.Set("limitTrain", number(env, static_cast<double>(t.limit_train)));
   o.Set("limitTest", number(env, static_cast<double>(t.limit_test)));
   o.Set("logEvery", number(env, static_cast<double>(t.log_every)));
+  o.Set("worldSize", number(env, t.distributed.world_size));
   return o;
 }
 
@@ -114,6 +120,20 @@ core::TrainOptions to_train_options(const Napi::Object& o) {
   t.log_every = get_int(o, "logEvery");
   t.checkpoint_dir = get_string(o, "checkpointDir");
   t.resume_from = get_string(o, "resumeFrom");
+  // Absent or null: one process.
+  const Napi::Value distributed = o.Get("distributed");
+  if (distributed.IsObject()) {
+    const auto d = distributed.As<Napi::Object>();
+    t.distributed.enabled = true;
+    t.distributed.world_size = static_cast<int>(get_int(d, "worldSize"));
+    t.distributed.rank = static_cast<int>(get_int(d, "rank"));
+    t.distributed.local_rank = static_cast<int>(get_int(d, "localRank"));
+    t.distributed.master_addr = get_string(d, "masterAddr");
+    t.distributed.master_port = static_cast<int>(get_int(d, "masterPort"));
+    t.distributed.backend = to_backend(get_string(d, "backend"));
+    t.distributed.timeout_seconds = get_double(d, "timeoutSeconds");
+    t.distributed.check_replicas = d.Get("checkReplicas").ToBoolean().Value();
+  }
   return t;
 }
 
@@ -180,6 +200,8 @@ Napi::Object to_js(Napi::Env env, const core::ProgressEvent& e) {
       num("parameters", e.parameters);
       num("threads", e.threads);
       o.Set("device", e.device);
+      num("worldSize", e.world_size);
+      num("rank", e.rank);
       num("startEpoch", e.start_epoch);
       num("startStep", e.start_step);
       break;
@@ -197,6 +219,7 @@ Napi::Object to_js(Napi::Env env, const core::ProgressEvent& e) {
       num("loss", e.loss);
       num("accuracy", e.accuracy);
       num("imagesPerSecond", e.images_per_second);
+      if (e.weights_checksum != 0) num("weightsChecksum", e.weights_checksum);
       break;
     case EventType::kEvalBegin:
       o.Set("phase", core::phase_name(e.phase));
@@ -244,6 +267,9 @@ Napi::Object to_js(Napi::Env env, const core::TrainResult& r) {
   o.Set("weights", r.weights);
   o.Set("resumedEpoch", number(env, static_cast<double>(r.resumed_epoch)));
   o.Set("resumedStep", number(env, static_cast<double>(r.resumed_step)));
+  o.Set("worldSize", number(env, r.world_size));
+  o.Set("rank", number(env, r.rank));
+  o.Set("backend", r.backend);
   return o;
 }
 
@@ -300,6 +326,9 @@ Napi::Object to_js(Napi::Env env, const core::RuntimeInfo& info) {
   o.Set("cudaAvailable", info.cuda_available);
   o.Set("cudaDevices", Napi::Number::New(env, info.cuda_devices));
   o.Set("threads", Napi::Number::New(env, info.default_threads));
+  Napi::Array backends = Napi::Array::New(env, info.distributed_backends.size());
+  for (size_t i = 0; i < info.distributed_backends.size(); ++i) backends.Set(i, info.distributed_backends[i]);
+  o.Set("distributedBackends", backends);
   return o;
 }
 

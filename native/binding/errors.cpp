@@ -16,6 +16,8 @@ NativeFailure describe_current_exception() {
     return {"ERR_NON_FINITE_LOSS", e.what()};
   } catch (const core::BusyError& e) {
     return {"ERR_BUSY", e.what()};
+  } catch (const core::DistributedError& e) {
+    return {"ERR_DISTRIBUTED", e.what()};
   } catch (const c10::OutOfMemoryError& e) {
     return {"ERR_TORCH_OOM", std::string(e.what_without_backtrace()) + " (out of memory: try a smaller batchSize)"};
   } catch (const c10::Error& e) {

@@ -119,6 +119,8 @@ GenericDict options_dict(const TrainOptions& o) {
   d.insert("limit_train", o.limit_train);
   d.insert("limit_test", o.limit_test);
   d.insert("log_every", o.log_every);
+  // The processes that trained together: a mid-epoch position means a step of each one's shard.
+  d.insert("world_size", static_cast<int64_t>(o.distributed.enabled ? o.distributed.world_size : 1));
   return d;
 }
 
@@ -200,6 +202,9 @@ class Reader {
   std::string text(const std::string& key) const {
     return typed(key, [](const c10::IValue& v) { return v.isString(); }, "a string").toStringRef();
   }
+  int64_t integer_or(const std::string& key, int64_t fallback) const {
+    return dict_.contains(key) ? integer(key) : fallback;
+  }
   std::string text_or(const std::string& key, const std::string& fallback) const {
     return dict_.contains(key) ? text(key) : fallback;
   }
@@ -254,6 +259,8 @@ TrainOptions read_options(const Reader& r) {
   o.limit_train = r.integer("limit_train");
   o.limit_test = r.integer("limit_test");
   o.log_every = r.integer("log_every");
+  // Absent from files written before distributed training: one process.
+  o.distributed.world_size = static_cast<int>(r.integer_or("world_size", 1));
   return o;
 }
 

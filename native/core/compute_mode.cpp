@@ -49,7 +49,8 @@ void sgd_multi_tensor_step(torch::optim::SGD& optimizer) {
   }
 }
 
-bool LossScaler::backward(const torch::Tensor& loss, const std::vector<torch::Tensor>& params) {
+bool LossScaler::backward(const torch::Tensor& loss, const std::vector<torch::Tensor>& params,
+                          GradientReducer* reducer) {
   if (!scale_.defined()) {
     const auto on = torch::TensorOptions().device(loss.device());
     scale_ = torch::full({}, kInitialScale, on.dtype(torch::kFloat32));
@@ -57,6 +58,7 @@ bool LossScaler::backward(const torch::Tensor& loss, const std::vector<torch::Te
     found_inf_ = torch::zeros({}, on.dtype(torch::kFloat32));
   }
   (loss.to(torch::kFloat32) * scale_).backward();
+  if (reducer != nullptr) reducer->finish();
   std::vector<torch::Tensor> grads;
   for (const auto& p : params)
     if (p.grad().defined()) grads.push_back(p.grad());
@@ -104,7 +106,8 @@ std::optional<at::ScalarType> ComputeMode::autocast_dtype() const {
 
 std::pair<torch::Tensor, torch::Tensor> ComputeMode::sgd_step(ResNet34& model, torch::optim::SGD& optimizer,
                                                               const torch::Tensor& images,
-                                                              const torch::Tensor& labels) {
+                                                              const torch::Tensor& labels,
+                                                              GradientReducer* reducer) {
   torch::Tensor logits, loss;
   {
     AutocastScope autocast(*this);
@@ -113,10 +116,11 @@ std::pair<torch::Tensor, torch::Tensor> ComputeMode::sgd_step(ResNet34& model, t
   }
   optimizer.zero_grad();
   if (precision_ == Precision::kFp16) {
-    if (scaler_.backward(loss, model->parameters())) sgd_multi_tensor_step(optimizer);
+    if (scaler_.backward(loss, model->parameters(), reducer)) sgd_multi_tensor_step(optimizer);
     scaler_.update();
   } else {
     loss.backward();
+    if (reducer != nullptr) reducer->finish();
     sgd_multi_tensor_step(optimizer);
   }
   return {loss.detach().to(torch::kFloat32), logits.detach()};

@@ -8,6 +8,7 @@
 
 #include <optional>
 
+#include "distributed.h"
 #include "options.h"
 #include "resnet34.h"
 #include "torch_compat.h"
@@ -25,9 +26,11 @@ void sgd_multi_tensor_step(torch::optim::SGD& optimizer);
 // clean steps. The scale and the overflow flag stay on the device.
 class LossScaler {
  public:
-  // backward() of loss * S, then unscale; returns whether the gradients are finite. Reading the overflow flag
-  // back is this precision's one host sync per step (GradScaler has the same).
-  bool backward(const torch::Tensor& loss, const std::vector<torch::Tensor>& params);
+  // backward() of loss * S, then (with `reducer`) the gradients averaged across ranks, then unscale; returns
+  // whether the gradients are finite. Checking after the all-reduce lets every rank skip the same steps, since
+  // an inf or NaN anywhere spreads through the sum. Reading the overflow flag back is this precision's one host
+  // sync per step (GradScaler has the same).
+  bool backward(const torch::Tensor& loss, const std::vector<torch::Tensor>& params, GradientReducer* reducer);
   // After the step (taken or skipped): grow or shrink the scale.
   void update();
 
@@ -51,10 +54,12 @@ class ComputeMode {
   // The dtype autocast runs forward in, or nullopt for plain float32.
   std::optional<at::ScalarType> autocast_dtype() const;
 
-  // Forward, cross-entropy, backward and the SGD update in this mode. Returns the batch's mean loss and the
-  // logits, detached and on the device: nothing is read back (but fp16's overflow flag).
+  // Forward, cross-entropy, backward and the SGD update in this mode; with `reducer`, the update uses the
+  // gradients averaged across the ranks of a distributed run. Returns the batch's mean loss and the logits,
+  // detached and on the device: nothing is read back (but fp16's overflow flag).
   std::pair<torch::Tensor, torch::Tensor> sgd_step(ResNet34& model, torch::optim::SGD& optimizer,
-                                                   const torch::Tensor& images, const torch::Tensor& labels);
+                                                   const torch::Tensor& images, const torch::Tensor& labels,
+                                                   GradientReducer* reducer = nullptr);
 
  private:
   Precision precision_;

@@ -24,4 +24,11 @@ class BusyError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A distributed run could not meet its other ranks or a collective with them failed: a rank died, hung past the
+// timeout, or the replicas' weights diverged.
+class DistributedError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 }  // namespace libtorch_resnet::core

@@ -53,6 +53,41 @@ inline std::optional<MemoryFormat> memory_format_from_name(std::string_view name
   return std::nullopt;
 }
 
+// Which c10d backend carries a distributed run's collectives. kAuto: NCCL on CUDA, Gloo on the CPU.
+enum class Backend { kAuto, kGloo, kNccl };
+
+inline const char* backend_name(Backend b) {
+  switch (b) {
+    case Backend::kGloo: return "gloo";
+    case Backend::kNccl: return "nccl";
+    default: return "auto";
+  }
+}
+
+inline std::optional<Backend> backend_from_name(std::string_view name) {
+  for (auto b : {Backend::kAuto, Backend::kGloo, Backend::kNccl})
+    if (name == backend_name(b)) return b;
+  return std::nullopt;
+}
+
+// Data-parallel training across processes, torchrun's way: every process runs the same job on its shard of
+// the data, and rank 0's TCPStore at master_addr:master_port is where they meet.
+struct DistributedOptions {
+  bool enabled = false;
+  int world_size = 1;
+  int rank = 0;
+  // This process's index on its machine: picks cuda:<local_rank> when the device is "auto" or "cuda".
+  int local_rank = 0;
+  std::string master_addr = "127.0.0.1";
+  int master_port = 29500;
+  Backend backend = Backend::kAuto;
+  // How long any rendezvous or collective may wait for the other ranks before the run fails.
+  double timeout_seconds = 300;
+  // After every step, compare a checksum of the weights across ranks and fail when they differ (costs a
+  // collective and a host sync per step; for debugging and tests).
+  bool check_replicas = false;
+};
+
 struct TrainOptions {
   // Number of passes over the training split.
   int64_t epochs = 20;
@@ -90,6 +125,7 @@ struct TrainOptions {
   // A checkpoint written by train() to continue from. The caller merges the checkpoint's options into these
   // (lib/config.ts); train() refuses ones that would build another network.
   std::string resume_from;
+  DistributedOptions distributed;
 };
 
 // Scoring a checkpoint on the test split.

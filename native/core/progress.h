@@ -43,6 +43,12 @@ struct ProgressEvent {
   // trainBegin: epochs already done and steps of the next one already taken when resuming (else 0).
   int64_t start_epoch = 0;
   int64_t start_step = 0;
+  // trainBegin: the processes training together (1 when not distributed) and this one's rank.
+  int world_size = 1;
+  int rank = 0;
+  // batchEnd, only when distributed.check_replicas is set: a checksum of the weights after the step, the same
+  // on every rank.
+  double weights_checksum = 0;
   // checkpoint: the file written; `epoch` and `step` say where the run stood.
   std::string path;
 };

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "distributed.h"
 #include "failures.h"
 #include "torch_compat.h"
 
@@ -49,6 +50,8 @@ RuntimeInfo runtime_info() {
   info.cuda_available = torch::cuda::is_available();
   info.cuda_devices = info.cuda_available ? compat::cuda_device_count() : 0;
   info.default_threads = default_threads();
+  for (auto backend : {Backend::kGloo, Backend::kNccl})
+    if (backend_built(backend)) info.distributed_backends.push_back(backend_name(backend));
   return info;
 }
 

@@ -5,6 +5,7 @@
 #include <c10/core/Device.h>
 
 #include <string>
+#include <vector>
 
 namespace libtorch_resnet::core {
 
@@ -14,6 +15,8 @@ struct RuntimeInfo {
   int cuda_devices = 0;
   // What a job uses when its threads option is 0.
   int default_threads = 1;
+  // The c10d backends this build can train with ("gloo", "nccl").
+  std::vector<std::string> distributed_backends;
 };
 
 RuntimeInfo runtime_info();

@@ -15,6 +15,11 @@
 #define LIBTORCH_RESNET_TORCH_AT_LEAST(major, minor) \
   (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
 
+namespace c10d {
+class ProcessGroup;
+class Backend;
+}  // namespace c10d
+
 namespace libtorch_resnet::compat {
 
 inline const char* libtorch_version() { return TORCH_VERSION; }
@@ -94,5 +99,28 @@ class AutocastGuard {
   bool previous_enabled_ = false;
   at::ScalarType previous_dtype_ = at::kFloat;
 };
+
+// c10d. The concrete process groups (ProcessGroupGloo, ProcessGroupNCCL) derive from c10d::ProcessGroup in 1.13
+// and from c10d::Backend in 2.x; both bases declare the collectives used here with the same signatures.
+#if LIBTORCH_RESNET_TORCH_AT_LEAST(2, 0)
+using C10dBackend = c10d::Backend;
+#else
+using C10dBackend = c10d::ProcessGroup;
+#endif
+
+// 2.4+ TCPStore defaults to a libuv server that Debian's 2.x build lacks (and whose uv_* symbols would meet
+// Node's); 1.13 has no such option. The int/long pair picks the first overload only where the field exists.
+template <class StoreOptions>
+auto disable_libuv(StoreOptions& options, int) -> decltype(options.useLibUV = false, void()) {
+  options.useLibUV = false;
+}
+template <class StoreOptions>
+void disable_libuv(StoreOptions&, long) {}
+
+// 2.x process groups want shutdown() before they are destroyed (NCCL warns, and may hang, otherwise).
+template <class Group>
+void shutdown(Group& group) {
+  if constexpr (requires { group.shutdown(); }) group.shutdown();
+}
 
 }  // namespace libtorch_resnet::compat

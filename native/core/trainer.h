@@ -35,6 +35,10 @@ struct TrainResult {
   std::string last_checkpoint;
   std::string best_checkpoint;
   std::string weights;
+  // A distributed run's size, this process's rank and the c10d backend ("" when not distributed).
+  int world_size = 1;
+  int rank = 0;
+  std::string backend;
   // Where the run started from: epochs already done and steps taken of the next (0, 0 unless resumed).
   int64_t resumed_epoch = 0;
   int64_t resumed_step = 0;

@@ -2,13 +2,17 @@
 // A small command line around core/, for debugging and profiling the training loop without Node.
 //   train_main DATA_DIR [--preset article|cifar] [--epochs N] [--batch-size N] [--lr X] [--image-size N]
 //              [--device D] [--threads N] [--limit-train N] [--limit-test N] [--log-every N]
-//              [--checkpoint-dir DIR] [--resume FILE]
+//              [--checkpoint-dir DIR] [--resume FILE] [--backend auto|gloo|nccl] [--check-replicas 1]
+//              [--timeout SECONDS]
+// With torchrun's variables set (WORLD_SIZE, RANK, LOCAL_RANK, MASTER_ADDR, MASTER_PORT) it is one rank of a
+// distributed run.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <string>
 
+#include "core/distributed.h"
 #include "core/trainer.h"
 
 using namespace libtorch_resnet::core;
@@ -20,6 +24,12 @@ int main(int argc, char** argv) {
   }
   TrainOptions o;
   o.data_dir = argv[1];
+  try {
+    if (auto distributed = distributed_from_env()) o.distributed = *distributed;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  }
   bool image_size_set = false;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
@@ -53,6 +63,12 @@ int main(int argc, char** argv) {
       o.checkpoint_dir = value;
     } else if (flag == "--resume") {
       o.resume_from = value;
+    } else if (flag == "--backend" && backend_from_name(value)) {
+      o.distributed.backend = *backend_from_name(value);
+    } else if (flag == "--timeout") {
+      o.distributed.timeout_seconds = std::atof(value);
+    } else if (flag == "--check-replicas") {
+      o.distributed.check_replicas = std::atoi(value) != 0;
     } else {
       std::fprintf(stderr, "unknown flag or value: %s %s\n", flag.c_str(), value);
       return 2;
@@ -63,14 +79,16 @@ int main(int argc, char** argv) {
   const auto print = [](const ProgressEvent& e) {
     switch (e.type) {
       case EventType::kTrainBegin:
-        std::printf("device %s, %d threads, %lld parameters, %lld train / %lld valid / %lld test\n", e.device.c_str(),
-                    e.threads, static_cast<long long>(e.parameters), static_cast<long long>(e.train_size),
+        std::printf("rank %d of %d, device %s, %d threads, %lld parameters, %lld train / %lld valid / %lld test\n",
+                    e.rank, e.world_size, e.device.c_str(), e.threads, static_cast<long long>(e.parameters), static_cast<long long>(e.train_size),
                     static_cast<long long>(e.valid_size), static_cast<long long>(e.test_size));
         break;
       case EventType::kBatchEnd:
-        std::printf("epoch %lld step %lld/%lld loss %.4f %.1f img/s\n", static_cast<long long>(e.epoch),
+        std::printf("epoch %lld step %lld/%lld loss %.4f %.1f img/s", static_cast<long long>(e.epoch),
                     static_cast<long long>(e.step), static_cast<long long>(e.steps_per_epoch), e.loss,
                     e.images_per_second);
+        if (e.weights_checksum != 0) std::printf(" weights %.17g", e.weights_checksum);
+        std::printf("\n");
         break;
       case EventType::kEpochEnd:
         std::printf("epoch %lld: loss %.4f, valid %.2f%%, %.1f s, %.1f img/s\n", static_cast<long long>(e.epoch),

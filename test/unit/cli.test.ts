@@ -390,6 +390,7 @@ describe('info', () => {
       cudaAvailable: false,
       cudaDevices: 0,
       threads: 8,
+      distributedBackends: ['gloo'],
       presets: { article: { parameters: 21298314 }, cifar: { parameters: 21282122 } },
     });
   });

@@ -144,7 +144,7 @@ const cases: Case[] = [
     VALUE,
     "Unknown option 'colour'; the options are epochs, lr, batchSize, momentum, weightDecay, validSplit, seed, " +
       'preset, imageSize, device, threads, precision, memoryFormat, dataDir, download, limitTrain, limitTest, logEvery, runDir, resume, ' +
-      'signal, onProgress',
+      'distributed, signal, onProgress',
   ],
 ];
 
@@ -356,6 +356,7 @@ describe('OPTION_SPECS', () => {
       'logEvery',
       'runDir',
       'resume',
+      'distributed',
       'signal',
       'onProgress',
     ]);
@@ -383,8 +384,8 @@ describe('OPTION_SPECS', () => {
     }
   });
 
-  test('signal and onProgress have no CLI flag; every other option has one', () => {
-    expect(OPTION_SPECS.filter((s) => !s.cli).map((s) => s.name)).toEqual(['signal', 'onProgress']);
+  test('distributed, signal and onProgress have no CLI flag (launch sets distributed up); every other option has one', () => {
+    expect(OPTION_SPECS.filter((s) => !s.cli).map((s) => s.name)).toEqual(['distributed', 'signal', 'onProgress']);
   });
 
   test('is frozen', () => {
@@ -416,6 +417,7 @@ describe('toNativeOptions', () => {
       logEvery: 10,
       checkpointDir: '',
       resumeFrom: '',
+      distributed: null,
     });
   });
 

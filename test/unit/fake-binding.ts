@@ -33,6 +33,8 @@ export const EVENTS: NativeEvent[] = [
     parameters: 21298314,
     threads: 4,
     device: 'cpu',
+    worldSize: 1,
+    rank: 0,
     startEpoch: 0,
     startStep: 0,
   },
@@ -74,6 +76,9 @@ export function nativeResult(status: 'completed' | 'cancelled' = 'completed'): N
     weights: '',
     resumedEpoch: 0,
     resumedStep: 0,
+    worldSize: 1,
+    rank: 0,
+    backend: '',
   };
 }
 
@@ -98,6 +103,7 @@ export function checkpointInfo(epochsDone = 1, options: Partial<NativeCheckpoint
       limitTrain: 256,
       limitTest: 0,
       logEvery: 5,
+      worldSize: 1,
       ...options,
     },
     epochsDone,
@@ -278,7 +284,7 @@ export class FakeBinding implements NativeBinding {
 
   info(): NativeInfo {
     if (this.infoError) throw this.infoError;
-    return { libtorchVersion: '1.13.1', cudaAvailable: false, cudaDevices: 0, threads: 8 };
+    return { libtorchVersion: '1.13.1', cudaAvailable: false, cudaDevices: 0, threads: 8, distributedBackends: ['gloo'] };
   }
 
   parameterCount(preset: 'article' | 'cifar'): number {

@@ -45,6 +45,8 @@ describe('a completed run', () => {
       validSize: 10,
       testSize: 20,
       seconds: 3.2,
+      worldSize: 1,
+      rank: 0,
     });
     expect(result).not.toHaveProperty('status');
     expect(binding.cancelCalls).toBe(0);
@@ -74,6 +76,7 @@ describe('a completed run', () => {
         logEvery: 10,
         checkpointDir: '',
         resumeFrom: '',
+        distributed: null,
       },
     ]);
   });
@@ -284,6 +287,7 @@ describe('infoWith', () => {
       cudaAvailable: false,
       cudaDevices: 0,
       threads: 8,
+      distributedBackends: ['gloo'],
       presets: { article: { parameters: 21298314 }, cifar: { parameters: 21282122 } },
     });
   });

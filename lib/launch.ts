@@ -1,0 +1,580 @@
+// SPDX-License-Identifier: MIT
+// libtorch-resnet launch: starts one node's training workers with torchrun's environment and supervises them.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { inspect } from 'node:util';
+
+import { suggestOption } from './config';
+import type { ProgressStream } from './progress';
+
+/** torchrun's MASTER_PORT when several nodes must agree on one without talking first. */
+export const DEFAULT_MASTER_PORT = 29500;
+
+const DEFAULT_MASTER_ADDR = '127.0.0.1';
+const DEFAULT_GRACE_SECONDS = 10;
+const MAX_NPROC_PER_NODE = 1024;
+const MAX_GRACE_SECONDS = 3600;
+const EXIT_OK = 0;
+const EXIT_FAILURE = 1;
+const EXIT_INTERRUPTED = 130;
+// In their own process group a terminal's Ctrl-C reaches the launcher only, which passes one SIGINT on: a worker
+// sent two (the terminal's and the launcher's) would quit at once instead of saving a checkpoint. Signals then go
+// to the whole group, so helpers a worker starts stop with it.
+const OWN_PROCESS_GROUP = process.platform !== 'win32';
+
+/**
+ * Options of {@link launch} and {@link startLaunch}: one node's share of a data-parallel job, as torchrun takes them.
+ *
+ * @example
+ * const options: LaunchOptions = { nprocPerNode: 2, args: ['train', '--epochs', '1', '--json'] };
+ */
+export interface LaunchOptions {
+  /** Workers on this node, 1–1024. */
+  nprocPerNode: number;
+  /** Nodes in the job (1). */
+  nnodes?: number | undefined;
+  /** This node's index, below nnodes (0). */
+  nodeRank?: number | undefined;
+  /** Where rank 0 listens for the others ('127.0.0.1'). */
+  masterAddr?: string | undefined;
+  /** Its port, 0–65535: with one node a free port by default (0 picks one too), with several 29500. */
+  masterPort?: number | undefined;
+  /** The worker's arguments: `['train', '--epochs', '1']`. */
+  args: readonly string[];
+  /** The program run with args (this package's CLI under this Node: `[process.execPath, bin/libtorch-resnet.js]`). */
+  worker?: readonly string[] | undefined;
+  /** The workers' environment, before the launcher adds its variables (process.env). */
+  env?: NodeJS.ProcessEnv | undefined;
+  /** Receives rank 0's stdout, byte for byte (process.stdout). */
+  stdout?: ProgressStream | undefined;
+  /**
+   * Receives rank 0's stderr, every other rank's stdout and stderr as lines labelled `[rank N] `, and the
+   * launcher's own lines (process.stderr).
+   */
+  stderr?: ProgressStream | undefined;
+  /** Aborting it interrupts the job, as {@link LaunchHandle.interrupt} does. */
+  signal?: AbortSignal | undefined;
+  /** After a failure, how long the other workers get between SIGTERM and SIGKILL, 0–3600 (10). */
+  graceSeconds?: number | undefined;
+}
+
+/**
+ * How one worker ended.
+ *
+ * @example
+ * if (exit.signal !== null) console.log(`rank ${exit.rank} was killed by ${exit.signal}`);
+ */
+export interface WorkerExit {
+  /** Global rank: nodeRank * nprocPerNode + localRank. */
+  readonly rank: number;
+  readonly localRank: number;
+  /** undefined when the process could not be started. */
+  readonly pid: number | undefined;
+  /** Exit code; null when a signal ended it or it never started. */
+  readonly code: number | null;
+  /** The signal that ended it, else null. */
+  readonly signal: NodeJS.Signals | null;
+}
+
+/**
+ * How the job ended: exitCode 0 when every worker exited 0, 1 after a failure, 130 when interrupted.
+ *
+ * @example
+ * const { exitCode, failed, message } = await launch({ nprocPerNode: 2, args: ['train'] });
+ * if (failed) console.error(`rank ${failed.rank} failed: ${message}`);
+ */
+export interface LaunchResult {
+  readonly exitCode: number;
+  /** Every worker started, by local rank. */
+  readonly workers: readonly WorkerExit[];
+  /** The first worker that failed; the others it then stopped are not failures. */
+  readonly failed?: WorkerExit;
+  /** What went wrong: `rank 1 (pid 4242) exited with code 3`. */
+  readonly message?: string;
+}
+
+/**
+ * A running launch.
+ *
+ * @example
+ * const job = startLaunch({ nprocPerNode: 2, args: ['train'] });
+ * process.once('SIGINT', () => job.interrupt());
+ * process.exitCode = (await job.result).exitCode;
+ */
+export interface LaunchHandle {
+  /** Settles once every worker has exited and its output is written. */
+  readonly result: Promise<LaunchResult>;
+  /** Sends SIGINT to every running worker (train stops after its current step and saves a checkpoint); once only. */
+  interrupt(): void;
+  /** Sends SIGKILL to every running worker. */
+  kill(): void;
+}
+
+interface ResolvedLaunchOptions {
+  readonly nprocPerNode: number;
+  readonly nnodes: number;
+  readonly nodeRank: number;
+  readonly masterAddr: string;
+  /** undefined: pick a free one. */
+  readonly masterPort: number | undefined;
+  readonly args: readonly string[];
+  readonly worker: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+  readonly stdout: ProgressStream;
+  readonly stderr: ProgressStream;
+  readonly signal: AbortSignal | undefined;
+  readonly graceSeconds: number;
+}
+
+const OPTION_NAMES = [
+  'nprocPerNode',
+  'nnodes',
+  'nodeRank',
+  'masterAddr',
+  'masterPort',
+  'args',
+  'worker',
+  'env',
+  'stdout',
+  'stderr',
+  'signal',
+  'graceSeconds',
+] as const;
+
+type CodedError = Error & { code: string };
+
+function typeOf(value: unknown): string {
+  return value === null ? 'null' : typeof value;
+}
+
+// Messages as lib/config.ts writes them (sharp's invalidParameterError), with Node's classes and codes.
+function invalidParameter(
+  ErrorClass: typeof TypeError | typeof RangeError,
+  code: string,
+  name: string,
+  expected: string,
+  actual: unknown,
+  hint?: string,
+): CodedError {
+  const shown = inspect(actual, { depth: 0, breakLength: Infinity, maxArrayLength: 4, maxStringLength: 80 });
+  const error = new ErrorClass(
+    `Expected ${expected} for ${name} but received ${shown} of type ${typeOf(actual)}${hint ? `; ${hint}` : ''}`,
+  ) as CodedError;
+  error.code = code;
+  return error;
+}
+
+function readInteger(value: unknown, name: string, min: number, max: number, hint?: string): number {
+  const expected = `integer between ${min} and ${max}`;
+  if (typeof value !== 'number') throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', name, expected, value);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw invalidParameter(RangeError, 'ERR_OUT_OF_RANGE', name, expected, value, hint);
+  }
+  return value;
+}
+
+function readStrings(value: unknown, name: string): readonly string[] {
+  const expected = 'non-empty array of strings';
+  if (!Array.isArray(value)) throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', name, expected, value);
+  if (value.length === 0) throw invalidParameter(TypeError, 'ERR_INVALID_ARG_VALUE', name, expected, value);
+  value.forEach((item: unknown, i) => {
+    if (typeof item !== 'string') {
+      throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', `${name}[${i}]`, 'string', item);
+    }
+    if (item.includes('\0')) {
+      throw invalidParameter(TypeError, 'ERR_INVALID_ARG_VALUE', `${name}[${i}]`, 'string without null bytes', item);
+    }
+  });
+  return Object.freeze([...(value as string[])]);
+}
+
+function readStream(value: unknown, name: string): ProgressStream {
+  if (typeof value !== 'object' || value === null || typeof (value as ProgressStream).write !== 'function') {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', name, 'object with a write() method', value);
+  }
+  return value as ProgressStream;
+}
+
+function readSignal(value: unknown): AbortSignal {
+  // Duck-typed, as Node's validateAbortSignal does, so a signal from another realm (a jest sandbox) still works.
+  const candidate = value as Partial<AbortSignal> | null;
+  if (
+    typeof value !== 'object' ||
+    candidate === null ||
+    typeof candidate.aborted !== 'boolean' ||
+    typeof candidate.addEventListener !== 'function' ||
+    typeof candidate.removeEventListener !== 'function'
+  ) {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'signal', 'AbortSignal', value);
+  }
+  return value as AbortSignal;
+}
+
+function resolveLaunchOptions(input: unknown): ResolvedLaunchOptions {
+  // Validate arguments, filling in each default
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'options', 'object', input);
+  }
+  const given = input as Record<string, unknown>;
+  for (const key of Object.keys(given)) {
+    if ((OPTION_NAMES as readonly string[]).includes(key)) continue;
+    const suggestion = suggestOption(key, OPTION_NAMES);
+    const error = new TypeError(
+      suggestion
+        ? `Unknown option '${key}'; did you mean '${suggestion}'?`
+        : `Unknown option '${key}'; the options are ${OPTION_NAMES.join(', ')}`,
+    ) as CodedError;
+    error.code = 'ERR_INVALID_ARG_VALUE';
+    throw error;
+  }
+  const has = (name: string) => given[name] !== undefined;
+  const nprocPerNode = readInteger(given.nprocPerNode, 'nprocPerNode', 1, MAX_NPROC_PER_NODE);
+  const nnodes = has('nnodes') ? readInteger(given.nnodes, 'nnodes', 1, 65536) : 1;
+  const nodeRank = has('nodeRank')
+    ? readInteger(given.nodeRank, 'nodeRank', 0, nnodes - 1, `nodeRank must be below nnodes (${nnodes})`)
+    : 0;
+  let masterAddr = DEFAULT_MASTER_ADDR;
+  if (has('masterAddr')) {
+    const addr = given.masterAddr;
+    if (typeof addr !== 'string') {
+      throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'masterAddr', 'host name or IP address', addr);
+    }
+    if (addr === '' || /[\s\0]/.test(addr)) {
+      throw invalidParameter(TypeError, 'ERR_INVALID_ARG_VALUE', 'masterAddr', 'host name or IP address', addr);
+    }
+    masterAddr = addr;
+  }
+  let masterPort: number | undefined = nnodes > 1 ? DEFAULT_MASTER_PORT : undefined;
+  if (has('masterPort')) {
+    const port = readInteger(given.masterPort, 'masterPort', 0, 65535);
+    // 0 picks a free port, which the other nodes could not know.
+    if (port === 0 && nnodes > 1) {
+      const hint = 'every node must name the same port, so 0 (pick a free one) needs nnodes 1';
+      throw invalidParameter(RangeError, 'ERR_OUT_OF_RANGE', 'masterPort', 'integer between 1 and 65535', port, hint);
+    }
+    masterPort = port === 0 ? undefined : port;
+  }
+  let graceSeconds = DEFAULT_GRACE_SECONDS;
+  if (has('graceSeconds')) {
+    const expected = `number between 0 and ${MAX_GRACE_SECONDS}`;
+    const value = given.graceSeconds;
+    if (typeof value !== 'number') {
+      throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'graceSeconds', expected, value);
+    }
+    if (!(value >= 0 && value <= MAX_GRACE_SECONDS)) {
+      throw invalidParameter(RangeError, 'ERR_OUT_OF_RANGE', 'graceSeconds', expected, value);
+    }
+    graceSeconds = value;
+  }
+  if (has('env') && (typeof given.env !== 'object' || given.env === null || Array.isArray(given.env))) {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'env', 'object', given.env);
+  }
+  return Object.freeze({
+    nprocPerNode,
+    nnodes,
+    nodeRank,
+    masterAddr,
+    masterPort,
+    args: readStrings(given.args, 'args'),
+    worker: has('worker')
+      ? readStrings(given.worker, 'worker')
+      : Object.freeze([process.execPath, path.join(__dirname, '..', 'bin', 'libtorch-resnet.js')]),
+    env: has('env') ? (given.env as NodeJS.ProcessEnv) : process.env,
+    stdout: has('stdout') ? readStream(given.stdout, 'stdout') : process.stdout,
+    stderr: has('stderr') ? readStream(given.stderr, 'stderr') : process.stderr,
+    signal: has('signal') ? readSignal(given.signal) : undefined,
+    graceSeconds,
+  });
+}
+
+/**
+ * Whether `env` is that of a launched worker other than rank 0 (RANK set to a positive integer): such a worker
+ * trains without printing results, since rank 0 speaks for the job.
+ *
+ * @example
+ * isNonZeroRankWorker({ RANK: '1' }); // true
+ * isNonZeroRankWorker({}); // false
+ */
+export function isNonZeroRankWorker(env: NodeJS.ProcessEnv = process.env): boolean {
+  const rank = env.RANK?.trim();
+  return rank !== undefined && /^\d+$/.test(rank) && Number(rank) > 0;
+}
+
+/** The environment of one worker: torchrun's variables on top of the base. */
+function workerEnv(config: ResolvedLaunchOptions, localRank: number, port: number): NodeJS.ProcessEnv {
+  const { nprocPerNode, nnodes, nodeRank, env } = config;
+  const vars: NodeJS.ProcessEnv = {
+    ...env,
+    WORLD_SIZE: String(nnodes * nprocPerNode),
+    RANK: String(nodeRank * nprocPerNode + localRank),
+    LOCAL_RANK: String(localRank),
+    LOCAL_WORLD_SIZE: String(nprocPerNode),
+    GROUP_RANK: String(nodeRank),
+    MASTER_ADDR: config.masterAddr,
+    MASTER_PORT: String(port),
+  };
+  // torchrun sets OMP_NUM_THREADS=1 for every worker. We share the cores out instead, so CPU workers (Gloo)
+  // together use the whole machine without oversubscribing it; a value the user set is kept.
+  if (env.OMP_NUM_THREADS === undefined || env.OMP_NUM_THREADS === '') {
+    vars.OMP_NUM_THREADS = String(Math.max(1, Math.floor(os.availableParallelism() / nprocPerNode)));
+  }
+  return vars;
+}
+
+/** Listens on port 0 and gives back the port the system chose. */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Writes a stream's text to `out` a whole line at a time, each after `prefix`, so that lines of several workers
+ * (and the launcher's own) never run into each other; a last line without a newline gets one.
+ */
+function lineWriter(out: ProgressStream, prefix = ''): { write(chunk: string): void; end(): void } {
+  let partial = '';
+  return {
+    write(chunk) {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop()!;
+      if (lines.length > 0) out.write(lines.map((line) => `${prefix}${line}\n`).join(''));
+    },
+    end() {
+      if (partial !== '') out.write(`${prefix}${partial}\n`);
+      partial = '';
+    },
+  };
+}
+
+function describeExit(exit: WorkerExit): string {
+  const how = exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+  return `rank ${exit.rank} (pid ${exit.pid}) ${how}`;
+}
+
+interface Worker {
+  readonly rank: number;
+  readonly localRank: number;
+  readonly child: ChildProcess | undefined;
+  exit: WorkerExit | undefined;
+  closed: boolean;
+}
+
+class Supervisor {
+  private readonly config: ResolvedLaunchOptions;
+  private readonly workers: Worker[] = [];
+  private interrupted = false;
+  private killed = false;
+  private failure: { exit: WorkerExit; message: string } | undefined;
+  private killTimer: NodeJS.Timeout | undefined;
+  private finish: (() => void) | undefined;
+  // If the launcher's own process ends first, its workers go with it.
+  private readonly onProcessExit = () => this.signalRunning('SIGKILL');
+
+  constructor(config: ResolvedLaunchOptions) {
+    this.config = config;
+  }
+
+  async run(): Promise<LaunchResult> {
+    const { signal } = this.config;
+    const onAbort = () => this.interrupt();
+    if (signal?.aborted) this.interrupted = true;
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      let port = this.config.masterPort;
+      if (port === undefined && !this.interrupted) {
+        try {
+          port = await freePort(this.config.masterAddr);
+        } catch (error) {
+          const message = `could not pick a free port on ${this.config.masterAddr}: ${(error as Error).message}`;
+          this.log(message);
+          return { exitCode: EXIT_FAILURE, workers: [], message };
+        }
+      }
+      if (this.interrupted) return { exitCode: EXIT_INTERRUPTED, workers: [] };
+      await new Promise<void>((resolve) => {
+        this.finish = resolve;
+        this.start(port!);
+      });
+      return this.outcome();
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  interrupt(): void {
+    if (this.interrupted) return;
+    this.interrupted = true;
+    this.signalRunning('SIGINT');
+  }
+
+  kill(): void {
+    this.interrupted = true;
+    this.killed = true;
+    this.signalRunning('SIGKILL');
+  }
+
+  private log(line: string): void {
+    this.config.stderr.write(`launch: ${line}\n`);
+  }
+
+  private start(port: number): void {
+    const { nprocPerNode: n, nnodes, nodeRank, worker } = this.config;
+    const first = nodeRank * n;
+    const ranks = n === 1 ? `rank ${first}` : `ranks ${first}-${first + n - 1}`;
+    this.log(
+      `starting ${n} worker${n === 1 ? '' : 's'} (${ranks} of ${nnodes * n}) with ` +
+        `MASTER_ADDR=${this.config.masterAddr} MASTER_PORT=${port}`,
+    );
+    process.on('exit', this.onProcessExit);
+    for (let localRank = 0; localRank < n && this.failure === undefined; localRank++) {
+      const rank = first + localRank;
+      let child: ChildProcess;
+      try {
+        child = spawn(worker[0]!, [...worker.slice(1), ...this.config.args], {
+          env: workerEnv(this.config, localRank, port),
+          stdio: ['ignore', 'pipe', 'pipe'],
+          detached: OWN_PROCESS_GROUP,
+        });
+      } catch (error) {
+        const entry: Worker = { rank, localRank, child: undefined, exit: undefined, closed: true };
+        this.workers.push(entry);
+        this.onGone(entry, null, null, error as Error);
+        break;
+      }
+      const entry: Worker = { rank, localRank, child, exit: undefined, closed: false };
+      this.workers.push(entry);
+      this.route(entry, child);
+      // 'error' without a pid: it could not be started ('close' still follows).
+      child.on('error', (error) => {
+        if (child.pid === undefined && entry.exit === undefined) this.onGone(entry, null, null, error);
+      });
+      child.on('exit', (code, sig) => this.onGone(entry, code, sig));
+      child.on('close', () => {
+        entry.closed = true;
+        this.settleIfDone();
+      });
+    }
+    this.settleIfDone();
+  }
+
+  // Rank 0's stdout is the job's, passed on as it comes (so --json stays parseable). Its stderr is passed on
+  // unlabelled, a line at a time, as every other rank's stdout and stderr are, labelled.
+  private route(entry: Worker, child: ChildProcess): void {
+    const { stdout, stderr } = this.config;
+    child.stdout!.setEncoding('utf8');
+    child.stderr!.setEncoding('utf8');
+    if (entry.rank === 0) child.stdout!.on('data', (chunk: string) => void stdout.write(chunk));
+    const label = entry.rank === 0 ? '' : `[rank ${entry.rank}] `;
+    for (const stream of entry.rank === 0 ? [child.stderr!] : [child.stdout!, child.stderr!]) {
+      const lines = lineWriter(stderr, label);
+      stream.on('data', (chunk: string) => lines.write(chunk));
+      stream.on('end', () => lines.end());
+    }
+  }
+
+  private onGone(entry: Worker, code: number | null, signal: NodeJS.Signals | null, spawnError?: Error): void {
+    const exit: WorkerExit = { rank: entry.rank, localRank: entry.localRank, pid: entry.child?.pid, code, signal };
+    entry.exit = exit;
+    if (this.isFailure(exit)) {
+      const message = spawnError
+        ? `rank ${exit.rank} could not be started: ${spawnError.message}`
+        : describeExit(exit);
+      this.failure = { exit, message };
+      this.log(message);
+      if (this.workers.some((w) => w.exit === undefined)) {
+        this.log('stopping the other workers');
+        this.signalRunning('SIGTERM');
+        this.killTimer = setTimeout(() => this.signalRunning('SIGKILL'), this.config.graceSeconds * 1000);
+      }
+    }
+    this.settleIfDone();
+  }
+
+  private isFailure(exit: WorkerExit): boolean {
+    // Only the first failure counts: the workers it stops, or that kill() ends, are not failures.
+    if (this.failure !== undefined || this.killed || exit.code === EXIT_OK) return false;
+    return !(this.interrupted && (exit.code === EXIT_INTERRUPTED || exit.signal === 'SIGINT'));
+  }
+
+  private signalRunning(signal: NodeJS.Signals): void {
+    for (const { child, exit } of this.workers) {
+      if (child?.pid === undefined || exit !== undefined) continue;
+      try {
+        process.kill(OWN_PROCESS_GROUP ? -child.pid : child.pid, signal);
+      } catch {
+        // Gone already (its 'exit' is on its way), or it left its group: try the process itself.
+        try {
+          process.kill(child.pid, signal);
+        } catch {
+          // Gone already.
+        }
+      }
+    }
+  }
+
+  private settleIfDone(): void {
+    if (this.finish === undefined || !this.workers.every((w) => w.closed && w.exit !== undefined)) return;
+    if (this.failure === undefined && this.workers.length < this.config.nprocPerNode) return;
+    clearTimeout(this.killTimer);
+    process.off('exit', this.onProcessExit);
+    const finish = this.finish;
+    this.finish = undefined;
+    finish();
+  }
+
+  private outcome(): LaunchResult {
+    const workers = this.workers.map((w) => w.exit!);
+    if (this.failure) {
+      return { exitCode: EXIT_FAILURE, workers, failed: this.failure.exit, message: this.failure.message };
+    }
+    const allOk = workers.every((w) => w.code === EXIT_OK);
+    return { exitCode: this.interrupted && !allOk ? EXIT_INTERRUPTED : EXIT_OK, workers };
+  }
+}
+
+/**
+ * Starts `nprocPerNode` workers with torchrun's environment (WORLD_SIZE, RANK, LOCAL_RANK, LOCAL_WORLD_SIZE,
+ * GROUP_RANK, MASTER_ADDR, MASTER_PORT, OMP_NUM_THREADS) and supervises them: when one fails the others get
+ * SIGTERM, then SIGKILL after `graceSeconds`. Throws a `TypeError` or `RangeError` (ERR_INVALID_ARG_TYPE,
+ * ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE) naming the option before starting anything.
+ *
+ * @example
+ * const job = startLaunch({ nprocPerNode: 2, args: ['train', '--epochs', '1'] });
+ * process.once('SIGINT', () => {
+ *   job.interrupt();
+ *   process.once('SIGINT', () => job.kill());
+ * });
+ * const { exitCode } = await job.result;
+ */
+export function startLaunch(options: LaunchOptions): LaunchHandle {
+  const supervisor = new Supervisor(resolveLaunchOptions(options));
+  return {
+    result: supervisor.run(),
+    interrupt: () => supervisor.interrupt(),
+    kill: () => supervisor.kill(),
+  };
+}
+
+/**
+ * {@link startLaunch} as one promise; aborting `signal` interrupts the workers. Rejects only on invalid options:
+ * a failed or interrupted job resolves, with exitCode 1 or 130.
+ *
+ * @example
+ * const controller = new AbortController();
+ * process.once('SIGINT', () => controller.abort());
+ * const result = await launch({ nprocPerNode: 4, args: ['train', '--json'], signal: controller.signal });
+ * process.exitCode = result.exitCode;
+ */
+export async function launch(options: LaunchOptions): Promise<LaunchResult> {
+  return startLaunch(options).result;
+}
