@@ -501,8 +501,14 @@ function describe(value: unknown): string {
   return inspect(value, { depth: 0, breakLength: Infinity, maxArrayLength: 4, maxStringLength: 80 });
 }
 
-// Messages as sharp's invalidParameterError writes them; the class and code as Node's validators choose them.
-function invalidParameter(
+/**
+ * The error every option check in this package throws: the message as sharp's invalidParameterError writes it,
+ * the class and code as Node's validators choose them.
+ *
+ * @example
+ * throw invalidParameter(RangeError, 'ERR_OUT_OF_RANGE', 'batchSize', 'integer between 1 and 4096', 0);
+ */
+export function invalidParameter(
   ErrorClass: typeof TypeError | typeof RangeError,
   code: string,
   name: string,
@@ -553,7 +559,13 @@ export function suggestOption<N extends string = OptionName>(
   return bestDistance <= allowed ? best : undefined;
 }
 
-function unknownOption(key: string, names: readonly string[] = OPTION_NAMES): CodedError {
+/**
+ * The error for a key that is not an option, with a "did you mean" when one of `names` is close.
+ *
+ * @example
+ * throw unknownOption('batchsize'); // TypeError: Unknown option 'batchsize'; did you mean 'batchSize'?
+ */
+export function unknownOption(key: string, names: readonly string[] = OPTION_NAMES): CodedError {
   const suggestion = suggestOption(key, names);
   const message = suggestion
     ? `Unknown option '${key}'; did you mean '${suggestion}'?`
@@ -710,8 +722,14 @@ export function resolveDownload(value: unknown, env: NodeJS.ProcessEnv = process
   return Object.freeze({ url, md5 });
 }
 
-function readSignal(value: unknown): AbortSignal {
-  // Duck-typed, as Node's validateAbortSignal does, so a signal from another realm (a jest sandbox) still works.
+/**
+ * `value` as an AbortSignal, or a TypeError naming `name`. Duck-typed, as Node's validateAbortSignal does, so a
+ * signal from another realm (a jest sandbox) still works.
+ *
+ * @example
+ * const signal = readAbortSignal(options.signal, 'signal');
+ */
+export function readAbortSignal(value: unknown, name: string): AbortSignal {
   const candidate = value as Partial<AbortSignal> | null;
   if (
     typeof value !== 'object' ||
@@ -720,7 +738,7 @@ function readSignal(value: unknown): AbortSignal {
     typeof candidate.addEventListener !== 'function' ||
     typeof candidate.removeEventListener !== 'function'
   ) {
-    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'signal', SPECS.signal.expected, value);
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', name, 'AbortSignal', value);
   }
   return value as AbortSignal;
 }
@@ -912,7 +930,7 @@ export function resolveConfig(input: unknown, env: NodeJS.ProcessEnv = process.e
     runDir: has('runDir') ? readPath(value('runDir'), 'runDir') : undefined,
     resume: has('resume') ? readPath(value('resume'), 'resume') : undefined,
     distributed: resolveDistributed(has('distributed') ? value('distributed') : undefined, env),
-    signal: has('signal') ? readSignal(value('signal')) : undefined,
+    signal: has('signal') ? readAbortSignal(value('signal'), 'signal') : undefined,
     onProgress: has('onProgress') ? readFunction(value('onProgress')) : undefined,
     given: Object.freeze(OPTION_NAMES.filter(has)),
   };
@@ -1137,7 +1155,7 @@ export function resolveEvalConfig(input: unknown): ResolvedEvalConfig {
     batchSize: has('batchSize') ? readInteger(given.batchSize, SPECS.batchSize) : DEFAULTS.batchSize,
     device: has('device') ? readDevice(given.device) : DEFAULTS.device,
     threads: has('threads') ? readInteger(given.threads, SPECS.threads) : DEFAULTS.threads,
-    signal: has('signal') ? readSignal(given.signal) : undefined,
+    signal: has('signal') ? readAbortSignal(given.signal, 'signal') : undefined,
     onProgress: has('onProgress') ? readFunction(given.onProgress) : undefined,
   });
 }

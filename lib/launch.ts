@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { inspect } from 'node:util';
 
-import { suggestOption } from './config';
+import { invalidParameter, readAbortSignal, unknownOption } from './config';
 import type { ProgressStream } from './progress';
 
 /** torchrun's MASTER_PORT when several nodes must agree on one without talking first. */
@@ -144,29 +144,6 @@ const OPTION_NAMES = [
   'graceSeconds',
 ] as const;
 
-type CodedError = Error & { code: string };
-
-function typeOf(value: unknown): string {
-  return value === null ? 'null' : typeof value;
-}
-
-// Messages as lib/config.ts writes them (sharp's invalidParameterError), with Node's classes and codes.
-function invalidParameter(
-  ErrorClass: typeof TypeError | typeof RangeError,
-  code: string,
-  name: string,
-  expected: string,
-  actual: unknown,
-  hint?: string,
-): CodedError {
-  const shown = inspect(actual, { depth: 0, breakLength: Infinity, maxArrayLength: 4, maxStringLength: 80 });
-  const error = new ErrorClass(
-    `Expected ${expected} for ${name} but received ${shown} of type ${typeOf(actual)}${hint ? `; ${hint}` : ''}`,
-  ) as CodedError;
-  error.code = code;
-  return error;
-}
-
 function readInteger(value: unknown, name: string, min: number, max: number, hint?: string): number {
   const expected = `integer between ${min} and ${max}`;
   if (typeof value !== 'number') throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', name, expected, value);
@@ -198,20 +175,6 @@ function readStream(value: unknown, name: string): ProgressStream {
   return value as ProgressStream;
 }
 
-function readSignal(value: unknown): AbortSignal {
-  // Duck-typed, as Node's validateAbortSignal does, so a signal from another realm (a jest sandbox) still works.
-  const candidate = value as Partial<AbortSignal> | null;
-  if (
-    typeof value !== 'object' ||
-    candidate === null ||
-    typeof candidate.aborted !== 'boolean' ||
-    typeof candidate.addEventListener !== 'function' ||
-    typeof candidate.removeEventListener !== 'function'
-  ) {
-    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'signal', 'AbortSignal', value);
-  }
-  return value as AbortSignal;
-}
 
 function resolveLaunchOptions(input: unknown): ResolvedLaunchOptions {
   // Validate arguments, filling in each default
@@ -220,15 +183,7 @@ function resolveLaunchOptions(input: unknown): ResolvedLaunchOptions {
   }
   const given = input as Record<string, unknown>;
   for (const key of Object.keys(given)) {
-    if ((OPTION_NAMES as readonly string[]).includes(key)) continue;
-    const suggestion = suggestOption(key, OPTION_NAMES);
-    const error = new TypeError(
-      suggestion
-        ? `Unknown option '${key}'; did you mean '${suggestion}'?`
-        : `Unknown option '${key}'; the options are ${OPTION_NAMES.join(', ')}`,
-    ) as CodedError;
-    error.code = 'ERR_INVALID_ARG_VALUE';
-    throw error;
+    if (!(OPTION_NAMES as readonly string[]).includes(key)) throw unknownOption(key, OPTION_NAMES);
   }
   const has = (name: string) => given[name] !== undefined;
   const nprocPerNode = readInteger(given.nprocPerNode, 'nprocPerNode', 1, MAX_NPROC_PER_NODE);
@@ -285,7 +240,7 @@ function resolveLaunchOptions(input: unknown): ResolvedLaunchOptions {
     env: has('env') ? (given.env as NodeJS.ProcessEnv) : process.env,
     stdout: has('stdout') ? readStream(given.stdout, 'stdout') : process.stdout,
     stderr: has('stderr') ? readStream(given.stderr, 'stderr') : process.stderr,
-    signal: has('signal') ? readSignal(given.signal) : undefined,
+    signal: has('signal') ? readAbortSignal(given.signal, 'signal') : undefined,
     graceSeconds,
   });
 }

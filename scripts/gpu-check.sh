@@ -12,9 +12,11 @@
 #
 #   scripts/gpu-check.sh [OUT]            on the GPU machine; OUT defaults to ./gpu-check-out (about 5 minutes on
 #                                         an H200; GPU_CHECK_BENCH=short times only the main rows, =none skips the
-#                                         benchmark; GPU_CHECK_TESTS=PATTERN runs only the CUDA tests it names)
+#                                         benchmark; GPU_CHECK_TESTS=PATTERN runs only the CUDA tests it names, =none none)
 #   scripts/gpu-check.sh --dry-run [OUT]  here, on the CPU: the same steps with the CPU and a few steps, to check
 #                                         the script itself (the CUDA tests skip themselves)
+# It also trains through c10d: with NCCL at world size 1 on the GPU (Gloo with 2 processes in the dry run), next
+# to the same run without it (GPU_CHECK_DISTRIBUTED=none skips that).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -100,7 +102,7 @@ fi
 log "build: $status_build"
 
 # 3. The CUDA integration tests (they skip themselves where LibTorch sees no GPU).
-if [ "$status_build" != failed ]; then
+if [ "$status_build" != failed ] && [ "${GPU_CHECK_TESTS:-}" != none ]; then
   log "tests"
   if node node_modules/.bin/jest --selectProjects native --testPathPatterns 'cuda\.test' --ci \
     ${GPU_CHECK_TESTS:+--testNamePattern "$GPU_CHECK_TESTS"} >"$OUT/tests.log" 2>&1; then
@@ -109,6 +111,48 @@ if [ "$status_build" != failed ]; then
     status_tests=failed
   fi
   log "tests: $status_tests ($(grep -E '^Tests:' "$OUT/tests.log" | tail -1))"
+fi
+
+# 3b. Distributed training: the NCCL path builds and trains (world size 1 on one GPU), next to the same run
+# without c10d; GPU_CHECK_DISTRIBUTED=none skips it.
+distributed_run() {
+  local label=$1
+  shift
+  log "distributed $label: $*"
+  if timeout 240 node bin/libtorch-resnet.js "$@" --json >"$OUT/dist-last.out" 2>>"$OUT/distributed.log"; then
+    node -e '
+      const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      const r = lines.at(-1), ends = lines.filter((e) => e.type === "epochEnd");
+      console.log(JSON.stringify({ label: process.argv[2], worldSize: r.worldSize, backend: r.backend ?? "", device: r.device,
+        testAccuracy: r.testAccuracy, epochImagesPerSecond: ends.map((e) => e.imagesPerSecond), seconds: r.seconds }));
+    ' "$OUT/dist-last.out" "$label" >>"$OUT/distributed.jsonl"
+    tail -1 "$OUT/distributed.jsonl" >>"$OUT/distributed.log"
+  else
+    echo "{\"label\":\"$label\",\"failed\":true}" >>"$OUT/distributed.jsonl"
+    tail -5 "$OUT/distributed.log" | sed 's/^/  /' | tee -a "$OUT/steps.log"
+  fi
+}
+: >"$OUT/distributed.jsonl"
+if [ "$status_build" != failed ] && [ "${GPU_CHECK_DISTRIBUTED:-on}" != none ]; then
+  node bin/libtorch-resnet.js info --json >"$OUT/info.json" 2>>"$OUT/distributed.log"
+  log "info: $(cat "$OUT/info.json")"
+  if [ "$DRY" = 1 ]; then
+    T=(train --preset cifar --image-size 16 --epochs 1 --batch-size 16 --limit-train 128 --limit-test 64 --device cpu --data-dir "$DATA")
+    distributed_run single "${T[@]}" --run-dir "$OUT/run-single"
+    distributed_run gloo-world2 launch --nproc-per-node 2 -- "${T[@]}" --run-dir "$OUT/run-gloo"
+  else
+    # The mini archive's 1000 training records make epochs of 15 steps, too short to time: each record 10 times.
+    TILED=/tmp/gpu-check-data-x10/cifar-10-batches-bin
+    mkdir -p "$TILED"
+    for f in "$DATA"/cifar-10-batches-bin/*.bin; do
+      for _ in 1 2 3 4 5 6 7 8 9 10; do cat "$f"; done >"$TILED/$(basename "$f")"
+    done
+    T=(train --preset cifar --epochs 3 --batch-size 64 --limit-test 1000 --device cuda --data-dir "$(dirname "$TILED")")
+    for round in 1 2; do
+      distributed_run "single-$round" "${T[@]}" --run-dir "$OUT/run-single-$round"
+      distributed_run "nccl-world1-$round" launch --nproc-per-node 1 -- "${T[@]}" --run-dir "$OUT/run-nccl-$round"
+    done
+  fi
 fi
 
 # 4. The benchmark: ours against the article's program, then ours alone in the other modes.
@@ -203,8 +247,10 @@ node -e '
     dataFraction: b.dataFraction, tflops: b.tflops, mfu: b.mfu, peakTflops: b.peakTflops, rounds: b.rounds }));
   const pytorchStep = fs.existsSync(out + "/pytorch-step.jsonl")
     ? fs.readFileSync(out + "/pytorch-step.jsonl", "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];
-  fs.writeFileSync(out + "/summary.json", JSON.stringify({ build, tests, testLine, seconds: Number(seconds), bench: rows, pytorchStep }, null, 1));
+  const distributed = fs.existsSync(out + "/distributed.jsonl")
+    ? fs.readFileSync(out + "/distributed.jsonl", "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];
+  fs.writeFileSync(out + "/summary.json", JSON.stringify({ build, tests, testLine, seconds: Number(seconds), bench: rows, pytorchStep, distributed }, null, 1));
 ' "$OUT" "$status_build" "$status_tests" "$(($(date +%s) - started))"
-rm -f "$OUT/bench-last.out"
+rm -f "$OUT/bench-last.out" "$OUT/dist-last.out"
 log "done: build $status_build, tests $status_tests; summary in $SUMMARY"
 [ "$status_build" != failed ] && [ "$status_tests" != failed ]

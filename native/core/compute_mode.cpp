@@ -114,7 +114,10 @@ std::pair<torch::Tensor, torch::Tensor> ComputeMode::sgd_step(ResNet34& model, t
     logits = model->forward(images);
     loss = torch::nn::functional::cross_entropy(logits, labels);
   }
-  optimizer.zero_grad();
+  if (reducer != nullptr)
+    reducer->prepare_backward();
+  else
+    optimizer.zero_grad();
   if (precision_ == Precision::kFp16) {
     if (scaler_.backward(loss, model->parameters(), reducer)) sgd_multi_tensor_step(optimizer);
     scaler_.update();

@@ -246,6 +246,15 @@ GradientReducer::GradientReducer(Communicator& communicator, const std::vector<t
     bucket.flat = torch::zeros({numel}, params_[bucket.params.front()].options());
     bucket.pending = static_cast<int64_t>(bucket.params.size());
   }
+  views_.resize(params_.size());
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const auto& p = params_[i];
+    const auto& flat = buckets_[slots_[i].bucket].flat;
+    // A dense layout (contiguous or channels-last) spans exactly numel elements, so it fits its slot as it is.
+    views_[i] = p.is_non_overlapping_and_dense()
+                    ? flat.as_strided(p.sizes(), p.strides(), slots_[i].offset)
+                    : flat.narrow(0, slots_[i].offset, p.numel()).view(p.sizes());
+  }
   for (size_t i = 0; i < params_.size(); ++i) {
     const auto index = static_cast<int64_t>(i);
     params_[i].register_hook([this, index](const torch::Tensor& grad) { on_gradient(index, grad); });
@@ -255,9 +264,8 @@ GradientReducer::GradientReducer(Communicator& communicator, const std::vector<t
 void GradientReducer::on_gradient(int64_t param, const torch::Tensor& grad) {
   // Runs on the autograd engine's thread, inside backward(); the hook sees the gradient before it is added to
   // .grad, so the bucket holds exactly this step's gradient.
-  const Slot& slot = slots_[param];
-  Bucket& bucket = buckets_[slot.bucket];
-  bucket.flat.narrow(0, slot.offset, grad.numel()).view(grad.sizes()).copy_(grad);
+  Bucket& bucket = buckets_[slots_[param].bucket];
+  views_[param].copy_(grad);
   --bucket.pending;
   while (next_to_start_ < buckets_.size() && buckets_[next_to_start_].pending == 0)
     communicator_.allreduce_start(buckets_[next_to_start_++].flat);
@@ -274,17 +282,14 @@ void GradientReducer::finish() {
   const double world = communicator_.world_size();
   for (auto& bucket : buckets_) {
     bucket.flat.div_(world);
-    for (auto i : bucket.params) {
-      auto& p = params_[i];
-      auto averaged = bucket.flat.narrow(0, slots_[i].offset, p.numel()).view(p.sizes());
-      if (p.grad().defined())
-        p.mutable_grad().copy_(averaged);
-      else
-        p.mutable_grad() = averaged.clone(p.suggest_memory_format());
-    }
+    for (auto i : bucket.params) params_[i].mutable_grad() = views_[i];
     bucket.pending = static_cast<int64_t>(bucket.params.size());
   }
   next_to_start_ = 0;
+}
+
+void GradientReducer::prepare_backward() {
+  for (auto& p : params_) p.mutable_grad().reset();
 }
 
 torch::Tensor shard_indices(int64_t size, int rank, int world_size) {

@@ -74,7 +74,12 @@ class GradientReducer {
   // Registers the hooks; `params` must outlive the reducer and every one must get a gradient each step.
   GradientReducer(Communicator& communicator, const std::vector<torch::Tensor>& params);
 
-  // After backward(): waits for the buckets and writes the averaged gradients into the parameters' .grad.
+  // Before backward(), instead of the optimizer's zero_grad(): drops the parameters' .grad, so that backward
+  // makes them afresh rather than adding into the bucket views finish() left there.
+  void prepare_backward();
+
+  // After backward(): waits for the buckets and points each parameter's .grad at its averaged gradient inside
+  // its bucket (laid out like the parameter, so the multi-tensor SGD update keeps its fast path): no copies back.
   void finish();
 
   int64_t buckets() const { return static_cast<int64_t>(buckets_.size()); }
@@ -95,6 +100,8 @@ class GradientReducer {
   std::vector<torch::Tensor> params_;
   std::vector<Slot> slots_;
   std::vector<Bucket> buckets_;
+  // Each parameter's place in its bucket, with the parameter's sizes and strides.
+  std::vector<torch::Tensor> views_;
   size_t next_to_start_ = 0;
 };
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Checks that a data-parallel step is the single-process step it stands for. Run as every rank of a job, with
 // torchrun's variables set (WORLD_SIZE, RANK, MASTER_ADDR, MASTER_PORT):
-//   ddp_check [--steps K] [--batch-size B] [--threads N] [--tolerance T]
+//   ddp_check [--steps K] [--batch-size B] [--threads N] [--tolerance T] [--memory-format contiguous|channels-last]
 // Each rank builds the cifar-preset network from the same seed and draws the same global batch of B * WORLD_SIZE
 // generated images, then takes K SGD steps (momentum, weight decay) twice: once alone on the whole batch, the
 // reference, and once on its own shard with GradientReducer averaging the gradients, as train() does.
@@ -41,12 +41,14 @@ int main(int argc, char** argv) {
   int64_t steps = 3, batch = 8;
   int threads = 0;
   double tolerance = 1e-5;
+  MemoryFormat format = MemoryFormat::kContiguous;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--steps") steps = std::atoll(argv[i + 1]);
     else if (flag == "--batch-size") batch = std::atoll(argv[i + 1]);
     else if (flag == "--threads") threads = std::atoi(argv[i + 1]);
     else if (flag == "--tolerance") tolerance = std::atof(argv[i + 1]);
+    else if (flag == "--memory-format" && memory_format_from_name(argv[i + 1])) format = *memory_format_from_name(argv[i + 1]);
     else {
       std::fprintf(stderr, "unknown flag: %s\n", argv[i]);
       return 2;
@@ -62,10 +64,12 @@ int main(int argc, char** argv) {
     const torch::Device cpu(torch::kCPU);
     Communicator communicator(*distributed, cpu);
     const int rank = communicator.rank(), world = communicator.world_size();
-    ComputeMode mode(Precision::kFp32, MemoryFormat::kContiguous, cpu);
+    ComputeMode mode(Precision::kFp32, format, cpu);
 
     auto reference = seeded_network();
     auto replica = seeded_network();
+    mode.prepare(reference);
+    mode.prepare(replica);
     auto reference_sgd = sgd_for(reference);
     auto replica_sgd = sgd_for(replica);
     GradientReducer reducer(communicator, replica->parameters());
@@ -74,6 +78,7 @@ int main(int argc, char** argv) {
     double first_loss = 0;
     for (int64_t step = 0; step < steps; ++step) {
       auto images = torch::randn({batch * world, 3, 32, 32}, gen);
+      if (mode.channels_last()) images = images.contiguous(at::MemoryFormat::ChannelsLast);
       auto labels = torch::randint(0, kNumClasses, {batch * world}, gen, torch::kInt64);
       const auto [loss, logits] = mode.sgd_step(reference, reference_sgd, images, labels);
       if (step == 0) first_loss = loss.item<double>();

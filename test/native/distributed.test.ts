@@ -102,9 +102,14 @@ function lineMatching(child: ChildProcess, pattern: RegExp): Promise<string> {
 }
 
 describe('the gradient step', () => {
-  test("2 ranks' averaged step equals the single-process step on the whole batch (BatchNorm in eval mode)", async () => {
+  test.each(['contiguous', 'channels-last'])(
+    "2 ranks' averaged step equals the single-process step on the whole batch (BatchNorm in eval mode; %s)",
+    async (format) => {
     const port = await freePort();
-    const ranks = startRanks(2, port, () => [path.join(BUILD, 'ddp_check'), ['--steps', '3', '--batch-size', '8']]);
+    const ranks = startRanks(2, port, () => [
+      path.join(BUILD, 'ddp_check'),
+      ['--steps', '3', '--batch-size', '8', '--memory-format', format],
+    ]);
     const exits = await Promise.all(ranks.map((r) => finished(r, 300)));
     const reports = exits.map((exit) => {
       expect(exit.stderr).toBe('');
@@ -122,7 +127,8 @@ describe('the gradient step', () => {
     }
     // Both replicas hold the same weights, bit for bit.
     expect(reports[0]!.checksum).toBe(reports[1]!.checksum);
-  });
+    },
+  );
 });
 
 describe('train() on 2 processes', () => {
@@ -185,34 +191,20 @@ describe('train() on 2 processes', () => {
   });
 });
 
+/** `libtorch-resnet launch --nproc-per-node 2 -- train ...args`. */
+function launchTrain(args: string[]): ChildProcess {
+  return spawn(process.execPath, [CLI, 'launch', '--nproc-per-node', '2', '--', 'train', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
 describe('libtorch-resnet launch', () => {
   test("the issue's command: 2 workers train one epoch and the result says worldSize 2", async () => {
     const runDir = path.join(work, 'launch-run');
-    const child = spawn(
-      process.execPath,
-      [
-        CLI,
-        'launch',
-        '--nproc-per-node',
-        '2',
-        '--',
-        'train',
-        '--epochs',
-        '1',
-        '--preset',
-        'cifar',
-        '--limit-train',
-        '512',
-        '--limit-test',
-        '128',
-        '--json',
-        '--data-dir',
-        mini,
-        '--run-dir',
-        runDir,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = launchTrain([
+      '--epochs', '1', '--preset', 'cifar', '--limit-train', '512', '--limit-test', '128', '--json',
+      '--data-dir', mini, '--run-dir', runDir,
+    ]);
     const exit = await finished(child, 900);
     expect(exit.code).toBe(0);
     // stdout is rank 0's JSON lines, nothing else.
@@ -226,35 +218,10 @@ describe('libtorch-resnet launch', () => {
   });
 
   test('a worker killed mid-run ends the job: the launcher names the rank and exits non-zero', async () => {
-    const child = spawn(
-      process.execPath,
-      [
-        CLI,
-        'launch',
-        '--nproc-per-node',
-        '2',
-        '--',
-        'train',
-        '--epochs',
-        '20',
-        '--preset',
-        'cifar',
-        '--image-size',
-        '16',
-        '--batch-size',
-        '8',
-        '--limit-train',
-        '400',
-        '--log-every',
-        '1',
-        '--json',
-        '--data-dir',
-        mini,
-        '--run-dir',
-        path.join(work, 'killed-run'),
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = launchTrain([
+      '--epochs', '20', '--preset', 'cifar', '--image-size', '16', '--batch-size', '8', '--limit-train', '400',
+      '--log-every', '1', '--json', '--data-dir', mini, '--run-dir', path.join(work, 'killed-run'),
+    ]);
     const exited = finished(child, 300);
     await lineMatching(child, /"type":"batchEnd"/);
     // Rank 1 by its environment, among the launcher's children.
