@@ -245,6 +245,37 @@ describe('libtorch-resnet launch', () => {
   });
 });
 
+describe('Ctrl-C and resume', () => {
+  test('an interrupted 2-process run stops every rank at the same step, and the same launch with --resume finishes it', async () => {
+    const runDir = path.join(work, 'interrupted-run');
+    const args = [
+      '--epochs', '2', '--preset', 'cifar', '--image-size', '16', '--batch-size', '8', '--limit-train', '160',
+      '--limit-test', '40', '--log-every', '1', '--json', '--data-dir', mini, '--run-dir', runDir,
+    ];
+    const child = launchTrain(args);
+    const exited = finished(child, 300);
+    await lineMatching(child, /"type":"batchEnd".*"step":3,/);
+    child.kill('SIGINT');
+    const stopped = await exited;
+    expect(stopped.code).toBe(130);
+    const events = stopped.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    const checkpoint = events.find((e) => e.type === 'checkpoint');
+    expect(checkpoint).toMatchObject({ epoch: 0, path: path.join(runDir, 'checkpoints', 'last.pt') });
+    expect(checkpoint.step).toBeGreaterThanOrEqual(3);
+    // Both ranks took part in the stop: neither failed or was killed.
+    expect(stopped.stderr).not.toMatch(/exited with code [1-9]|was killed by/);
+
+    const resumed = await finished(launchTrain([...args, '--resume', checkpoint.path]), 300);
+    expect(resumed.code).toBe(0);
+    const lines = resumed.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    expect(lines.find((e) => e.type === 'trainBegin')).toMatchObject({ worldSize: 2, startEpoch: 0, startStep: checkpoint.step });
+    const result = lines.at(-1);
+    expect(result).toMatchObject({ type: 'result', worldSize: 2, resumedFrom: { step: checkpoint.step } });
+    expect(result.epochs).toHaveLength(2);
+    expect(Number.isFinite(result.epochs[0].trainLoss)).toBe(true);
+  });
+});
+
 describe('a rank that dies or hangs, without a launcher', () => {
   const trainMain = (extra: string[]) => (): [string, string[]] => [
     path.join(BUILD, 'train_main'),
