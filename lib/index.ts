@@ -12,7 +12,14 @@
  */
 export { train, evaluate, predict, info } from './train';
 export type { TrainResult, EpochStats, InfoResult, EvalResult, Prediction, CheckpointSummary } from './train';
-export { resolveConfig, resolveEvalConfig, resolvePredictConfig, OPTION_SPECS, RESUME_FIXED } from './config';
+export {
+  resolveConfig,
+  resolveEvalConfig,
+  resolvePredictConfig,
+  resolveDistributed,
+  OPTION_SPECS,
+  RESUME_FIXED,
+} from './config';
 export type {
   TrainConfig,
   ResolvedConfig,
@@ -25,6 +32,9 @@ export type {
   Precision,
   MemoryFormat,
   Device,
+  Backend,
+  DistributedConfig,
+  ResolvedDistributed,
 } from './config';
 export { launch, startLaunch, DEFAULT_MASTER_PORT } from './launch';
 export type { LaunchOptions, LaunchResult, LaunchHandle, WorkerExit } from './launch';
