@@ -23,17 +23,36 @@ const SYSTEM_CMAKE_DIRS = [
   '/usr/local/lib/cmake/Torch',
 ];
 
+/**
+ * LibTorch's version: from the header that defines it (1.13 and the zip: torch/csrc/api/include/torch/version.h;
+ * recent wheels keep only a forwarding stub there and the numbers in torch/headeronly/version.h), else from
+ * TorchConfigVersion.cmake. null when neither says.
+ */
+function torchVersion(includeRoot, cmakeDir) {
+  for (const header of ['torch/csrc/api/include/torch/version.h', 'torch/version.h', 'torch/headeronly/version.h']) {
+    let text;
+    try {
+      text = fs.readFileSync(path.join(includeRoot, header), 'utf8');
+    } catch {
+      continue;
+    }
+    const parts = ['MAJOR', 'MINOR', 'PATCH'].map((n) => (new RegExp(`TORCH_VERSION_${n}\\s+(\\d+)`).exec(text) || [])[1]);
+    if (parts.every((p) => p !== undefined)) return parts.join('.');
+  }
+  try {
+    const config = fs.readFileSync(path.join(cmakeDir, 'TorchConfigVersion.cmake'), 'utf8');
+    return (/PACKAGE_VERSION\s+"(\d+\.\d+\.\d+)/.exec(config) || [])[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** A LibTorch laid out as the zip, a pip wheel or a Debian-style split install. */
 function describe(source, cmakeDir, root, includeRoot, libDir) {
-  const versionFile = [
-    path.join(includeRoot, 'torch/csrc/api/include/torch/version.h'),
-    path.join(includeRoot, 'torch/version.h'),
-  ].find((f) => fs.existsSync(f));
   const libOk = fs.existsSync(path.join(libDir, 'libtorch.so')) || fs.existsSync(path.join(libDir, 'libtorch.dylib'));
-  if (!fs.existsSync(path.join(cmakeDir, 'TorchConfig.cmake')) || !versionFile || !libOk) return null;
-  const header = fs.readFileSync(versionFile, 'utf8');
-  const part = (name) => (new RegExp(`TORCH_VERSION_${name}\\s+(\\d+)`).exec(header) || [])[1];
-  const version = ['MAJOR', 'MINOR', 'PATCH'].map(part).join('.');
+  if (!fs.existsSync(path.join(cmakeDir, 'TorchConfig.cmake')) || !libOk) return null;
+  const version = torchVersion(includeRoot, cmakeDir);
+  if (!version) return null;
   const cuda = fs.existsSync(path.join(libDir, 'libtorch_cuda.so'));
   // The libstdc++ ABI LibTorch was built with (TORCH_CXX_FLAGS); recent configs set none, meaning g++'s default, 1.
   const config = fs.readFileSync(path.join(cmakeDir, 'TorchConfig.cmake'), 'utf8');
