@@ -24,6 +24,7 @@ import type {
 import { reproduceCommand, runBenchmark } from './bench';
 import { getBinding } from './train';
 import { prepareDataset } from './dataset';
+import { doctor, machineProbes } from './doctor';
 import { captureCallerStack } from './errors';
 import { isNonZeroRankWorker, startLaunch } from './launch';
 import type { LaunchHandle, LaunchOptions } from './launch';
@@ -456,6 +457,29 @@ async function downloadCommand(opts: Record<string, unknown>, io: CliIo): Promis
   });
 }
 
+async function doctorCommand(opts: Record<string, unknown>, io: CliIo): Promise<number> {
+  const report = await doctor({
+    ...machineProbes(),
+    loadBinding: () => {
+      try {
+        return getBinding(io.binding);
+      } catch (error) {
+        return error instanceof Error ? error : new Error(String(error));
+      }
+    },
+  });
+  if (opts.json === true) {
+    io.stdout.write(`${JSON.stringify(report)}\n`);
+  } else {
+    for (const check of report.checks) {
+      io.stdout.write(`${check.ok ? 'ok     ' : 'PROBLEM'} ${check.name.padEnd(12)} ${check.detail}\n`);
+      if (check.fix) io.stdout.write(`${' '.repeat(21)}fix: ${check.fix.replace(/\n/g, `\n${' '.repeat(26)}`)}\n`);
+    }
+    io.stdout.write(report.ok ? 'Everything needed is in place.\n' : 'Fix the problems above, then run doctor again.\n');
+  }
+  return report.ok ? EXIT_OK : EXIT_FAILURE;
+}
+
 async function infoCommand(opts: Record<string, unknown>, io: CliIo): Promise<number> {
   try {
     const about = await infoWith(io.binding);
@@ -585,6 +609,14 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
     .option('--json', 'Print one JSON object per line: every download event, then the result (type "result") last.')
     .action(async (opts: Record<string, unknown>) => {
       setExitCode(await downloadCommand(opts, io));
+    });
+
+  program
+    .command('doctor')
+    .description('Check Node, LibTorch, the addon, CUDA, threads, distributed backends and the data cache; each problem comes with its fix (exit 1 when there is one).')
+    .option('--json', 'Print the report as JSON: { ok, checks: [{ name, ok, detail, fix? }] }.')
+    .action(async (opts: Record<string, unknown>) => {
+      setExitCode(await doctorCommand(opts, io));
     });
 
   program

@@ -273,6 +273,16 @@ export async function prepareDataset(dataDir: string, options: PrepareDatasetOpt
 }
 
 /**
+ * Whether `dataDir` holds usable CIFAR-10 batches now, without extracting or downloading anything.
+ *
+ * @example
+ * if (!(await isDatasetReady(defaultDataDir()))) console.log('run: libtorch-resnet download');
+ */
+export async function isDatasetReady(dataDir: string): Promise<boolean> {
+  return (await findReady(path.resolve(dataDir), true)) === 'ready';
+}
+
+/**
  * 'ready' when usable batches are there; 'missing' when work is needed (extracting or downloading). Throws
  * ERR_DATA_INCOMPLETE for a cifar-10-batches-bin/ without the marker that lacks files, when there is no archive to
  * redo it from and no download, and ERR_DATA_NOT_FOUND when there is nothing and no download.

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: MIT
+// libtorch-resnet doctor: what this machine and this install offer, and for each problem found, the fix.
+import { execFile } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+import { defaultDataDir } from './config';
+import { isDatasetReady } from './dataset';
+import { loadNative } from './native';
+import type { NativeBinding } from './native';
+
+const execFileAsync = promisify(execFile);
+
+/** One line of the report: what was looked at, what was found, and the fix when it is a problem. */
+export interface DoctorCheck {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly detail: string;
+  readonly fix?: string;
+}
+
+export interface DoctorReport {
+  /** Whether every check passed. */
+  readonly ok: boolean;
+  readonly checks: readonly DoctorCheck[];
+}
+
+/** What scripts/find-libtorch.js answers (its --json). */
+export interface FoundLibtorch {
+  readonly source: string;
+  readonly cmakeDir: string;
+  readonly libDir: string;
+  readonly version: string;
+  readonly cuda: boolean;
+  readonly cxx11Abi: number;
+  readonly gloo: boolean;
+}
+
+/** Where doctor looks; tests replace them. */
+export interface DoctorProbes {
+  readonly nodeVersion: string;
+  readonly env: NodeJS.ProcessEnv;
+  /** The LibTorch a build would use, or the error that lists what was tried. */
+  findLibtorch(): FoundLibtorch | Error;
+  /** The addon, or the error loading it threw. */
+  loadBinding(): NativeBinding | Error;
+  /** GPU names nvidia-smi lists (empty without a driver). */
+  gpuNames(): Promise<string[]>;
+  dataReady(dir: string): Promise<boolean>;
+}
+
+function errorOf(run: () => unknown): Error | undefined {
+  try {
+    run();
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error : new Error(String(error));
+  }
+}
+
+/** The probes of this machine. */
+export function machineProbes(): DoctorProbes {
+  return {
+    nodeVersion: process.versions.node,
+    env: process.env,
+    findLibtorch: () => {
+      let found: FoundLibtorch | undefined;
+      const error = errorOf(() => {
+        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        found = require(path.resolve(__dirname, '..', 'scripts', 'find-libtorch.js')).findLibtorch() as FoundLibtorch;
+      });
+      return error ?? found!;
+    },
+    loadBinding: () => {
+      let binding: NativeBinding | undefined;
+      return errorOf(() => (binding = loadNative())) ?? binding!;
+    },
+    gpuNames: async () => {
+      try {
+        const { stdout } = await execFileAsync('nvidia-smi', ['--query-gpu=name', '--format=csv,noheader']);
+        return stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+      } catch {
+        return [];
+      }
+    },
+    dataReady: (dir) => isDatasetReady(dir).catch(() => false),
+  };
+}
+
+/**
+ * Checks Node, the LibTorch a build finds, the addon and the LibTorch it was built with, CUDA and the GPUs,
+ * CPU threads, the distributed backends and the data cache; every problem comes with its fix.
+ *
+ * @example
+ * const report = await doctor();
+ * for (const c of report.checks) console.log(c.ok ? 'ok ' : 'bad', c.name, c.detail, c.fix ?? '');
+ */
+export async function doctor(probes: DoctorProbes = machineProbes()): Promise<DoctorReport> {
+  const checks: DoctorCheck[] = [];
+  const add = (check: DoctorCheck) => checks.push(check);
+
+  const [major, minor] = probes.nodeVersion.split('.').map(Number);
+  const nodeOk = major! > 20 || (major === 20 && minor! >= 17);
+  add({
+    name: 'node',
+    ok: nodeOk,
+    detail: `Node ${probes.nodeVersion}`,
+    ...(nodeOk ? {} : { fix: 'install Node 20.17 or newer' }),
+  });
+
+  const found = probes.findLibtorch();
+  if (found instanceof Error) {
+    add({ name: 'libtorch', ok: false, detail: 'no LibTorch found for building', fix: found.message.trim() });
+  } else {
+    add({
+      name: 'libtorch',
+      ok: true,
+      detail:
+        `LibTorch ${found.version} (${found.cuda ? 'CUDA' : 'CPU'}) from ${found.source}: ${found.libDir}; ` +
+        `C++ ABI _GLIBCXX_USE_CXX11_ABI=${found.cxx11Abi}`,
+    });
+  }
+
+  const binding = probes.loadBinding();
+  const gpus = await probes.gpuNames();
+  if (binding instanceof Error) {
+    add({
+      name: 'addon',
+      ok: false,
+      detail: binding.message.split('\n')[0]!,
+      fix: 'npm run setup (builds the addon against the LibTorch above; installs one where none is found)',
+    });
+  } else {
+    const info = binding.info();
+    const sameVersion = found instanceof Error || found.version === info.libtorchVersion;
+    add({
+      name: 'addon',
+      ok: sameVersion,
+      detail: `loads; built against LibTorch ${info.libtorchVersion}`,
+      ...(sameVersion
+        ? {}
+        : {
+            fix:
+              `the LibTorch a build would use now is ${(found as FoundLibtorch).version}: rebuild with npm run build ` +
+              '(or set LIBTORCH to the LibTorch the addon was built with)',
+          }),
+    });
+    const cudaOk = info.cudaAvailable || gpus.length === 0;
+    add({
+      name: 'cuda',
+      ok: cudaOk,
+      detail: info.cudaAvailable
+        ? `${info.cudaDevices} device(s): ${gpus.join(', ') || 'names unknown (no nvidia-smi)'}`
+        : gpus.length > 0
+          ? `this LibTorch has no CUDA, but nvidia-smi lists ${gpus.join(', ')}`
+          : 'none (training runs on the CPU)',
+      ...(cudaOk
+        ? {}
+        : {
+            fix:
+              'build against a CUDA LibTorch: pip install torch (a CUDA build), then npm run build; or unzip the ' +
+              "CUDA LibTorch from pytorch.org and LIBTORCH=/path/to/libtorch npm run build",
+          }),
+    });
+    const omp = probes.env.OMP_NUM_THREADS;
+    add({
+      name: 'threads',
+      ok: true,
+      detail: `${info.threads} CPU threads by default (${omp ? `OMP_NUM_THREADS=${omp}` : `${os.availableParallelism()} cores`})`,
+    });
+    const backends = info.distributedBackends;
+    const distributedOk = backends.length > 0;
+    add({
+      name: 'distributed',
+      ok: distributedOk,
+      detail: distributedOk ? `c10d backends: ${backends.join(', ')}` : 'no c10d backend in this build',
+      ...(distributedOk
+        ? {}
+        : { fix: "for Gloo on Debian's LibTorch: sudo apt-get install libgloo-dev, then npm run build" }),
+    });
+  }
+
+  const dataDir = defaultDataDir(probes.env);
+  const ready = await probes.dataReady(dataDir);
+  add({
+    name: 'data',
+    ok: ready,
+    detail: `${dataDir}: ${ready ? 'CIFAR-10 ready' : 'no CIFAR-10 yet'}`,
+    ...(ready ? {} : { fix: `libtorch-resnet download --data-dir ${dataDir} (train also downloads it on first use)` }),
+  });
+
+  return { ok: checks.every((c) => c.ok), checks };
+}

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MIT
+// doctor(): each check on made-up machines, and every problem with its fix.
+import { doctor } from '../../lib/doctor';
+import type { DoctorCheck, DoctorProbes, DoctorReport, FoundLibtorch } from '../../lib/doctor';
+import { run } from '../../lib/cli';
+import { FakeBinding } from './fake-binding';
+
+const LIBTORCH: FoundLibtorch = {
+  source: 'system',
+  cmakeDir: '/usr/lib/x86_64-linux-gnu/cmake/Torch',
+  libDir: '/usr/lib/x86_64-linux-gnu',
+  version: '1.13.1',
+  cuda: false,
+  cxx11Abi: 1,
+  gloo: true,
+};
+
+function probes(extra: Partial<DoctorProbes> = {}): DoctorProbes {
+  return {
+    nodeVersion: '20.20.2',
+    env: { LIBTORCH_RESNET_DATA: '/data/cifar' },
+    findLibtorch: () => LIBTORCH,
+    loadBinding: () => new FakeBinding(),
+    gpuNames: async () => [],
+    dataReady: async () => true,
+    ...extra,
+  };
+}
+
+const check = (report: DoctorReport, name: string): DoctorCheck => report.checks.find((c) => c.name === name)!;
+
+test('a healthy CPU machine: every check passes, each says what it found', async () => {
+  const report = await doctor(probes());
+  expect(report.ok).toBe(true);
+  expect(report.checks.map((c) => c.name)).toEqual(['node', 'libtorch', 'addon', 'cuda', 'threads', 'distributed', 'data']);
+  expect(check(report, 'libtorch').detail).toContain('LibTorch 1.13.1 (CPU) from system');
+  expect(check(report, 'libtorch').detail).toContain('_GLIBCXX_USE_CXX11_ABI=1');
+  expect(check(report, 'distributed').detail).toBe('c10d backends: gloo');
+  expect(check(report, 'data').detail).toBe('/data/cifar: CIFAR-10 ready');
+  expect(report.checks.every((c) => c.fix === undefined)).toBe(true);
+});
+
+test.each([
+  ['node', { nodeVersion: '18.19.0' }, /Node 20\.17 or newer/],
+  ['libtorch', { findLibtorch: () => new Error('No LibTorch found. Tried:\n  - system: nothing usable') }, /No LibTorch found/],
+  ['addon', { loadBinding: () => new Error('the native addon could not be loaded (libc10.so: cannot open)') }, /npm run setup/],
+  ['addon', { findLibtorch: () => ({ ...LIBTORCH, version: '2.6.0' }) }, /would use now is 2\.6\.0: rebuild with npm run build/],
+  ['cuda', { gpuNames: async () => ['NVIDIA H100 80GB HBM3'] }, /CUDA LibTorch/],
+  ['data', { dataReady: async () => false }, /libtorch-resnet download --data-dir \/data\/cifar/],
+] as const)('a problem with %s comes with its fix', async (name, extra, fix) => {
+  const report = await doctor(probes(extra as Partial<DoctorProbes>));
+  expect(report.ok).toBe(false);
+  const c = check(report, name);
+  expect(c.ok).toBe(false);
+  expect(c.fix).toMatch(fix);
+  // Only that check fails.
+  expect(report.checks.filter((x) => !x.ok).map((x) => x.name)).toEqual([name]);
+});
+
+test('no distributed backend in the build: the fix installs gloo', async () => {
+  const binding = new FakeBinding();
+  const info = binding.info.bind(binding);
+  binding.info = () => ({ ...info(), distributedBackends: [] });
+  const c = check(await doctor(probes({ loadBinding: () => binding })), 'distributed');
+  expect(c).toMatchObject({ ok: false, fix: expect.stringMatching(/libgloo-dev/) });
+});
+
+test('CLI: doctor --json prints the report; exit 0 when all is well', async () => {
+  let out = '';
+  const stream = { write: (s: string) => ((out += s), true), isTTY: false };
+  const code = await run(['doctor', '--json'], { stdout: stream as never, stderr: stream as never, binding: new FakeBinding() });
+  const report = JSON.parse(out);
+  // The fake addon (LibTorch 1.13.1) stands in for the real one; the rest is this machine's.
+  expect(report.checks.find((c: { name: string }) => c.name === 'addon').detail).toBe('loads; built against LibTorch 1.13.1');
+  expect(report.checks.map((c: { name: string }) => c.name)).toContain('data');
+  expect(code).toBe(report.ok ? 0 : 1);
+});
