@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The only file that loads the compiled addon, and the one declaration of its shape.
+import fs from 'node:fs';
 import path from 'node:path';
 
 /** Options exactly as native/binding/convert.cpp reads them: already validated and defaulted by config.ts. */
@@ -277,9 +278,62 @@ let cached: NativeBinding | undefined;
 /** Names a .node file to load instead of the usual search (scripts/sanitize.sh points it at the sanitizer build). */
 export const ADDON_ENV = 'LIBTORCH_RESNET_ADDON';
 
+/** What a .node file says about its build: the LibTorch it was linked against (see native/binding/addon.cpp). */
+export interface AddonBuildInfo {
+  readonly file: string;
+  readonly libtorch: string;
+  readonly libDir: string;
+}
+
+/**
+ * The build facts embedded in an addon binary, read from its bytes (so it works when the file cannot be loaded);
+ * undefined when the file is missing or holds none.
+ *
+ * @example
+ * readBuildInfo('build/Release/torch_resnet.node'); // { file, libtorch: '1.13.0', libDir: '/usr/lib/x86_64-linux-gnu' }
+ */
+export function readBuildInfo(file: string): AddonBuildInfo | undefined {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch {
+    return undefined;
+  }
+  const start = bytes.indexOf('@@LIBTORCH_RESNET_BUILD{');
+  const end = start < 0 ? -1 : bytes.indexOf('}@@', start);
+  if (end < 0) return undefined;
+  try {
+    const parsed = JSON.parse(bytes.subarray(start + '@@LIBTORCH_RESNET_BUILD'.length, end + 1).toString('utf8'));
+    return { file, libtorch: String(parsed.libtorch), libDir: String(parsed.libDir) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The file node-gyp-build would load from `root`, or undefined when there is none. */
+function addonFile(root: string): string | undefined {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return require('node-gyp-build').path(root) as string;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the load error says about the binary's own LibTorch, when the binary tells. */
+function buildHint(file: string | undefined): string {
+  const build = file === undefined ? undefined : readBuildInfo(file);
+  if (!build || build.libDir === '') return '';
+  const present = fs.existsSync(path.join(build.libDir, 'libtorch.so')) || fs.existsSync(path.join(build.libDir, 'libtorch.dylib'));
+  return (
+    `${build.file} was built against LibTorch ${build.libtorch} in ${build.libDir}` +
+    (present ? ', which is still there (another LibTorch may come first: check LD_LIBRARY_PATH).\n' : ', which is no longer there.\n')
+  );
+}
+
 /**
  * Loads $LIBTORCH_RESNET_ADDON when set, else build/Release (a local build), else a matching prebuild; throws with
- * what to do when none loads.
+ * what to do when none loads, naming the LibTorch the binary was built against when it could not be loaded.
  */
 export function loadNative(): NativeBinding {
   if (cached) return cached;
@@ -292,9 +346,11 @@ export function loadNative(): NativeBinding {
     const reason = err instanceof Error ? err.message : String(err);
     const e = new Error(
       `libtorch-resnet: the native addon could not be loaded (${reason}).\n` +
+        buildHint(explicit ? path.resolve(explicit) : addonFile(root)) +
         'Possible solutions:\n' +
         '- Build it: npm run setup (installs LibTorch where none is found, then builds)\n' +
-        '- Point the build at a LibTorch: LIBTORCH=/path/to/libtorch npm run build\n',
+        '- Rebuild against the LibTorch you have, or a chosen one: LIBTORCH=/path/to/libtorch npm run build\n' +
+        '- See what is installed and what is missing: npx libtorch-resnet doctor\n',
       { cause: err },
     );
     (e as NativeError).code = 'ERR_NATIVE_LOAD';

@@ -29,6 +29,10 @@ for (const define of defines) {
   if (!word.test(cmake)) problems.push(`CMakeLists.txt does not define ${define}`);
   if (!word.test(gyp)) problems.push(`binding.gyp does not define ${define}`);
 }
+// The build record lib/native.ts reads from a binary that cannot load (native/binding/addon.cpp).
+const finder = fs.readFileSync(path.join(root, 'scripts', 'find-libtorch.js'), 'utf8');
+if (!/LIBTORCH_RESNET_LIB_DIR=/.test(cmake)) problems.push('CMakeLists.txt does not define LIBTORCH_RESNET_LIB_DIR');
+if (!/LIBTORCH_RESNET_LIB_DIR=/.test(finder)) problems.push('find-libtorch.js --defines does not give binding.gyp LIBTORCH_RESNET_LIB_DIR');
 if (!/CMAKE_CXX_STANDARD 20/.test(cmake) || !/-std=c\+\+20/.test(gyp)) problems.push('both builds must use C++20');
 
 if (problems.length) {

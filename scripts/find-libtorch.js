@@ -182,6 +182,9 @@ function main(argv) {
         'USE_DISTRIBUTED',
         ...(lt.gloo ? ['USE_C10D_GLOO'] : []),
         ...(lt.ncclIncludeDir ? ['USE_C10D_NCCL'] : []),
+        // Recorded in the binary, for the error when it cannot load (CMakeLists.txt defines the same). gyp splits
+        // this output as a shell would, so the single quotes keep the C string's double quotes (and any spaces).
+        `'LIBTORCH_RESNET_LIB_DIR="${lt.libDir.replace(/'/g, "'\\''")}"'`,
       ].join(' '),
     '--version': () => lt.version,
   }[argv[0] || ''];

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Every JS-visible name of the addon, registered in one place.
 #include <napi.h>
+#include <torch/version.h>
 
 #include <memory>
 #include <vector>
@@ -9,6 +10,17 @@
 #include "convert.h"
 #include "errors.h"
 #include "job_worker.h"
+
+// Both builds define the LibTorch library folder they linked against (CMakeLists.txt, find-libtorch.js --defines).
+#ifndef LIBTORCH_RESNET_LIB_DIR
+#define LIBTORCH_RESNET_LIB_DIR ""
+#endif
+
+// The LibTorch this binary was built against, as text inside the .node file. When loading the addon fails (its
+// LibTorch moved or was removed, so the dynamic loader cannot resolve libc10.so), lib/native.ts reads it from the
+// file's bytes to say which LibTorch is missing and where it was. `used` keeps it in the binary.
+extern "C" __attribute__((used)) const char libtorch_resnet_build_info[] =
+    "@@LIBTORCH_RESNET_BUILD{\"libtorch\":\"" TORCH_VERSION "\",\"libDir\":\"" LIBTORCH_RESNET_LIB_DIR "\"}@@";
 
 namespace libtorch_resnet::binding {
 

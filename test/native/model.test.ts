@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 
 import { info } from '../../lib/index';
-import { loadNative } from '../../lib/native';
+import { loadNative, readBuildInfo } from '../../lib/native';
 import { sharedDir } from '../fixtures/cifar';
 import { PYTHON, pythonHas } from '../fixtures/python';
 
@@ -63,5 +63,17 @@ describe('ResNet-34 presets', () => {
     const theirs = pythonStateDictShapes(preset);
     expect(Object.keys(ours).sort()).toEqual(Object.keys(theirs).sort());
     for (const key of Object.keys(theirs)) expect([key, ours[key]]).toEqual([key, theirs[key]]);
+  });
+});
+
+describe('the build record in the binary', () => {
+  test("names the LibTorch the addon runs on, and the folder the build found it in", async () => {
+    const file = path.resolve(__dirname, '../../build/Release/torch_resnet.node');
+    const build = readBuildInfo(process.env.LIBTORCH_RESNET_ADDON ? path.resolve(process.env.LIBTORCH_RESNET_ADDON) : file);
+    expect(build).toBeDefined();
+    expect(build!.libtorch).toBe((await info()).libtorchVersion);
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const found = require('../../scripts/find-libtorch.js').findLibtorch() as { libDir: string };
+    expect(build!.libDir).toBe(found.libDir);
   });
 });
