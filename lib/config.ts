@@ -835,7 +835,7 @@ export function resolveDistributed(value: unknown, env: NodeJS.ProcessEnv = proc
   const backendValue = given.backend ?? 'auto';
   if (typeof backendValue !== 'string' || !(BACKENDS as readonly string[]).includes(backendValue)) {
     throw invalidParameter(
-      typeof backendValue === 'string' ? TypeError : TypeError,
+      TypeError,
       typeof backendValue === 'string' ? 'ERR_INVALID_ARG_VALUE' : 'ERR_INVALID_ARG_TYPE',
       'distributed.backend',
       "one of 'auto', 'gloo', 'nccl'",

@@ -180,8 +180,6 @@ void Communicator::broadcast(const std::vector<torch::Tensor>& tensors, const ch
       auto values = torch::unflatten_dense_tensors(flat[0], group);
       for (size_t i = 0; i < group.size(); ++i) group[i].copy_(values[i]);
     }
-  } catch (const DistributedError&) {
-    throw;
   } catch (const std::exception& e) {
     impl_->fail(what, e);
   }
@@ -248,16 +246,14 @@ GradientReducer::GradientReducer(Communicator& communicator, const std::vector<t
   }
   views_.resize(params_.size());
   for (size_t i = 0; i < params_.size(); ++i) {
-    const auto& p = params_[i];
+    auto& p = params_[i];
     const auto& flat = buckets_[slots_[i].bucket].flat;
     // A dense layout (contiguous or channels-last) spans exactly numel elements, so it fits its slot as it is.
     views_[i] = p.is_non_overlapping_and_dense()
                     ? flat.as_strided(p.sizes(), p.strides(), slots_[i].offset)
                     : flat.narrow(0, slots_[i].offset, p.numel()).view(p.sizes());
-  }
-  for (size_t i = 0; i < params_.size(); ++i) {
     const auto index = static_cast<int64_t>(i);
-    params_[i].register_hook([this, index](const torch::Tensor& grad) { on_gradient(index, grad); });
+    p.register_hook([this, index](const torch::Tensor& grad) { on_gradient(index, grad); });
   }
 }
 

@@ -304,8 +304,7 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
     // Drawing the permutation advances the generator; its state before the draw lets a resume redraw it.
     const torch::Tensor epoch_rng = gen.get_state();
     auto order = torch::randperm(n_train, gen, torch::kInt64).to(device);
-    if (world > 1) order = shard_of_order(order, rank, world);
-    const int64_t n_local = order.size(0);
+    if (world > 1) order = shard_of_order(order, rank, world);  // n_shard indices
     const int64_t first_step = epoch == state.epochs_done + 1 ? state.step + 1 : 1;
     const double earlier_seconds = first_step > 1 ? state.partial_seconds : 0.0;
     // Sums stay on the device; reading them back forces a sync, so it happens only every log_every steps.
@@ -336,7 +335,7 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
     for (int64_t step = first_step; step <= steps_per_epoch; ++step) {
       if (stop_agreed(step)) return cancelled(position(step - 1));
       const int64_t start = (step - 1) * o.batch_size;
-      const int64_t end = std::min(start + o.batch_size, n_local);
+      const int64_t end = std::min(start + o.batch_size, n_shard);
       auto idx = order.slice(0, start, end);
       auto images = transform(data.train.images().index_select(0, idx));
       auto labels = data.train.labels().index_select(0, idx);
@@ -369,15 +368,15 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
       if (step % log_every == 0 || step == steps_per_epoch) {
         if (comm) {
           // The whole job's window, the same on every rank, so that all of them stop at the same non-finite
-          // step and report the same numbers.
-          auto shared = torch::cat({torch::stack({window_loss, window_correct,
-                                                  torch::full({}, static_cast<double>(window_images), scalar)}),
+          // step and report the same numbers. Every rank's batches are the same size, so the images add up to
+          // world times this rank's.
+          auto shared = torch::cat({torch::stack({window_loss, window_correct}),
                                     window_step_losses.slice(0, 0, window_steps) / static_cast<double>(world)});
           comm->allreduce(shared, Communicator::Reduce::kSum, "the training metrics' all-reduce");
           window_loss = shared[0];
           window_correct = shared[1];
-          window_images = static_cast<int64_t>(shared[2].item<double>());
-          window_step_losses.slice(0, 0, window_steps).copy_(shared.slice(0, 3));
+          window_images *= world;
+          window_step_losses.slice(0, 0, window_steps).copy_(shared.slice(0, 2));
         }
         ProgressEvent e = event(EventType::kBatchEnd);
         e.phase = Phase::kTrain;
@@ -401,7 +400,7 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
     EpochStats stats;
     stats.epoch = epoch;
     // Every rank's images, the padding of the last shard included, as DistributedSampler counts them.
-    const int64_t n_seen = n_local * world;
+    const int64_t n_seen = n_shard * world;
     auto epoch_loss_total = epoch_loss.clone();
     if (comm) comm->allreduce(epoch_loss_total, Communicator::Reduce::kSum, "the epoch loss' all-reduce");
     stats.train_loss = epoch_loss_total.item<double>() / static_cast<double>(n_seen);
