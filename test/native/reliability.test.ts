@@ -197,8 +197,24 @@ describe('faults', () => {
       let midWrite = 0;
       for (let i = 0; i < 12; i++) {
         const resume = fs.existsSync(path.join(dir, 'last.pt')) ? ['--resume', path.join(dir, 'last.pt')] : [];
-        const child = spawn(TRAIN_MAIN, [...args, ...resume], { stdio: 'ignore' });
+        const child = spawn(TRAIN_MAIN, [...args, ...resume], { stdio: ['ignore', 'pipe', 'ignore'] });
         const exited = new Promise((r) => child.once('exit', r));
+        // Every other run is killed only after it has written one checkpoint, so the run makes progress however
+        // slow this machine's disk is; the rest are killed at any moment, loading and resuming included.
+        if (i % 2 === 1) {
+          await new Promise<void>((r) => {
+            let text = '';
+            const onData = (chunk: Buffer) => {
+              text += chunk.toString();
+              if (!/^checkpoint /m.test(text)) return;
+              child.stdout!.off('data', onData);
+              r();
+            };
+            child.stdout!.on('data', onData);
+            child.once('exit', () => r());
+          });
+        }
+        child.stdout!.resume();
         delays.push(Math.round(1500 + 2500 * random()));
         await new Promise((r) => setTimeout(r, delays.at(-1)));
         child.kill('SIGKILL');
