@@ -487,7 +487,13 @@ async function infoCommand(opts: Record<string, unknown>, io: CliIo): Promise<nu
       io.stdout.write(`${JSON.stringify(about)}\n`);
       return EXIT_OK;
     }
-    const cuda = about.cudaAvailable ? `available, ${about.cudaDevices} device(s)` : 'not available';
+    const toolkit = [
+      about.cudaVersion && `CUDA ${about.cudaVersion}`,
+      about.cudnnVersion && `cuDNN ${about.cudnnVersion}`,
+    ].filter(Boolean);
+    const cuda =
+      (about.cudaAvailable ? `available, ${about.cudaDevices} device(s)` : 'not available') +
+      (toolkit.length > 0 ? ` (built with ${toolkit.join(', ')})` : '');
     io.stdout.write(
       [
         `libtorch-resnet  ${packageVersion()}`,

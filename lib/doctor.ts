@@ -7,8 +7,8 @@ import { promisify } from 'node:util';
 
 import { defaultDataDir } from './config';
 import { isDatasetReady } from './dataset';
-import { loadNative } from './native';
-import type { NativeBinding } from './native';
+import { cudaVersionText, cudnnVersionText, loadedAddon, loadNative } from './native';
+import type { AddonCandidate, NativeBinding, NativeInfo } from './native';
 
 const execFileAsync = promisify(execFile);
 
@@ -45,6 +45,8 @@ export interface DoctorProbes {
   findLibtorch(): FoundLibtorch | Error;
   /** The addon, or the error loading it threw. */
   loadBinding(): NativeBinding | Error;
+  /** Which binary loadBinding loaded (undefined when it did not, or does not tell). */
+  loadedAddon(): AddonCandidate | undefined;
   /** GPU names nvidia-smi lists (empty without a driver). */
   gpuNames(): Promise<string[]>;
   dataReady(dir: string): Promise<boolean>;
@@ -76,6 +78,7 @@ export function machineProbes(): DoctorProbes {
       let binding: NativeBinding | undefined;
       return errorOf(() => (binding = loadNative())) ?? binding!;
     },
+    loadedAddon,
     gpuNames: async () => {
       try {
         const { stdout } = await execFileAsync('nvidia-smi', ['--query-gpu=name', '--format=csv,noheader']);
@@ -85,6 +88,37 @@ export function machineProbes(): DoctorProbes {
       }
     },
     dataReady: (dir) => isDatasetReady(dir).catch(() => false),
+  };
+}
+
+/** CUDA as the addon's LibTorch sees it, against the GPUs nvidia-smi lists. */
+function cudaCheck(info: NativeInfo, gpus: string[]): DoctorCheck {
+  const names = gpus.join(', ') || 'names unknown (no nvidia-smi)';
+  if (info.cudaRuntimeVersion === 0) {
+    return gpus.length === 0
+      ? { name: 'cuda', ok: true, detail: 'none (training runs on the CPU)' }
+      : {
+          name: 'cuda',
+          ok: false,
+          detail: `this LibTorch has no CUDA, but nvidia-smi lists ${names}`,
+          fix:
+            'build against a CUDA LibTorch: pip install torch (a CUDA build), then npm rebuild libtorch-resnet ' +
+            '(npm run build in a checkout); or unzip the CUDA LibTorch from pytorch.org and set LIBTORCH=/path/to/libtorch',
+        };
+  }
+  const toolkit =
+    `CUDA ${cudaVersionText(info.cudaRuntimeVersion)}, ` +
+    (info.cudnnVersion > 0 ? `cuDNN ${cudnnVersionText(info.cudnnVersion)}` : 'no cuDNN');
+  if (info.cudaAvailable) return { name: 'cuda', ok: true, detail: `${toolkit}; ${info.cudaDevices} device(s): ${names}` };
+  // A CUDA LibTorch trains on the CPU where there is no GPU at all; that is a choice, not a fault.
+  if (gpus.length === 0) return { name: 'cuda', ok: true, detail: `${toolkit}, but no GPU here (training runs on the CPU)` };
+  return {
+    name: 'cuda',
+    ok: false,
+    detail: `LibTorch has ${toolkit} but sees none of the GPUs nvidia-smi lists (${names})`,
+    fix:
+      `the driver may be too old for CUDA ${cudaVersionText(info.cudaRuntimeVersion)} (nvidia-smi shows the newest ` +
+      'CUDA it supports), or CUDA_VISIBLE_DEVICES hides the GPUs',
   };
 }
 
@@ -110,8 +144,14 @@ export async function doctor(probes: DoctorProbes = machineProbes()): Promise<Do
   });
 
   const found = probes.findLibtorch();
+  const binding = probes.loadBinding();
   if (found instanceof Error) {
-    add({ name: 'libtorch', ok: false, detail: 'no LibTorch found for building', fix: found.message.trim() });
+    // A prebuilt binary needs LibTorch's libraries only, not the headers and CMake files a build looks for.
+    add(
+      binding instanceof Error
+        ? { name: 'libtorch', ok: false, detail: 'no LibTorch found for building', fix: found.message.trim() }
+        : { name: 'libtorch', ok: true, detail: 'none found for building (not needed while the addon below loads)' },
+    );
   } else {
     add({
       name: 'libtorch',
@@ -122,22 +162,27 @@ export async function doctor(probes: DoctorProbes = machineProbes()): Promise<Do
     });
   }
 
-  const binding = probes.loadBinding();
   const gpus = await probes.gpuNames();
   if (binding instanceof Error) {
     add({
       name: 'addon',
       ok: false,
       detail: binding.message.split('\n')[0]!,
-      fix: 'npm run setup (builds the addon against the LibTorch above; installs one where none is found)',
+      fix:
+        'in a checkout: npm run setup (builds the addon against the LibTorch above; installs one where none is ' +
+        'found); where the package was installed: npm rebuild libtorch-resnet',
     });
   } else {
     const info = binding.info();
-    const sameVersion = found instanceof Error || found.version === info.libtorchVersion;
+    const loaded = probes.loadedAddon();
+    // Only a local build must match the LibTorch a rebuild would use; a prebuild that loads has its own.
+    const sameVersion = found instanceof Error || loaded?.origin === 'prebuilt' || found.version === info.libtorchVersion;
     add({
       name: 'addon',
       ok: sameVersion,
-      detail: `loads; built against LibTorch ${info.libtorchVersion}`,
+      detail:
+        `loads${loaded ? ` ${loaded.file} (${loaded.origin})` : ''}; built against LibTorch ${info.libtorchVersion}, ` +
+        `_GLIBCXX_USE_CXX11_ABI=${info.cxx11Abi}`,
       ...(sameVersion
         ? {}
         : {
@@ -146,23 +191,7 @@ export async function doctor(probes: DoctorProbes = machineProbes()): Promise<Do
               '(or set LIBTORCH to the LibTorch the addon was built with)',
           }),
     });
-    const cudaOk = info.cudaAvailable || gpus.length === 0;
-    add({
-      name: 'cuda',
-      ok: cudaOk,
-      detail: info.cudaAvailable
-        ? `${info.cudaDevices} device(s): ${gpus.join(', ') || 'names unknown (no nvidia-smi)'}`
-        : gpus.length > 0
-          ? `this LibTorch has no CUDA, but nvidia-smi lists ${gpus.join(', ')}`
-          : 'none (training runs on the CPU)',
-      ...(cudaOk
-        ? {}
-        : {
-            fix:
-              'build against a CUDA LibTorch: pip install torch (a CUDA build), then npm run build; or unzip the ' +
-              "CUDA LibTorch from pytorch.org and LIBTORCH=/path/to/libtorch npm run build",
-          }),
-    });
+    add(cudaCheck(info, gpus));
     const omp = probes.env.OMP_NUM_THREADS;
     add({
       name: 'threads',

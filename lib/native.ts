@@ -235,6 +235,12 @@ export interface NativeInfo {
   threads: number;
   /** The c10d backends this build can train with across processes. */
   distributedBackends: string[];
+  /** CUDA's encoding (12040 = 12.4); 0 without CUDA. */
+  cudaRuntimeVersion: number;
+  /** cuDNN's encoding (90100 = 9.1.0, 8902 = 8.9.2); 0 without cuDNN. */
+  cudnnVersion: number;
+  /** The _GLIBCXX_USE_CXX11_ABI the addon was compiled with. */
+  cxx11Abi: number;
 }
 
 export interface NativeBinding {
@@ -271,6 +277,18 @@ export interface NativeBinding {
   forwardFlops(preset: 'article' | 'cifar', imageSize: number): number;
   /** The state dict's keys (parameters, then buffers) with their shapes, named as PyTorch names them. */
   stateDictShapes(preset: 'article' | 'cifar'): Record<string, number[]>;
+}
+
+/** NativeInfo.cudaRuntimeVersion as people write it: 12040 -> '12.4'; '' for 0. */
+export function cudaVersionText(encoded: number): string {
+  return encoded > 0 ? `${Math.floor(encoded / 1000)}.${Math.floor((encoded % 1000) / 10)}` : '';
+}
+
+/** NativeInfo.cudnnVersion as people write it: 90100 -> '9.1.0' (cuDNN 9 counts majors in 10000s), 8902 -> '8.9.2'. */
+export function cudnnVersionText(encoded: number): string {
+  if (encoded <= 0) return '';
+  const major = encoded >= 90000 ? 10000 : 1000;
+  return `${Math.floor(encoded / major)}.${Math.floor((encoded % major) / 100)}.${encoded % 100}`;
 }
 
 let cached: NativeBinding | undefined;
@@ -310,51 +328,122 @@ export function readBuildInfo(file: string): AddonBuildInfo | undefined {
   }
 }
 
-/** The file node-gyp-build would load from `root`, or undefined when there is none. */
-function addonFile(root: string): string | undefined {
+/** Whether `libDir` holds a LibTorch library (libtorch.so, a versioned libtorch.so.1.13, or libtorch.dylib). */
+function holdsLibtorch(libDir: string): boolean {
+  if (libDir === '') return false;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    return require('node-gyp-build').path(root) as string;
+    return fs.readdirSync(libDir).some((f) => /^libtorch\.(so(\.[\d.]+)?|dylib)$/.test(f));
   } catch {
-    return undefined;
+    return false;
   }
 }
 
-/** What the load error says about the binary's own LibTorch, when the binary tells. */
-function buildHint(file: string | undefined): string {
-  const build = file === undefined ? undefined : readBuildInfo(file);
-  if (!build || build.libDir === '') return '';
-  const present = fs.existsSync(path.join(build.libDir, 'libtorch.so')) || fs.existsSync(path.join(build.libDir, 'libtorch.dylib'));
-  return (
-    `${build.file} was built against LibTorch ${build.libtorch} in ${build.libDir}` +
-    (present ? ', which is still there (another LibTorch may come first: check LD_LIBRARY_PATH).\n' : ', which is no longer there.\n')
-  );
+/** A binary loadNative may try, and where it came from. */
+export interface AddonCandidate {
+  readonly file: string;
+  /** explicit: $LIBTORCH_RESNET_ADDON; local: this install's own build; prebuilt: from prebuilds/. */
+  readonly origin: 'explicit' | 'local' | 'prebuilt';
+  /** The LibTorch it was built against, where the file says. */
+  readonly build?: AddonBuildInfo;
 }
 
 /**
- * Loads $LIBTORCH_RESNET_ADDON when set, else build/Release (a local build), else a matching prebuild; throws with
- * what to do when none loads, naming the LibTorch the binary was built against when it could not be loaded.
+ * The binaries loadNative tries, in order: $LIBTORCH_RESNET_ADDON alone when set; else the local build
+ * (build/Release/torch_resnet.node, from cmake-js or node-gyp); then the prebuilds for this platform, arch, libc and
+ * runtime (node-gyp-build's tags), those whose LibTorch is on this machine first and CUDA builds before CPU ones.
+ * One package can carry prebuilds for several LibTorch builds: the file names tell them apart
+ * (scripts/prebuild.js), and a binary whose LibTorch is missing simply fails to load, so the next one is tried.
+ *
+ * @example
+ * addonCandidates('/app/node_modules/libtorch-resnet').map((c) => c.file);
+ * // ['/app/.../build/Release/torch_resnet.node', '/app/.../prebuilds/linux-x64/libtorch-resnet.torch-1_13_1-cpu.glibc.node']
  */
-export function loadNative(): NativeBinding {
-  if (cached) return cached;
-  const root = path.resolve(__dirname, '..');
-  const explicit = process.env[ADDON_ENV];
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    cached = (explicit ? require(path.resolve(explicit)) : require('node-gyp-build')(root)) as NativeBinding;
-  } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    const e = new Error(
-      `libtorch-resnet: the native addon could not be loaded (${reason}).\n` +
-        buildHint(explicit ? path.resolve(explicit) : addonFile(root)) +
-        'Possible solutions:\n' +
-        '- Build it: npm run setup (installs LibTorch where none is found, then builds)\n' +
-        '- Rebuild against the LibTorch you have, or a chosen one: LIBTORCH=/path/to/libtorch npm run build\n' +
-        '- See what is installed and what is missing: npx libtorch-resnet doctor\n',
-      { cause: err },
-    );
-    (e as NativeError).code = 'ERR_NATIVE_LOAD';
-    throw e;
+export function addonCandidates(root: string, env: NodeJS.ProcessEnv = process.env): AddonCandidate[] {
+  const explicit = env[ADDON_ENV];
+  if (explicit) {
+    const file = path.resolve(explicit);
+    return [{ file, origin: 'explicit', build: readBuildInfo(file) }];
   }
-  return cached;
+  const candidates: AddonCandidate[] = [];
+  const local = path.join(root, 'build', 'Release', 'torch_resnet.node');
+  if (fs.existsSync(local)) candidates.push({ file: local, origin: 'local', build: readBuildInfo(local) });
+
+  const folder = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(folder);
+  } catch {
+    // No prebuilds for this platform.
+  }
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const gypBuild = require('node-gyp-build') as {
+    parseTags(file: string): { file: string } | undefined;
+    matchTags(runtime: string, abi: string): (tags: unknown) => boolean;
+  };
+  const rank = (c: AddonCandidate) =>
+    (holdsLibtorch(c.build?.libDir ?? '') ? 0 : 2) + (/\.torch-[\w]+-cuda[\w]*\./.test(path.basename(c.file)) ? 0 : 1);
+  const prebuilt = names
+    .map((name) => gypBuild.parseTags(name))
+    .filter(gypBuild.matchTags('node', process.versions.modules))
+    .map((tags) => {
+      const file = path.join(folder, (tags as { file: string }).file);
+      return { file, origin: 'prebuilt' as const, build: readBuildInfo(file) };
+    })
+    .sort((a, b) => rank(a) - rank(b) || a.file.localeCompare(b.file));
+  return [...candidates, ...prebuilt];
+}
+
+/** What the load error says about a binary's own LibTorch, when the binary tells. */
+function buildHint(build: AddonBuildInfo | undefined): string {
+  if (!build || build.libDir === '') return '';
+  return (
+    `${build.file} was built against LibTorch ${build.libtorch} in ${build.libDir}` +
+    (holdsLibtorch(build.libDir)
+      ? ', which is still there (another LibTorch may come first: check LD_LIBRARY_PATH).'
+      : ', which is no longer there.')
+  );
+}
+
+let loadedFrom: AddonCandidate | undefined;
+
+/** The binary loadNative loaded, once it has. */
+export function loadedAddon(): AddonCandidate | undefined {
+  return loadedFrom;
+}
+
+/**
+ * Loads the first of addonCandidates() that loads; throws ERR_NATIVE_LOAD listing each binary tried, why it
+ * failed and the LibTorch it was built against, with what to do, when none does.
+ */
+export function loadNative(root: string = path.resolve(__dirname, '..')): NativeBinding {
+  if (cached) return cached;
+  const candidates = addonCandidates(root);
+  const failures: string[] = [];
+  for (const candidate of candidates) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      cached = require(candidate.file) as NativeBinding;
+      loadedFrom = candidate;
+      return cached;
+    } catch (err) {
+      const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+      const hint = buildHint(candidate.build);
+      failures.push(`  - ${candidate.file} (${candidate.origin}): ${reason}${hint ? `\n    ${hint}` : ''}`);
+    }
+  }
+  const searched =
+    failures.length > 0
+      ? `Tried:\n${failures.join('\n')}\n`
+      : `There is no build (${path.join(root, 'build', 'Release', 'torch_resnet.node')}) and no prebuilt binary for ` +
+        `${process.platform}-${process.arch} (${path.join(root, 'prebuilds')}).\n`;
+  const e = new Error(
+    'libtorch-resnet: the native addon could not be loaded.\n' +
+      searched +
+      'Possible solutions:\n' +
+      '- Build it: npm run setup in a checkout, or npm rebuild libtorch-resnet in a project that installed it\n' +
+      '- Rebuild against the LibTorch you have, or a chosen one: LIBTORCH=/path/to/libtorch npm rebuild libtorch-resnet\n' +
+      '- See what is installed and what is missing: npx libtorch-resnet doctor\n',
+  );
+  (e as NativeError).code = 'ERR_NATIVE_LOAD';
+  throw e;
 }

@@ -12,7 +12,7 @@ import { CIFAR10_CLASSES, prepareDataset } from './dataset';
 import { captureCallerStack, createAbortError, fromNativeError } from './errors';
 import type { AbortError } from './errors';
 import { loadImages } from './images';
-import { loadNative } from './native';
+import { cudaVersionText, cudnnVersionText, loadNative } from './native';
 import type {
   NativeBinding,
   NativeCheckpointInfo,
@@ -160,6 +160,10 @@ export interface InfoResult {
   readonly threads: number;
   /** The c10d backends this build trains with across processes: 'gloo' (CPU), 'nccl' (CUDA). */
   readonly distributedBackends: readonly string[];
+  /** The CUDA runtime LibTorch was built with ('12.4'); '' without CUDA. */
+  readonly cudaVersion: string;
+  /** cuDNN's version ('9.1.0'); '' without it. */
+  readonly cudnnVersion: string;
   readonly presets: { readonly [P in Preset]: { readonly parameters: number } };
 }
 
@@ -490,6 +494,8 @@ function describeBinding(binding: NativeBinding, callerStack: string): InfoResul
       cudaDevices: native.cudaDevices,
       threads: native.threads,
       distributedBackends: native.distributedBackends,
+      cudaVersion: cudaVersionText(native.cudaRuntimeVersion),
+      cudnnVersion: cudnnVersionText(native.cudnnVersion),
       presets: {
         article: { parameters: binding.parameterCount('article') },
         cifar: { parameters: binding.parameterCount('cifar') },

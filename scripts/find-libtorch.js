@@ -85,18 +85,18 @@ function fromRoot(source, root) {
   return describe(source, path.join(root, 'share/cmake/Torch'), root, path.join(root, 'include'), path.join(root, 'lib'));
 }
 
-function fromEnvLibtorch() {
-  const root = process.env.LIBTORCH;
+function fromEnvLibtorch(env) {
+  const root = env.LIBTORCH;
   return root ? fromRoot('LIBTORCH', path.resolve(root)) : null;
 }
 
-function fromEnvTorchDir() {
-  const dir = process.env.Torch_DIR;
+function fromEnvTorchDir(env) {
+  const dir = env.Torch_DIR;
   return dir ? fromRoot('Torch_DIR', path.resolve(dir, '../../..')) : null;
 }
 
-function fromPython() {
-  for (const python of ['python3', '/usr/bin/python3']) {
+function fromPython(pythons) {
+  for (const python of pythons) {
     try {
       const prefix = execFileSync(python, ['-c', 'import torch.utils; print(torch.utils.cmake_prefix_path)'], {
         encoding: 'utf8',
@@ -113,29 +113,38 @@ function fromPython() {
   return null;
 }
 
-function fromSystem() {
-  for (const cmakeDir of SYSTEM_CMAKE_DIRS) {
+function fromSystem(cmakeDirs) {
+  for (const cmakeDir of cmakeDirs) {
     const libDir = path.resolve(cmakeDir, '../..');
-    const found = describe('system', cmakeDir, '/usr', '/usr/include', libDir);
+    // The prefix holding include/: /usr for /usr/lib/x86_64-linux-gnu and for /usr/lib.
+    const prefix = libDir.replace(/\/lib(\/[^/]+-linux-gnu)?$/, '');
+    const found = describe('system', cmakeDir, prefix, path.join(prefix, 'include'), libDir);
     if (found) return found;
   }
   return null;
 }
 
-function findLibtorch() {
+/**
+ * The LibTorch a build uses: the first source that holds one, in the order at the top of this file. An explicit
+ * $LIBTORCH or $Torch_DIR that holds none is an error, never a reason to pick another LibTorch silently. Throws an
+ * error listing what was tried and the commands that fix it. `where` replaces what is looked at (tests use it).
+ */
+function findLibtorch(where = {}) {
+  const env = where.env ?? process.env;
+  const pythons = where.pythons ?? ['python3', '/usr/bin/python3'];
+  const systemCmakeDirs = where.systemCmakeDirs ?? SYSTEM_CMAKE_DIRS;
   const tried = [];
   const sources = [
-    ['$LIBTORCH', fromEnvLibtorch, process.env.LIBTORCH],
-    ['$Torch_DIR', fromEnvTorchDir, process.env.Torch_DIR],
-    ['python torch', fromPython, 'torch.utils.cmake_prefix_path'],
-    ['system', fromSystem, SYSTEM_CMAKE_DIRS.join(', ')],
+    ['$LIBTORCH', () => fromEnvLibtorch(env), env.LIBTORCH],
+    ['$Torch_DIR', () => fromEnvTorchDir(env), env.Torch_DIR],
+    ['python torch', () => fromPython(pythons), `torch.utils.cmake_prefix_path of ${pythons.join(', ')}`],
+    ['system', () => fromSystem(systemCmakeDirs), systemCmakeDirs.join(', ')],
   ];
-  for (const [name, find, where] of sources) {
+  for (const [name, find, looked] of sources) {
     const found = find();
     if (found) return { ...found, tried };
-    tried.push(`${name}: ${where ? `nothing usable at ${where}` : 'not set'}`);
-    // An explicit choice that does not hold a LibTorch is an error, not a reason to pick another one silently.
-    if ((name === '$LIBTORCH' || name === '$Torch_DIR') && where) break;
+    tried.push(`${name}: ${looked ? `nothing usable at ${looked}` : 'not set'}`);
+    if ((name === '$LIBTORCH' || name === '$Torch_DIR') && looked) break;
   }
   const err = new Error(
     'No LibTorch found. Tried:\n' +

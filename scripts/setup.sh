@@ -46,7 +46,7 @@ say "$(node scripts/find-libtorch.js)"
 # npm packages, exactly as locked.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages"
-  # --ignore-scripts: our own install script (node-gyp-build, for users) would build the addon a second time.
+  # --ignore-scripts: the install script is for users' projects (scripts/install.js); the build comes below.
   npm ci --no-audit --no-fund --ignore-scripts
 fi
 

@@ -329,6 +329,9 @@ Napi::Object to_js(Napi::Env env, const core::RuntimeInfo& info) {
   Napi::Array backends = Napi::Array::New(env, info.distributed_backends.size());
   for (size_t i = 0; i < info.distributed_backends.size(); ++i) backends.Set(i, info.distributed_backends[i]);
   o.Set("distributedBackends", backends);
+  o.Set("cudaRuntimeVersion", Napi::Number::New(env, static_cast<double>(info.cuda_runtime_version)));
+  o.Set("cudnnVersion", Napi::Number::New(env, static_cast<double>(info.cudnn_version)));
+  o.Set("cxx11Abi", Napi::Number::New(env, info.cxx11_abi));
   return o;
 }
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "runtime.h"
 
+#include <ATen/detail/CUDAHooksInterface.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -52,6 +54,14 @@ RuntimeInfo runtime_info() {
   info.default_threads = default_threads();
   for (auto backend : {Backend::kGloo, Backend::kNccl})
     if (backend_built(backend)) info.distributed_backends.push_back(backend_name(backend));
+  // The CUDA hooks answer without CUDA headers; a CPU LibTorch's stub throws on the version queries, hence the
+  // guards.
+  const auto& cuda = at::detail::getCUDAHooks();
+  if (cuda.hasCUDART()) {
+    info.cuda_runtime_version = cuda.versionCUDART();
+    if (cuda.hasCuDNN()) info.cudnn_version = cuda.versionCuDNN();
+  }
+  info.cxx11_abi = _GLIBCXX_USE_CXX11_ABI;
   return info;
 }
 

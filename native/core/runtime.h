@@ -17,6 +17,12 @@ struct RuntimeInfo {
   int default_threads = 1;
   // The c10d backends this build can train with ("gloo", "nccl").
   std::vector<std::string> distributed_backends;
+  // What CUDA LibTorch loaded, as CUDA and cuDNN encode them (12040 = CUDA 12.4; 90100 = cuDNN 9.1.0); 0 when
+  // this LibTorch has no CUDA runtime or no cuDNN.
+  long cuda_runtime_version = 0;
+  long cudnn_version = 0;
+  // The libstdc++ ABI this binary was compiled with, which must be LibTorch's (_GLIBCXX_USE_CXX11_ABI).
+  int cxx11_abi = 1;
 };
 
 RuntimeInfo runtime_info();

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The network itself, through the real addon: sizes, and state-dict names identical to the article's PyTorch model.
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 import { info } from '../../lib/index';
@@ -75,5 +77,37 @@ describe('the build record in the binary', () => {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const found = require('../../scripts/find-libtorch.js').findLibtorch() as { libDir: string };
     expect(build!.libDir).toBe(found.libDir);
+  });
+});
+
+describe('the loader', () => {
+  test('falls back from a local build that does not load to a prebuild that does, and says which it took', () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ltr-loader-'));
+    try {
+      const real = path.resolve(__dirname, '../../build/Release/torch_resnet.node');
+      const prebuilds = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+      fs.mkdirSync(path.join(root, 'build', 'Release'), { recursive: true });
+      fs.mkdirSync(prebuilds, { recursive: true });
+      // A local build for a LibTorch that is gone, and a prebuild that is the real addon under a prebuild's name.
+      fs.writeFileSync(
+        path.join(root, 'build', 'Release', 'torch_resnet.node'),
+        '@@LIBTORCH_RESNET_BUILD{"libtorch":"9.9.9","libDir":"/gone/lib"}@@',
+      );
+      fs.copyFileSync(real, path.join(prebuilds, 'libtorch-resnet.torch-1_13_0-cpu.glibc.node'));
+      const script = `
+        const native = require(${JSON.stringify(path.resolve(__dirname, '../../dist/native.js'))});
+        const binding = native.loadNative(${JSON.stringify(root)});
+        const { file, origin } = native.loadedAddon();
+        console.log(JSON.stringify({ file, origin, parameters: binding.parameterCount('article') }));
+      `;
+      const loaded = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, LIBTORCH_RESNET_ADDON: '' } }));
+      expect(loaded).toEqual({
+        file: path.join(prebuilds, 'libtorch-resnet.torch-1_13_0-cpu.glibc.node'),
+        origin: 'prebuilt',
+        parameters: ARTICLE_PARAMETERS,
+      });
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });

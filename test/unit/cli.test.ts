@@ -391,6 +391,8 @@ describe('info', () => {
       cudaDevices: 0,
       threads: 8,
       distributedBackends: ['gloo'],
+      cudaVersion: '',
+      cudnnVersion: '',
       presets: { article: { parameters: 21298314 }, cifar: { parameters: 21282122 } },
     });
   });

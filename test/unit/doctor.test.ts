@@ -4,6 +4,7 @@ import { doctor } from '../../lib/doctor';
 import type { DoctorCheck, DoctorProbes, DoctorReport, FoundLibtorch } from '../../lib/doctor';
 import { run } from '../../lib/cli';
 import { FakeBinding } from './fake-binding';
+import type { NativeInfo } from '../../lib/native';
 
 const LIBTORCH: FoundLibtorch = {
   source: 'system',
@@ -21,6 +22,7 @@ function probes(extra: Partial<DoctorProbes> = {}): DoctorProbes {
     env: { LIBTORCH_RESNET_DATA: '/data/cifar' },
     findLibtorch: () => LIBTORCH,
     loadBinding: () => new FakeBinding(),
+    loadedAddon: () => undefined,
     gpuNames: async () => [],
     dataReady: async () => true,
     ...extra,
@@ -42,10 +44,10 @@ test('a healthy CPU machine: every check passes, each says what it found', async
 
 test.each([
   ['node', { nodeVersion: '18.19.0' }, /Node 20\.17 or newer/],
-  ['libtorch', { findLibtorch: () => new Error('No LibTorch found. Tried:\n  - system: nothing usable') }, /No LibTorch found/],
   ['addon', { loadBinding: () => new Error('the native addon could not be loaded (libc10.so: cannot open)') }, /npm run setup/],
   ['addon', { findLibtorch: () => ({ ...LIBTORCH, version: '2.6.0' }) }, /would use now is 2\.6\.0: rebuild with npm run build/],
   ['cuda', { gpuNames: async () => ['NVIDIA H100 80GB HBM3'] }, /CUDA LibTorch/],
+  ['cuda', { gpuNames: async () => ['NVIDIA H100 80GB HBM3'], loadBinding: () => cudaBinding({ cudaAvailable: false }) }, /driver may be too old for CUDA 12\.4/],
 ] as const)('a problem with %s comes with its fix', async (name, extra, fix) => {
   const report = await doctor(probes(extra as Partial<DoctorProbes>));
   expect(report.ok).toBe(false);
@@ -54,6 +56,52 @@ test.each([
   expect(c.fix).toMatch(fix);
   // Only that check fails.
   expect(report.checks.filter((x) => !x.ok).map((x) => x.name)).toEqual([name]);
+});
+
+/** The fake addon as a CUDA 12.4 / cuDNN 9.1.0 build; `change` overrides its info. */
+function cudaBinding(change: Partial<NativeInfo> = {}): FakeBinding {
+  const binding = new FakeBinding();
+  const info = binding.info.bind(binding);
+  binding.info = () => ({ ...info(), cudaAvailable: true, cudaDevices: 1, cudaRuntimeVersion: 12040, cudnnVersion: 90100, ...change });
+  return binding;
+}
+
+test('a CUDA build: versions of CUDA and cuDNN and the GPU names; CUDA without any GPU is no problem', async () => {
+  const gpu = await doctor(probes({ loadBinding: () => cudaBinding(), gpuNames: async () => ['NVIDIA H100 80GB HBM3'] }));
+  expect(gpu.ok).toBe(true);
+  expect(check(gpu, 'cuda').detail).toBe('CUDA 12.4, cuDNN 9.1.0; 1 device(s): NVIDIA H100 80GB HBM3');
+  const none = await doctor(probes({ loadBinding: () => cudaBinding({ cudaAvailable: false, cudnnVersion: 8902 }) }));
+  expect(none.ok).toBe(true);
+  expect(check(none, 'cuda').detail).toBe('CUDA 12.4, cuDNN 8.9.2, but no GPU here (training runs on the CPU)');
+});
+
+test('a prebuilt binary that loads: no LibTorch to build with is fine, and its version need not match one', async () => {
+  const loadedAddon = () => ({ file: '/p/prebuilds/linux-x64/x.node', origin: 'prebuilt' as const });
+  const noneToBuild = await doctor(probes({ loadedAddon, findLibtorch: () => new Error('No LibTorch found.') }));
+  expect(noneToBuild.ok).toBe(true);
+  expect(check(noneToBuild, 'libtorch').detail).toMatch(/not needed while the addon below loads/);
+  expect(check(noneToBuild, 'addon').detail).toBe(
+    'loads /p/prebuilds/linux-x64/x.node (prebuilt); built against LibTorch 1.13.1, _GLIBCXX_USE_CXX11_ABI=1',
+  );
+  const other = await doctor(probes({ loadedAddon, findLibtorch: () => ({ ...LIBTORCH, version: '2.6.0' }) }));
+  expect(other.ok).toBe(true);
+  // The same addon built locally would be stale.
+  const local = await doctor(
+    probes({ loadedAddon: () => ({ file: '/p/build/Release/torch_resnet.node', origin: 'local' }), findLibtorch: () => ({ ...LIBTORCH, version: '2.6.0' }) }),
+  );
+  expect(check(local, 'addon').ok).toBe(false);
+});
+
+test('no LibTorch and no binary that loads: both are problems, the LibTorch one with the finder\'s fixes', async () => {
+  const report = await doctor(
+    probes({
+      findLibtorch: () => new Error('No LibTorch found. Tried:\n  - system: nothing usable\nFix it with one of: apt'),
+      loadBinding: () => new Error('the native addon could not be loaded.'),
+    }),
+  );
+  expect(report.checks.filter((x) => !x.ok).map((x) => x.name)).toEqual(['libtorch', 'addon']);
+  expect(check(report, 'libtorch').fix).toMatch(/No LibTorch found[^]*Fix it with one of/);
+  expect(check(report, 'addon').fix).toMatch(/npm rebuild libtorch-resnet/);
 });
 
 test('data not downloaded yet is no problem (train downloads it), but the report says how to fetch it', async () => {
@@ -76,7 +124,9 @@ test('CLI: doctor --json prints the report; exit 0 when all is well', async () =
   const code = await run(['doctor', '--json'], { stdout: stream as never, stderr: stream as never, binding: new FakeBinding() });
   const report = JSON.parse(out);
   // The fake addon (LibTorch 1.13.1) stands in for the real one; the rest is this machine's.
-  expect(report.checks.find((c: { name: string }) => c.name === 'addon').detail).toBe('loads; built against LibTorch 1.13.1');
+  expect(report.checks.find((c: { name: string }) => c.name === 'addon').detail).toBe(
+    'loads; built against LibTorch 1.13.1, _GLIBCXX_USE_CXX11_ABI=1',
+  );
   expect(report.checks.map((c: { name: string }) => c.name)).toContain('data');
   expect(code).toBe(report.ok ? 0 : 1);
 });

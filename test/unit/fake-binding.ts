@@ -284,7 +284,8 @@ export class FakeBinding implements NativeBinding {
 
   info(): NativeInfo {
     if (this.infoError) throw this.infoError;
-    return { libtorchVersion: '1.13.1', cudaAvailable: false, cudaDevices: 0, threads: 8, distributedBackends: ['gloo'] };
+    return { libtorchVersion: '1.13.1', cudaAvailable: false, cudaDevices: 0, threads: 8, distributedBackends: ['gloo'],
+      cudaRuntimeVersion: 0, cudnnVersion: 0, cxx11Abi: 1 };
   }
 
   parameterCount(preset: 'article' | 'cifar'): number {

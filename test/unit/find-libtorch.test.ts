@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// scripts/find-libtorch.js on made-up LibTorch trees: the version wherever the layout keeps it, and what it says
-// when $LIBTORCH holds none.
+// scripts/find-libtorch.js on made-up LibTorch trees: the version wherever the layout keeps it, each source
+// ($LIBTORCH, $Torch_DIR, Python torch, the system's) in its turn, and what it says when none holds a LibTorch.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -66,4 +66,103 @@ test('$LIBTORCH without a LibTorch: an error listing what was tried and the fixe
   expect(out.stderr).toContain(`$LIBTORCH: nothing usable at ${path.join(root, 'nowhere')}`);
   expect(out.stderr).toContain('sudo apt-get install libtorch-dev libgloo-dev');
   expect(out.stderr).toContain('set LIBTORCH=/path/to/libtorch');
+});
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { findLibtorch } = require(SCRIPT) as {
+  findLibtorch(where?: { env?: NodeJS.ProcessEnv; pythons?: string[]; systemCmakeDirs?: string[] }): {
+    source: string;
+    root: string;
+    libDir: string;
+    version: string;
+  };
+};
+
+/** A zip-layout LibTorch at root/<name> with version `v`. */
+function libtorchAt(name: string, v: [number, number, number]): string {
+  const at = path.join(root, name);
+  for (const [file, text] of Object.entries({
+    'share/cmake/Torch/TorchConfig.cmake': '# config\n',
+    'lib/libtorch.so': '',
+    'include/torch/csrc/api/include/torch/version.h': define(...v),
+  })) {
+    fs.mkdirSync(path.dirname(path.join(at, file)), { recursive: true });
+    fs.writeFileSync(path.join(at, file), text);
+  }
+  return at;
+}
+
+/** A Debian-style split install under root/usr: lib/<triplet>/cmake/Torch and include/. */
+function systemAt(v: [number, number, number]): string {
+  const usr = path.join(root, 'usr');
+  const cmakeDir = path.join(usr, 'lib/x86_64-linux-gnu/cmake/Torch');
+  fs.mkdirSync(cmakeDir, { recursive: true });
+  fs.writeFileSync(path.join(cmakeDir, 'TorchConfig.cmake'), '# config\n');
+  fs.writeFileSync(path.join(usr, 'lib/x86_64-linux-gnu/libtorch.so'), '');
+  fs.mkdirSync(path.join(usr, 'include/torch/csrc/api/include/torch'), { recursive: true });
+  fs.writeFileSync(path.join(usr, 'include/torch/csrc/api/include/torch/version.h'), define(...v));
+  return cmakeDir;
+}
+
+/** An executable standing in for python3: prints `prefix` as torch.utils.cmake_prefix_path, or fails. */
+function fakePython(name: string, prefix: string | null): string {
+  const file = path.join(root, name);
+  fs.writeFileSync(file, prefix === null ? '#!/bin/sh\nexit 1\n' : `#!/bin/sh\necho '${prefix}'\n`, { mode: 0o755 });
+  return file;
+}
+
+test('each source in its turn: $LIBTORCH, then $Torch_DIR, then Python torch, then the system', () => {
+  const zip = libtorchAt('zip', [2, 5, 1]);
+  const cmake = libtorchAt('cmake', [2, 4, 0]);
+  const wheel = libtorchAt('site-packages/torch', [2, 11, 0]);
+  const noTorch = fakePython('python-without-torch', null);
+  const python = fakePython('python-with-torch', path.join(wheel, 'share/cmake'));
+  const system = systemAt([1, 13, 1]);
+  const where = { pythons: [noTorch, python], systemCmakeDirs: [path.join(root, 'nowhere'), system] };
+
+  const all = { LIBTORCH: zip, Torch_DIR: path.join(cmake, 'share/cmake/Torch') };
+  expect(findLibtorch({ ...where, env: all })).toMatchObject({ source: 'LIBTORCH', root: zip, version: '2.5.1' });
+  expect(findLibtorch({ ...where, env: { Torch_DIR: all.Torch_DIR } })).toMatchObject({
+    source: 'Torch_DIR',
+    root: cmake,
+    version: '2.4.0',
+  });
+  expect(findLibtorch({ ...where, env: {} })).toMatchObject({
+    source: `python torch (${python})`,
+    root: wheel,
+    version: '2.11.0',
+  });
+  expect(findLibtorch({ ...where, env: {}, pythons: [noTorch] })).toMatchObject({
+    source: 'system',
+    root: path.join(root, 'usr'),
+    libDir: path.join(root, 'usr/lib/x86_64-linux-gnu'),
+    version: '1.13.1',
+  });
+});
+
+test('none found: every source tried is listed, with the commands that fix it', () => {
+  const noTorch = fakePython('python-without-torch', null);
+  const nowhere = path.join(root, 'nowhere/cmake/Torch');
+  let error: Error & { tried?: string[] } = new Error('did not throw');
+  try {
+    findLibtorch({ env: {}, pythons: [noTorch], systemCmakeDirs: [nowhere] });
+  } catch (e) {
+    error = e as Error & { tried?: string[] };
+  }
+  expect(error.tried).toEqual([
+    '$LIBTORCH: not set',
+    '$Torch_DIR: not set',
+    `python torch: nothing usable at torch.utils.cmake_prefix_path of ${noTorch}`,
+    `system: nothing usable at ${nowhere}`,
+  ]);
+  expect(error.message).toContain('sudo apt-get install libtorch-dev libgloo-dev');
+  expect(error.message).toContain('pip install torch');
+  expect(error.message).toContain('set LIBTORCH=/path/to/libtorch');
+});
+
+test('a $Torch_DIR that holds none is an error, though Python and the system have one', () => {
+  const python = fakePython('python-with-torch', path.join(libtorchAt('wheel', [2, 11, 0]), 'share/cmake'));
+  expect(() =>
+    findLibtorch({ env: { Torch_DIR: path.join(root, 'typo') }, pythons: [python], systemCmakeDirs: [systemAt([1, 13, 1])] }),
+  ).toThrow(`$Torch_DIR: nothing usable at ${path.join(root, 'typo')}`);
 });

@@ -288,8 +288,23 @@ describe('infoWith', () => {
       cudaDevices: 0,
       threads: 8,
       distributedBackends: ['gloo'],
+      cudaVersion: '',
+      cudnnVersion: '',
       presets: { article: { parameters: 21298314 }, cifar: { parameters: 21282122 } },
     });
+  });
+
+  test("a CUDA build's CUDA and cuDNN versions, as people write them", async () => {
+    const binding = new FakeBinding();
+    const native = binding.info.bind(binding);
+    for (const [cuda, cudnn, cudaText, cudnnText] of [
+      [12040, 90100, '12.4', '9.1.0'],
+      [13000, 91002, '13.0', '9.10.2'],
+      [11080, 8902, '11.8', '8.9.2'],
+    ] as const) {
+      binding.info = () => ({ ...native(), cudaRuntimeVersion: cuda, cudnnVersion: cudnn });
+      await expect(infoWith(binding)).resolves.toMatchObject({ cudaVersion: cudaText, cudnnVersion: cudnnText });
+    }
   });
 
   test('a native exception becomes a TorchError with the caller stack', async () => {
