@@ -16,6 +16,7 @@
         "native/core/benchmark.cpp",
         "native/core/compute_mode.cpp",
         "native/core/distributed.cpp",
+        "native/core/recipe.cpp",
         "native/binding/addon.cpp",
         "native/binding/convert.cpp",
         "native/binding/errors.cpp",

@@ -111,18 +111,33 @@ function parseNumberFlag(value: string): number | string {
   return /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(value.trim()) ? Number(value) : value;
 }
 
-function flagOption(spec: OptionSpec): Option {
+/**
+ * The flags of an option. A boolean that defaults to true has only its --no- form; other booleans (whose
+ * default may depend on the preset) have both.
+ */
+export function flagNames(spec: OptionSpec): string[] {
   const flag = `--${kebabCase(spec.name)}`;
+  if (spec.type !== 'boolean') return [flag];
+  const negated = `--no-${kebabCase(spec.name)}`;
+  return spec.default === true ? [negated] : [flag, negated];
+}
+
+function flagOptions(spec: OptionSpec): Option[] {
   if (spec.type === 'boolean') {
-    const description = `Don't ${spec.description.charAt(0).toLowerCase()}${spec.description.slice(1)}`;
-    return new Option(`--no-${kebabCase(spec.name)}`, description);
+    const lower = `${spec.description.charAt(0).toLowerCase()}${spec.description.slice(1)}`;
+    const names = flagNames(spec);
+    return names.map((flag) =>
+      !flag.startsWith('--no-')
+        ? new Option(flag, `${spec.description} (default: ${spec.defaultText})`)
+        : new Option(flag, names.length > 1 ? `The opposite of ${names[0]}` : `Don't ${lower}`),
+    );
   }
   const placeholder =
     spec.type === 'integer' ? 'n' : spec.type === 'number' ? 'x' : kebabCase(spec.name).split('-').pop()!;
   const details = spec.range ? `default: ${spec.defaultText}; ${spec.range}` : `default: ${spec.defaultText}`;
-  const option = new Option(`${flag} <${placeholder}>`, `${spec.description} (${details})`);
+  const option = new Option(`${flagNames(spec)[0]} <${placeholder}>`, `${spec.description} (${details})`);
   if (spec.type === 'integer' || spec.type === 'number') option.argParser(parseNumberFlag);
-  return option;
+  return [option];
 }
 
 function isConfigError(error: unknown): error is Error & { code: string } {
@@ -532,7 +547,7 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
   const trainCmd = program
     .command('train')
     .description('Train on CIFAR-10 and print the per-epoch metrics, test accuracy and per-class accuracy.');
-  for (const spec of OPTION_SPECS) if (spec.cli) trainCmd.addOption(flagOption(spec));
+  for (const spec of OPTION_SPECS) if (spec.cli) for (const option of flagOptions(spec)) trainCmd.addOption(option);
   trainCmd
     .option('--json', 'Print one JSON object per line: every event, then the result (type "result") last.')
     .option('--backend <backend>', "Under launch: the c10d backend, 'gloo' or 'nccl' (default: NCCL on CUDA, Gloo on the CPU)")

@@ -19,12 +19,25 @@ export type Preset = 'article' | 'cifar';
  * The arithmetic of a run. 'fp32' is PyTorch's default math, what the article's program gets: float32 tensors,
  * with cuDNN free to run convolutions on TF32 tensor cores on a GPU. 'tf32' lets matrix products use TF32 too.
  * 'bf16' and 'fp16' run forward and loss under autocast (weights and optimizer stay float32); 'fp16' scales the
- * loss. On the CPU 'tf32' runs as 'fp32', and 'fp16' is refused.
+ * loss. On the CPU 'tf32' runs as 'fp32', and 'fp16' is refused. 'auto' is 'bf16' on CUDA and 'fp32' on the CPU.
  */
-export type Precision = 'fp32' | 'tf32' | 'bf16' | 'fp16';
+export type Precision = 'fp32' | 'tf32' | 'bf16' | 'fp16' | 'auto';
 
 /** How batches and convolution weights are laid out: 'auto' is channels-last on CUDA, contiguous on the CPU. */
 export type MemoryFormat = 'auto' | 'contiguous' | 'channels-last';
+
+/**
+ * The learning rate's course over a run, after `warmupEpochs` of linear rise to `lr`, with p the fraction of the
+ * remaining steps done: 'constant' stays at lr, 'cosine' is lr (1 + cos(pi p)) / 2, 'onecycle' falls linearly,
+ * lr (1 - p), reaching 0 at the end.
+ */
+export type Scheduler = 'constant' | 'cosine' | 'onecycle';
+
+/**
+ * Random changes to training images, on the training device: 'flip' mirrors half of them; 'crop-flip' first
+ * takes a 32x32 crop at a random offset of the image padded by 4 black pixels. 'none' trains on them as they are.
+ */
+export type Augment = 'none' | 'flip' | 'crop-flip';
 
 /** Where training runs: `auto` takes the first CUDA device when LibTorch sees one, else the CPU. */
 /** The c10d backend of a distributed run: 'auto' is NCCL on CUDA and Gloo on the CPU. */
@@ -89,6 +102,20 @@ export interface TrainConfig {
   momentum?: number | undefined;
   /** SGD weight decay, an L2 penalty on every parameter (0.001). */
   weightDecay?: number | undefined;
+  /** Whether weight decay reaches BatchNorm's weights and the biases too (true, as in the article). */
+  decayNormAndBias?: boolean | undefined;
+  /** Nesterov momentum (false). */
+  nesterov?: boolean | undefined;
+  /** The learning rate's course: 'constant', 'cosine' or 'onecycle' ('constant'). */
+  scheduler?: Scheduler | undefined;
+  /** Epochs (fractions allowed) of linear warm-up to lr before the scheduler's course (0). */
+  warmupEpochs?: number | undefined;
+  /** Cross-entropy against targets smoothed by this much (0). */
+  labelSmoothing?: number | undefined;
+  /** Training image augmentation: 'none', 'flip' or 'crop-flip' ('none'). */
+  augment?: Augment | undefined;
+  /** Score validation and test images with their mirror images too (false). */
+  flipTta?: boolean | undefined;
   /** Fraction of the training records held out for validation (0.1). */
   validSplit?: number | undefined;
   /** Seeds weight initialisation, the train/validation split and the shuffles (42). */
@@ -147,19 +174,14 @@ export interface TrainConfig {
  * const config: ResolvedConfig = resolveConfig({ preset: 'cifar' });
  * config.imageSize; // 32
  */
-export interface ResolvedConfig {
-  readonly epochs: number;
-  readonly lr: number;
-  readonly batchSize: number;
+export interface ResolvedConfig extends Recipe {
   readonly momentum: number;
-  readonly weightDecay: number;
   readonly validSplit: number;
   readonly seed: number;
   readonly preset: Preset;
   readonly imageSize: number;
   readonly device: Device;
   readonly threads: number;
-  readonly precision: Precision;
   readonly memoryFormat: MemoryFormat;
   /** Absolute. */
   readonly dataDir: string;
@@ -230,16 +252,113 @@ export const IMAGE_SIZE_RANGE: Readonly<Record<Preset, { readonly min: number; r
 export const DEFAULT_IMAGE_SIZE: Readonly<Record<Preset, number>> = Object.freeze({ article: 224, cifar: 32 });
 
 const PRESETS = ['article', 'cifar'] as const;
-const PRECISIONS = ['fp32', 'tf32', 'bf16', 'fp16'] as const satisfies readonly Precision[];
+const PRECISIONS = ['fp32', 'tf32', 'bf16', 'fp16', 'auto'] as const satisfies readonly Precision[];
 const MEMORY_FORMATS = ['auto', 'contiguous', 'channels-last'] as const satisfies readonly MemoryFormat[];
+const SCHEDULERS = ['constant', 'cosine', 'onecycle'] as const satisfies readonly Scheduler[];
+const AUGMENTS = ['none', 'flip', 'crop-flip'] as const satisfies readonly Augment[];
 
-// The article's values (and this package's choices where the article has none).
+/** The training recipe each preset starts from (see {@link PRESET_RECIPES}); every part is an option of its own. */
+export interface Recipe {
+  readonly epochs: number;
+  readonly lr: number;
+  readonly batchSize: number;
+  readonly weightDecay: number;
+  readonly precision: Precision;
+  readonly decayNormAndBias: boolean;
+  readonly nesterov: boolean;
+  readonly scheduler: Scheduler;
+  readonly warmupEpochs: number;
+  readonly labelSmoothing: number;
+  readonly augment: Augment;
+  readonly flipTta: boolean;
+}
+
+/**
+ * What train() defaults to for each preset: 'article' is the article's plain SGD at a constant rate without
+ * augmentation; 'cifar' a modern recipe. warmupEpochs, when left out, is at most a sixth of the run.
+ */
+export const PRESET_RECIPES: Readonly<Record<Preset, Recipe>> = Object.freeze({
+  article: Object.freeze({
+    epochs: 20,
+    lr: 0.01,
+    batchSize: 64,
+    weightDecay: 0.001,
+    precision: 'fp32',
+    decayNormAndBias: true,
+    nesterov: false,
+    scheduler: 'constant',
+    warmupEpochs: 0,
+    labelSmoothing: 0,
+    augment: 'none',
+    flipTta: false,
+  }),
+  // A modern recipe: a large batch with the learning rate scaled linearly (0.1 per 128 images), Nesterov
+  // momentum, no decay on BatchNorm and biases, warm-up then a linear fall to 0, label smoothing, random crops
+  // and flips on the device, flip TTA, bf16 autocast on CUDA.
+  cifar: Object.freeze({
+    epochs: 30,
+    lr: 0.4,
+    batchSize: 512,
+    weightDecay: 5e-4,
+    precision: 'auto',
+    decayNormAndBias: false,
+    nesterov: true,
+    scheduler: 'onecycle',
+    warmupEpochs: 5,
+    labelSmoothing: 0.1,
+    augment: 'crop-flip',
+    flipTta: true,
+  }),
+});
+
+/** How a recipe default reads in the options table: one value, or each preset's. */
+function recipeDefaultText(name: keyof Recipe): string {
+  const text = (v: unknown) => (typeof v === 'string' ? `'${v}'` : String(v));
+  const { article, cifar } = PRESET_RECIPES;
+  return article[name] === cifar[name] ? text(article[name]) : `${text(article[name])} (article), ${text(cifar[name])} (cifar)`;
+}
+
+/** A spec whose default comes from the preset's recipe. */
+function recipeDefault<K extends OptionName & keyof Recipe>(spec: OptionSpec & { readonly name: K }): OptionSpec & { readonly name: K } {
+  return { ...spec, default: undefined, defaultText: recipeDefaultText(spec.name) };
+}
+
+function booleanSpec<K extends OptionName & keyof Recipe>(name: K, description: string): OptionSpec & { readonly name: K } {
+  return {
+    name,
+    type: 'boolean',
+    default: undefined,
+    defaultText: recipeDefaultText(name),
+    range: 'true | false',
+    expected: 'boolean',
+    description,
+    cli: true,
+  };
+}
+
+function enumSpec<K extends OptionName & keyof Recipe>(
+  name: K,
+  values: readonly string[],
+  description: string,
+): OptionSpec & { readonly name: K } {
+  return {
+    name,
+    type: 'enum',
+    default: undefined,
+    defaultText: recipeDefaultText(name),
+    range: values.map((v) => `'${v}'`).join(' | '),
+    expected: `one of ${values.slice(0, -1).map((v) => `'${v}'`).join(', ')} or '${values[values.length - 1]}'`,
+    description,
+    cli: true,
+    values,
+  };
+}
+
+// The article's values (and this package's choices where the article has none); train()'s recipe defaults are
+// PRESET_RECIPES'.
 const DEFAULTS = {
-  epochs: 20,
-  lr: 0.01,
   batchSize: 64,
   momentum: 0.9,
-  weightDecay: 0.001,
   validSplit: 0.1,
   seed: 42,
   preset: 'article' as Preset,
@@ -307,11 +426,40 @@ function numberSpec<K extends OptionName>(
 }
 
 const SPECS = {
-  epochs: integerSpec('epochs', 1, 10000, DEFAULTS.epochs, 'Passes over the training split.'),
-  lr: numberSpec('lr', { min: 0, max: 10, minExclusive: true }, DEFAULTS.lr, 'SGD learning rate.'),
-  batchSize: integerSpec('batchSize', 1, 4096, DEFAULTS.batchSize, 'Images per training and evaluation step.'),
+  epochs: recipeDefault(integerSpec('epochs', 1, 10000, undefined, 'Passes over the training split.')),
+  lr: recipeDefault(
+    numberSpec('lr', { min: 0, max: 10, minExclusive: true }, 0, 'SGD learning rate (the peak, with a scheduler).'),
+  ),
+  batchSize: recipeDefault(integerSpec('batchSize', 1, 4096, undefined, 'Images per training and evaluation step.')),
   momentum: numberSpec('momentum', { min: 0, max: 1, maxExclusive: true }, DEFAULTS.momentum, 'SGD momentum.'),
-  weightDecay: numberSpec('weightDecay', { min: 0, max: 1 }, DEFAULTS.weightDecay, 'SGD weight decay (L2 penalty).'),
+  weightDecay: recipeDefault(numberSpec('weightDecay', { min: 0, max: 1 }, 0, 'SGD weight decay (L2 penalty).')),
+  decayNormAndBias: booleanSpec(
+    'decayNormAndBias',
+    "Apply weight decay to BatchNorm's weights and all biases too (modern recipes leave them out).",
+  ),
+  nesterov: booleanSpec('nesterov', 'Nesterov momentum (needs momentum above 0).'),
+  scheduler: enumSpec(
+    'scheduler',
+    SCHEDULERS,
+    "Learning-rate course after warm-up: 'constant', 'cosine' to 0, or 'onecycle' (linear fall to 0).",
+  ),
+  warmupEpochs: {
+    ...recipeDefault(
+      numberSpec('warmupEpochs', { min: 0, max: 10000 }, 0, 'Epochs (fractions allowed) of linear warm-up to lr.'),
+    ),
+    defaultText: `${recipeDefaultText('warmupEpochs')}, at most epochs / 6`,
+    range: '[0, epochs]',
+    expected: 'number between 0 and epochs',
+  },
+  labelSmoothing: recipeDefault(
+    numberSpec('labelSmoothing', { min: 0, max: 1, maxExclusive: true }, 0, 'Cross-entropy against smoothed targets.'),
+  ),
+  augment: enumSpec(
+    'augment',
+    AUGMENTS,
+    "Training augmentation on the device: 'flip' (horizontal, p = 1/2), 'crop-flip' (4-pixel padded random crop, then flip).",
+  ),
+  flipTta: booleanSpec('flipTta', 'Score validation and test images together with their mirror images.'),
   validSplit: numberSpec(
     'validSplit',
     { min: 0, max: 0.9 },
@@ -367,13 +515,14 @@ const SPECS = {
   precision: {
     name: 'precision',
     type: 'enum',
-    default: 'fp32',
-    defaultText: "'fp32'",
-    range: "'fp32' | 'tf32' | 'bf16' | 'fp16'",
-    expected: "one of 'fp32', 'tf32', 'bf16' or 'fp16'",
+    default: undefined,
+    defaultText: recipeDefaultText('precision'),
+    range: "'fp32' | 'tf32' | 'bf16' | 'fp16' | 'auto'",
+    expected: "one of 'fp32', 'tf32', 'bf16', 'fp16' or 'auto'",
     description:
       "Arithmetic: 'fp32' as in the article (cuDNN may use TF32 for convolutions, as PyTorch does), 'tf32' for " +
-      "matrix products too, 'bf16' or 'fp16' autocast (fp16 with loss scaling; CUDA only).",
+      "matrix products too, 'bf16' or 'fp16' autocast (fp16 with loss scaling; CUDA only); 'auto': bf16 on CUDA, " +
+      'fp32 on the CPU.',
     cli: true,
     values: PRECISIONS,
   },
@@ -604,6 +753,22 @@ function readImageSize(value: unknown): number {
     throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'imageSize', SPECS.imageSize.expected, value);
   }
   return value;
+}
+
+function readBoolean(value: unknown, spec: OptionSpec): boolean {
+  if (typeof value !== 'boolean') {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', spec.name, spec.expected, value);
+  }
+  return value;
+}
+
+// A benchmark row names its arithmetic: 'auto' would leave the table unclear.
+function readBenchPrecision(value: unknown): Exclude<Precision, 'auto'> {
+  const precision = readEnum<Precision>(value, SPECS.precision);
+  if (precision === 'auto') {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_VALUE', 'precision', "one of 'fp32', 'tf32', 'bf16' or 'fp16'", value);
+  }
+  return precision;
 }
 
 function readPreset(value: unknown): Preset {
@@ -906,19 +1071,35 @@ export function resolveConfig(input: unknown, env: NodeJS.ProcessEnv = process.e
 
   // Interpret options
   const preset = has('preset') ? readPreset(value('preset')) : DEFAULTS.preset;
+  const recipe = PRESET_RECIPES[preset];
+  const epochs = has('epochs') ? readInteger(value('epochs'), SPECS.epochs) : recipe.epochs;
   const config: ResolvedConfig = {
-    epochs: has('epochs') ? readInteger(value('epochs'), SPECS.epochs) : DEFAULTS.epochs,
-    lr: has('lr') ? readNumber(value('lr'), SPECS.lr) : DEFAULTS.lr,
-    batchSize: has('batchSize') ? readInteger(value('batchSize'), SPECS.batchSize) : DEFAULTS.batchSize,
+    epochs,
+    lr: has('lr') ? readNumber(value('lr'), SPECS.lr) : recipe.lr,
+    batchSize: has('batchSize') ? readInteger(value('batchSize'), SPECS.batchSize) : recipe.batchSize,
     momentum: has('momentum') ? readNumber(value('momentum'), SPECS.momentum) : DEFAULTS.momentum,
-    weightDecay: has('weightDecay') ? readNumber(value('weightDecay'), SPECS.weightDecay) : DEFAULTS.weightDecay,
+    weightDecay: has('weightDecay') ? readNumber(value('weightDecay'), SPECS.weightDecay) : recipe.weightDecay,
+    decayNormAndBias: has('decayNormAndBias')
+      ? readBoolean(value('decayNormAndBias'), SPECS.decayNormAndBias)
+      : recipe.decayNormAndBias,
+    nesterov: has('nesterov') ? readBoolean(value('nesterov'), SPECS.nesterov) : recipe.nesterov,
+    scheduler: has('scheduler') ? readEnum<Scheduler>(value('scheduler'), SPECS.scheduler) : recipe.scheduler,
+    // A default warm-up fits the run's length: a short run gets a short one.
+    warmupEpochs: has('warmupEpochs')
+      ? readNumber(value('warmupEpochs'), SPECS.warmupEpochs)
+      : Math.min(recipe.warmupEpochs, epochs / 6),
+    labelSmoothing: has('labelSmoothing')
+      ? readNumber(value('labelSmoothing'), SPECS.labelSmoothing)
+      : recipe.labelSmoothing,
+    augment: has('augment') ? readEnum<Augment>(value('augment'), SPECS.augment) : recipe.augment,
+    flipTta: has('flipTta') ? readBoolean(value('flipTta'), SPECS.flipTta) : recipe.flipTta,
     validSplit: has('validSplit') ? readNumber(value('validSplit'), SPECS.validSplit) : DEFAULTS.validSplit,
     seed: has('seed') ? readInteger(value('seed'), SPECS.seed) : DEFAULTS.seed,
     preset,
     imageSize: has('imageSize') ? readImageSize(value('imageSize')) : DEFAULT_IMAGE_SIZE[preset],
     device: has('device') ? readDevice(value('device')) : DEFAULTS.device,
     threads: has('threads') ? readInteger(value('threads'), SPECS.threads) : DEFAULTS.threads,
-    precision: has('precision') ? readEnum<Precision>(value('precision'), SPECS.precision) : DEFAULTS.precision,
+    precision: has('precision') ? readEnum<Precision>(value('precision'), SPECS.precision) : recipe.precision,
     memoryFormat: has('memoryFormat')
       ? readEnum<MemoryFormat>(value('memoryFormat'), SPECS.memoryFormat)
       : DEFAULTS.memoryFormat,
@@ -936,6 +1117,25 @@ export function resolveConfig(input: unknown, env: NodeJS.ProcessEnv = process.e
   };
 
   // Validate interpreted options
+  if (config.warmupEpochs > config.epochs) {
+    throw invalidParameter(
+      RangeError,
+      'ERR_OUT_OF_RANGE',
+      'warmupEpochs',
+      `number between 0 and epochs (${config.epochs})`,
+      config.warmupEpochs,
+    );
+  }
+  if (config.nesterov && config.momentum === 0) {
+    throw invalidParameter(
+      RangeError,
+      'ERR_OUT_OF_RANGE',
+      'momentum',
+      'number greater than 0 with nesterov',
+      config.momentum,
+      'Nesterov momentum needs momentum; set momentum or nesterov: false',
+    );
+  }
   const sizes = IMAGE_SIZE_RANGE[preset];
   if (!Number.isInteger(config.imageSize) || config.imageSize < sizes.min || config.imageSize > sizes.max) {
     const hint =
@@ -969,6 +1169,13 @@ export function toNativeOptions(config: ResolvedConfig, dataDir: string): Native
     batchSize: config.batchSize,
     momentum: config.momentum,
     weightDecay: config.weightDecay,
+    decayNormAndBias: config.decayNormAndBias,
+    nesterov: config.nesterov,
+    scheduler: config.scheduler,
+    warmupEpochs: config.warmupEpochs,
+    labelSmoothing: config.labelSmoothing,
+    augment: config.augment,
+    flipTta: config.flipTta,
     validSplit: config.validSplit,
     seed: config.seed,
     preset: config.preset,
@@ -1000,6 +1207,12 @@ export const RESUME_FIXED = Object.freeze([
   'validSplit',
   'seed',
   'limitTrain',
+  'decayNormAndBias',
+  'nesterov',
+  'scheduler',
+  'warmupEpochs',
+  'labelSmoothing',
+  'augment',
 ] as const satisfies readonly OptionName[]);
 
 /**
@@ -1027,6 +1240,15 @@ export function mergeResume(config: ResolvedConfig, saved: NativeCheckpointOptio
       throw error;
     }
   }
+  const scheduled = saved.scheduler !== 'constant' || saved.warmupEpochs > 0;
+  if (scheduled && given.has('epochs') && config.epochs !== saved.epochs) {
+    const error = new RangeError(
+      `Cannot change epochs when resuming a run with a learning-rate schedule (scheduler '${saved.scheduler}', ` +
+        `warmupEpochs ${saved.warmupEpochs}): its course was laid over ${saved.epochs} epochs; leave epochs out`,
+    ) as CodedError;
+    error.code = 'ERR_INVALID_ARG_VALUE';
+    throw error;
+  }
   const pick = <K extends OptionName>(name: K, fallback: unknown) =>
     (given.has(name) ? config[name as keyof ResolvedConfig] : fallback) as never;
   const checkpointFolder = path.dirname(config.resume!);
@@ -1043,6 +1265,14 @@ export function mergeResume(config: ResolvedConfig, saved: NativeCheckpointOptio
     validSplit: saved.validSplit,
     seed: saved.seed,
     limitTrain: savedValues.limitTrain as number | undefined,
+    decayNormAndBias: saved.decayNormAndBias,
+    nesterov: saved.nesterov,
+    scheduler: saved.scheduler,
+    warmupEpochs: saved.warmupEpochs,
+    labelSmoothing: saved.labelSmoothing,
+    augment: saved.augment,
+    // Scoring with or without mirror images changes no weight: a resume may switch it.
+    flipTta: pick('flipTta', saved.flipTta),
     epochs: pick('epochs', saved.epochs),
     dataDir: pick('dataDir', saved.dataDir),
     limitTest: pick('limitTest', saved.limitTest === 0 ? undefined : saved.limitTest),
@@ -1304,7 +1534,7 @@ export function resolveBenchConfig(input: unknown = {}): ResolvedBenchConfig {
     threads: has('threads') ? readInteger(given.threads, SPECS.threads) : DEFAULTS.threads,
     dataDir: has('dataDir') ? readDataDir(given.dataDir) : defaultDataDir(),
     download: resolveDownload(has('download') ? given.download : DEFAULTS.download),
-    precision: has('precision') ? readEnum<Precision>(given.precision, SPECS.precision) : DEFAULTS.precision,
+    precision: has('precision') ? readBenchPrecision(given.precision) : 'fp32',
     memoryFormat: has('memoryFormat')
       ? readEnum<MemoryFormat>(given.memoryFormat, SPECS.memoryFormat)
       : DEFAULTS.memoryFormat,

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The README's options table, generated from OPTION_SPECS so the docs cannot drift from what config.ts accepts.
-import { kebabCase } from './cli';
+import { flagNames } from './cli';
 import { OPTION_SPECS } from './config';
 
 /** README markers between which `node scripts/readme-tables.mjs` writes the table. */
@@ -19,8 +19,8 @@ function cell(text: string): string {
  */
 export function optionsTable(): string {
   const rows = OPTION_SPECS.map((spec) => {
-    const flag = !spec.cli ? '' : spec.type === 'boolean' ? `--no-${kebabCase(spec.name)}` : `--${kebabCase(spec.name)}`;
-    return `| \`${spec.name}\` | ${flag ? `\`${flag}\`` : ''} | ${spec.type} | ${cell(spec.defaultText)} | ${cell(spec.range)} | ${cell(spec.description)} |`;
+    const flags = spec.cli ? flagNames(spec).map((f) => `\`${f}\``).join(', ') : '';
+    return `| \`${spec.name}\` | ${flags} | ${spec.type} | ${cell(spec.defaultText)} | ${cell(spec.range)} | ${cell(spec.description)} |`;
   });
   return ['| option | CLI flag | type | default | allowed | what |', '|---|---|---|---|---|---|', ...rows].join('\n');
 }

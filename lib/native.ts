@@ -10,6 +10,13 @@ export interface NativeTrainOptions {
   batchSize: number;
   momentum: number;
   weightDecay: number;
+  decayNormAndBias: boolean;
+  nesterov: boolean;
+  scheduler: 'constant' | 'cosine' | 'onecycle';
+  warmupEpochs: number;
+  labelSmoothing: number;
+  augment: 'none' | 'flip' | 'crop-flip';
+  flipTta: boolean;
   validSplit: number;
   seed: number;
   preset: 'article' | 'cifar';
@@ -17,7 +24,7 @@ export interface NativeTrainOptions {
   device: string;
   /** 0 = every core (or OMP_NUM_THREADS). */
   threads: number;
-  precision: 'fp32' | 'tf32' | 'bf16' | 'fp16';
+  precision: 'fp32' | 'tf32' | 'bf16' | 'fp16' | 'auto';
   memoryFormat: 'auto' | 'contiguous' | 'channels-last';
   /** Folder holding the binary batches (or cifar-10-batches-bin/ inside it). */
   dataDir: string;
@@ -129,6 +136,8 @@ export type NativeEvent =
       loss: number;
       accuracy: number;
       imagesPerSecond: number;
+      /** The learning rate of the step just taken. */
+      lr: number;
       /** Only with distributed.checkReplicas. */
       weightsChecksum?: number;
     }
@@ -165,6 +174,8 @@ export interface NativeTrainResult {
   threads: number;
   /** The layout used, once memoryFormat 'auto' was resolved for the device. */
   channelsLast: boolean;
+  /** The arithmetic used, once precision 'auto' was resolved for the device. */
+  precision: 'fp32' | 'tf32' | 'bf16' | 'fp16';
   trainSize: number;
   validSize: number;
   testSize: number;
@@ -277,6 +288,11 @@ export interface NativeBinding {
   forwardFlops(preset: 'article' | 'cifar', imageSize: number): number;
   /** The state dict's keys (parameters, then buffers) with their shapes, named as PyTorch names them. */
   stateDictShapes(preset: 'article' | 'cifar'): Record<string, number[]>;
+  /**
+   * The training augmentation of `count` CIFAR images (uint8, planes R, G, B of 32x32 each), as a training step
+   * whose random numbers come from `seed` applies it; the input is left as it is.
+   */
+  augmentBatch(records: Uint8Array, count: number, augment: NativeTrainOptions['augment'], seed: number): Uint8Array;
 }
 
 /** NativeInfo.cudaRuntimeVersion as people write it: 12040 -> '12.4'; '' for 0. */

@@ -67,6 +67,8 @@ export interface BatchEndEvent {
   readonly accuracy: number;
   /** All ranks' images per second, in a distributed run. */
   readonly imagesPerSecond: number;
+  /** The learning rate of this step, as the scheduler set it. */
+  readonly lr: number;
   /** With distributed.checkReplicas: a checksum of the weights after this step, equal on every rank. */
   readonly weightsChecksum?: number;
 }

@@ -68,8 +68,8 @@ export interface TrainResult {
   readonly libtorchVersion: string;
   /** CPU threads LibTorch used. */
   readonly threads: number;
-  /** The arithmetic the run used. */
-  readonly precision: Precision;
+  /** The arithmetic the run used ('auto' resolved for the device). */
+  readonly precision: Exclude<Precision, 'auto'>;
   /** The layout the run used ('auto' resolved for the device). */
   readonly memoryFormat: 'contiguous' | 'channels-last';
   readonly trainSize: number;
@@ -210,7 +210,7 @@ function toTrainResult(result: NativeTrainResult, config: ResolvedConfig): Train
     device: result.device,
     libtorchVersion: result.libtorchVersion,
     threads: result.threads,
-    precision: config.precision,
+    precision: result.precision,
     memoryFormat: result.channelsLast ? 'channels-last' : 'contiguous',
     trainSize: result.trainSize,
     validSize: result.validSize,

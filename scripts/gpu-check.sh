@@ -17,6 +17,10 @@
 #                                         the script itself (the CUDA tests skip themselves)
 # It also trains through c10d: with NCCL at world size 1 on the GPU (Gloo with 2 processes in the dry run), next
 # to the same run without it (GPU_CHECK_DISTRIBUTED=none skips that).
+# GPU_CHECK_ACCURACY="cifar article-epoch article" trains on the full CIFAR-10 (rebuilt from the JPEG archive that
+# --pack carries, with ../shared/data/make-cifar10-binary.py) and records test accuracy against epochs and wall
+# time in accuracy.jsonl: 'cifar' is the cifar preset's recipe, 'article' the article's 10 epochs, 'article-epoch'
+# one article epoch to time it first. GPU_CHECK_ACCURACY_TIMEOUT caps each run (default 560 s).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -35,7 +39,8 @@ if [ "${1:-}" = "--pack" ]; then
   fi
   # Everything but what only the docs and the browser test use.
   tar czf "$CARRY/node_modules.tgz" --exclude=node_modules/playwright-core --exclude=node_modules/.cache node_modules
-  install -m 644 "$SHARED/data/cifar-10-binary-mini.tar.gz" "$SHARED/anchors/article_resnet34.py" "$CARRY/"
+  install -m 644 "$SHARED/data/cifar-10-binary-mini.tar.gz" "$SHARED/anchors/article_resnet34.py" \
+    "$SHARED/data/cifar-10-jpeg.tar.gz" "$SHARED/data/make-cifar10-binary.py" "$CARRY/"
   npx tsc -p tsconfig.json
   tar czf "$CARRY/dist.tgz" dist
   du -ch "$CARRY"/* | tail -1
@@ -233,6 +238,54 @@ if [ "$status_build" != failed ]; then
   fi
 fi
 
+# 4b. Accuracy on the full CIFAR-10: test accuracy against epochs and wall time, per recipe.
+accuracy_run() {
+  local label=$1
+  shift
+  log "accuracy $label: $*"
+  local started_run
+  started_run=$(date +%s)
+  timeout "${GPU_CHECK_ACCURACY_TIMEOUT:-560}" node bin/libtorch-resnet.js train "$@" --json \
+    >"$OUT/accuracy-$label.jsonl" 2>>"$OUT/accuracy.log"
+  local code=$?
+  node -e '
+    const fs = require("fs");
+    const [file, label, code, wall] = process.argv.slice(1);
+    const lines = fs.readFileSync(file, "utf8").trim().split("\n").filter(Boolean).map((l) => { try { return JSON.parse(l); } catch { return {}; } });
+    const result = lines.find((e) => e.type === "result") ?? lines.filter((e) => e.testAccuracy !== undefined).at(-1);
+    const epochs = lines.filter((e) => e.type === "epochEnd").map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss,
+      validAccuracy: e.validAccuracy, seconds: e.seconds, imagesPerSecond: e.imagesPerSecond }));
+    console.log(JSON.stringify({ label, exit: Number(code), wallSeconds: Number(wall), testAccuracy: result?.testAccuracy ?? null,
+      seconds: result?.seconds ?? null, device: result?.device ?? null, epochs }));
+  ' "$OUT/accuracy-$label.jsonl" "$label" "$code" "$(($(date +%s) - started_run))" >>"$OUT/accuracy.jsonl"
+  tail -1 "$OUT/accuracy.jsonl" | cut -c1-300 | tee -a "$OUT/steps.log"
+}
+: >"$OUT/accuracy.jsonl"
+if [ "$status_build" != failed ] && [ -n "${GPU_CHECK_ACCURACY:-}" ]; then
+  FULL=/tmp/gpu-check-full
+  if [ ! -f "$FULL/cifar-10-batches-bin/test_batch.bin" ]; then
+    log "rebuilding the full CIFAR-10 from the JPEG archive"
+    mkdir -p "$FULL" && tar xzf "$CARRY/cifar-10-jpeg.tar.gz" -C "$FULL" \
+      && "$PYTHON" "$CARRY/make-cifar10-binary.py" "$FULL/cifar-10-jpeg" "$FULL/cifar-10-binary.tar.gz" >>"$OUT/accuracy.log" 2>&1 \
+      && tar xzf "$FULL/cifar-10-binary.tar.gz" -C "$FULL"
+  fi
+  if [ "$DRY" = 1 ]; then
+    A=(--device cpu --limit-train 256 --limit-test 128 --image-size 16 --data-dir "$FULL" --threads 2)
+  else
+    A=(--device cuda --data-dir "$FULL")
+  fi
+  for what in $GPU_CHECK_ACCURACY; do
+    case $what in
+      cifar) accuracy_run cifar --preset cifar "${A[@]}" --run-dir "$OUT/acc-cifar" ;;
+      article-epoch) accuracy_run article-epoch --preset article --epochs 1 "${A[@]}" --run-dir "$OUT/acc-article-epoch" ;;
+      article) accuracy_run article --preset article --epochs 10 "${A[@]}" --run-dir "$OUT/acc-article" ;;
+      *) log "unknown GPU_CHECK_ACCURACY entry: $what" ;;
+    esac
+  done
+  # Checkpoints are large (up to 170 MB each): keep the metrics and reports, not the weights.
+  rm -rf "$OUT"/acc-*/checkpoints
+fi
+
 # 5. Summary
 node -e '
   const fs = require("fs");
@@ -247,9 +300,11 @@ node -e '
     dataFraction: b.dataFraction, tflops: b.tflops, mfu: b.mfu, peakTflops: b.peakTflops, rounds: b.rounds }));
   const pytorchStep = fs.existsSync(out + "/pytorch-step.jsonl")
     ? fs.readFileSync(out + "/pytorch-step.jsonl", "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];
-  const distributed = fs.existsSync(out + "/distributed.jsonl")
-    ? fs.readFileSync(out + "/distributed.jsonl", "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];
-  fs.writeFileSync(out + "/summary.json", JSON.stringify({ build, tests, testLine, seconds: Number(seconds), bench: rows, pytorchStep, distributed }, null, 1));
+  const jsonl = (name) => fs.existsSync(out + "/" + name)
+    ? fs.readFileSync(out + "/" + name, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];
+  const distributed = jsonl("distributed.jsonl");
+  const accuracy = jsonl("accuracy.jsonl");
+  fs.writeFileSync(out + "/summary.json", JSON.stringify({ build, tests, testLine, seconds: Number(seconds), bench: rows, pytorchStep, distributed, accuracy }, null, 1));
 ' "$OUT" "$status_build" "$status_tests" "$(($(date +%s) - started))"
 rm -f "$OUT/bench-last.out" "$OUT/dist-last.out"
 log "done: build $status_build, tests $status_tests; summary in $SUMMARY"

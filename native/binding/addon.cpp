@@ -3,9 +3,13 @@
 #include <napi.h>
 #include <torch/version.h>
 
+#include <cstring>
 #include <memory>
+#include <stdexcept>
 #include <vector>
 
+#include "../core/cifar10_dataset.h"
+#include "../core/recipe.h"
 #include "../core/resnet34.h"
 #include "convert.h"
 #include "errors.h"
@@ -135,6 +139,25 @@ Napi::Value StateDictShapes(const Napi::CallbackInfo& info) {
   });
 }
 
+// augmentBatch(records: Uint8Array of count * 3 * 32 * 32 bytes, count, augment, seed) -> Uint8Array: the
+// training augmentation of `count` CIFAR images (planes R, G, B each), as a step drawn from `seed` applies it.
+Napi::Value AugmentBatch(const Napi::CallbackInfo& info) {
+  return translate_exceptions(info.Env(), [&]() -> Napi::Value {
+    auto records = info[0].As<Napi::Uint8Array>();
+    const int64_t count = info[1].As<Napi::Number>().Int64Value();
+    const int64_t bytes = count * 3 * core::kImageSide * core::kImageSide;
+    if (count < 0 || static_cast<int64_t>(records.ByteLength()) != bytes)
+      throw std::invalid_argument("augmentBatch: expected " + std::to_string(bytes) + " bytes for " +
+                                  std::to_string(count) + " images");
+    auto images = torch::from_blob(records.Data(), {count, 3, core::kImageSide, core::kImageSide}, torch::kUInt8);
+    const auto seed = static_cast<uint64_t>(info[3].As<Napi::Number>().Int64Value());
+    auto out = core::augment_batch(images, to_augment(info[2]), seed).contiguous();
+    auto result = Napi::Uint8Array::New(info.Env(), static_cast<size_t>(bytes));
+    std::memcpy(result.Data(), out.data_ptr<uint8_t>(), static_cast<size_t>(bytes));
+    return result;
+  });
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("startTraining", Napi::Function::New(env, StartTraining, "startTraining"));
   exports.Set("startEvaluation", Napi::Function::New(env, StartEvaluation, "startEvaluation"));
@@ -145,6 +168,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("parameterCount", Napi::Function::New(env, ParameterCount, "parameterCount"));
   exports.Set("forwardFlops", Napi::Function::New(env, ForwardFlops, "forwardFlops"));
   exports.Set("stateDictShapes", Napi::Function::New(env, StateDictShapes, "stateDictShapes"));
+  exports.Set("augmentBatch", Napi::Function::New(env, AugmentBatch, "augmentBatch"));
   return exports;
 }
 

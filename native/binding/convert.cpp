@@ -11,12 +11,22 @@ namespace {
 // lib/config.ts has checked the names; an unknown one here is a caller bypassing it.
 core::Precision to_precision(const std::string& name) {
   if (auto p = core::precision_from_name(name)) return *p;
-  throw std::invalid_argument("unknown precision '" + name + "'; use 'fp32', 'tf32', 'bf16' or 'fp16'");
+  throw std::invalid_argument("unknown precision '" + name + "'; use 'auto', 'fp32', 'tf32', 'bf16' or 'fp16'");
 }
 
 core::Backend to_backend(const std::string& name) {
   if (auto b = core::backend_from_name(name)) return *b;
   throw std::invalid_argument("unknown backend '" + name + "'; use 'auto', 'gloo' or 'nccl'");
+}
+
+core::Scheduler to_scheduler(const std::string& name) {
+  if (auto v = core::scheduler_from_name(name)) return *v;
+  throw std::invalid_argument("unknown scheduler '" + name + "'; use 'constant', 'cosine' or 'onecycle'");
+}
+
+core::Augment to_augment(const std::string& name) {
+  if (auto v = core::augment_from_name(name)) return *v;
+  throw std::invalid_argument("unknown augment '" + name + "'; use 'none', 'flip' or 'crop-flip'");
 }
 
 core::MemoryFormat to_memory_format(const std::string& name) {
@@ -57,6 +67,13 @@ Napi::Object to_js(Napi::Env env, const core::TrainOptions& t) {
   o.Set("limitTest", number(env, static_cast<double>(t.limit_test)));
   o.Set("logEvery", number(env, static_cast<double>(t.log_every)));
   o.Set("worldSize", number(env, t.distributed.world_size));
+  o.Set("decayNormAndBias", t.decay_norm_and_bias);
+  o.Set("nesterov", t.nesterov);
+  o.Set("scheduler", core::scheduler_name(t.scheduler));
+  o.Set("warmupEpochs", number(env, t.warmup_epochs));
+  o.Set("labelSmoothing", number(env, t.label_smoothing));
+  o.Set("augment", core::augment_name(t.augment));
+  o.Set("flipTta", t.flip_tta);
   return o;
 }
 
@@ -95,6 +112,8 @@ Napi::Object to_js(Napi::Env env, const core::CheckpointSummary& c) {
 
 }  // namespace
 
+core::Augment to_augment(const Napi::Value& value) { return to_augment(value.As<Napi::String>().Utf8Value()); }
+
 core::Preset to_preset(const Napi::Value& value) {
   return value.As<Napi::String>().Utf8Value() == "cifar" ? core::Preset::kCifar : core::Preset::kArticle;
 }
@@ -118,6 +137,13 @@ core::TrainOptions to_train_options(const Napi::Object& o) {
   t.limit_train = get_int(o, "limitTrain");
   t.limit_test = get_int(o, "limitTest");
   t.log_every = get_int(o, "logEvery");
+  t.decay_norm_and_bias = o.Get("decayNormAndBias").ToBoolean().Value();
+  t.nesterov = o.Get("nesterov").ToBoolean().Value();
+  t.scheduler = to_scheduler(get_string(o, "scheduler"));
+  t.warmup_epochs = get_double(o, "warmupEpochs");
+  t.label_smoothing = get_double(o, "labelSmoothing");
+  t.augment = to_augment(get_string(o, "augment"));
+  t.flip_tta = o.Get("flipTta").ToBoolean().Value();
   t.checkpoint_dir = get_string(o, "checkpointDir");
   t.resume_from = get_string(o, "resumeFrom");
   // Absent or null: one process.
@@ -219,6 +245,7 @@ Napi::Object to_js(Napi::Env env, const core::ProgressEvent& e) {
       num("loss", e.loss);
       num("accuracy", e.accuracy);
       num("imagesPerSecond", e.images_per_second);
+      num("lr", e.lr);
       if (e.weights_checksum != 0) num("weightsChecksum", e.weights_checksum);
       break;
     case EventType::kEvalBegin:
@@ -258,6 +285,7 @@ Napi::Object to_js(Napi::Env env, const core::TrainResult& r) {
   o.Set("libtorchVersion", r.libtorch_version);
   o.Set("threads", number(env, r.threads));
   o.Set("channelsLast", Napi::Boolean::New(env, r.channels_last));
+  o.Set("precision", r.precision);
   o.Set("trainSize", number(env, static_cast<double>(r.train_size)));
   o.Set("validSize", number(env, static_cast<double>(r.valid_size)));
   o.Set("testSize", number(env, static_cast<double>(r.test_size)));

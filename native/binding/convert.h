@@ -23,6 +23,7 @@ core::BenchOptions to_bench_options(const Napi::Object& options);
 // [{ width, height, data: Uint8Array of width * height * 3 RGB bytes }], copied.
 std::vector<core::Image> to_images(const Napi::Array& images);
 core::Preset to_preset(const Napi::Value& value);
+core::Augment to_augment(const Napi::Value& value);
 
 Napi::Object to_js(Napi::Env env, const core::ProgressEvent& event);
 Napi::Object to_js(Napi::Env env, const core::TrainResult& result);

@@ -119,6 +119,13 @@ GenericDict options_dict(const TrainOptions& o) {
   d.insert("limit_train", o.limit_train);
   d.insert("limit_test", o.limit_test);
   d.insert("log_every", o.log_every);
+  d.insert("decay_norm_and_bias", o.decay_norm_and_bias);
+  d.insert("nesterov", o.nesterov);
+  d.insert("scheduler", std::string(scheduler_name(o.scheduler)));
+  d.insert("warmup_epochs", o.warmup_epochs);
+  d.insert("label_smoothing", o.label_smoothing);
+  d.insert("augment", std::string(augment_name(o.augment)));
+  d.insert("flip_tta", o.flip_tta);
   // The processes that trained together: a mid-epoch position means a step of each one's shard.
   d.insert("world_size", static_cast<int64_t>(o.distributed.enabled ? o.distributed.world_size : 1));
   return d;
@@ -127,28 +134,35 @@ GenericDict options_dict(const TrainOptions& o) {
 // torch.optim.SGD.state_dict()'s shape: {"state": {i: {"momentum_buffer": t}}, "param_groups": [{...}]}.
 GenericDict optimizer_dict(const TrainOptions& o, ResNet34& model, torch::optim::SGD& optimizer) {
   GenericDict state(c10::IntType::get(), c10::AnyType::get());
-  c10::List<int64_t> indices;
   const auto params = model->parameters();
   for (size_t i = 0; i < params.size(); ++i) {
-    indices.push_back(static_cast<int64_t>(i));
     const auto* param_state = compat::sgd_state(optimizer, params[i], /*create=*/false);
     if (param_state == nullptr || !param_state->momentum_buffer().defined()) continue;
     GenericDict entry = string_dict();
     entry.insert("momentum_buffer", host_copy(param_state->momentum_buffer()));
     state.insert(static_cast<int64_t>(i), entry);
   }
-  GenericDict group = string_dict();
-  group.insert("lr", o.lr);
-  group.insert("momentum", o.momentum);
-  group.insert("dampening", 0.0);
-  group.insert("weight_decay", o.weight_decay);
-  group.insert("nesterov", false);
-  group.insert("maximize", false);
-  group.insert("foreach", c10::IValue());
-  group.insert("differentiable", false);
-  group.insert("params", indices);
+  // Each group names its parameters by their index in model->parameters(), the numbering of "state".
   c10::impl::GenericList groups(c10::AnyType::get());
-  groups.push_back(group);
+  for (const auto& g : optimizer.param_groups()) {
+    const auto& go = static_cast<const torch::optim::SGDOptions&>(g.options());
+    c10::List<int64_t> indices;
+    for (const auto& p : g.params())
+      for (size_t i = 0; i < params.size(); ++i)
+        if (params[i].is_same(p)) indices.push_back(static_cast<int64_t>(i));
+    GenericDict group = string_dict();
+    group.insert("lr", go.lr());
+    group.insert("initial_lr", o.lr);
+    group.insert("momentum", go.momentum());
+    group.insert("dampening", go.dampening());
+    group.insert("weight_decay", go.weight_decay());
+    group.insert("nesterov", go.nesterov());
+    group.insert("maximize", false);
+    group.insert("foreach", c10::IValue());
+    group.insert("differentiable", false);
+    group.insert("params", indices);
+    groups.push_back(group);
+  }
   GenericDict dict = string_dict();
   dict.insert("state", state);
   dict.insert("param_groups", groups);
@@ -201,6 +215,13 @@ class Reader {
   }
   std::string text(const std::string& key) const {
     return typed(key, [](const c10::IValue& v) { return v.isString(); }, "a string").toStringRef();
+  }
+  bool flag_or(const std::string& key, bool fallback) const {
+    if (!dict_.contains(key)) return fallback;
+    return typed(key, [](const c10::IValue& v) { return v.isBool(); }, "true or false").toBool();
+  }
+  double number_or(const std::string& key, double fallback) const {
+    return dict_.contains(key) ? number(key) : fallback;
   }
   int64_t integer_or(const std::string& key, int64_t fallback) const {
     return dict_.contains(key) ? integer(key) : fallback;
@@ -261,6 +282,20 @@ TrainOptions read_options(const Reader& r) {
   o.log_every = r.integer("log_every");
   // Absent from files written before distributed training: one process.
   o.distributed.world_size = static_cast<int>(r.integer_or("world_size", 1));
+  // Absent from files written before the recipe options: the article's plain SGD, which those runs trained with.
+  o.decay_norm_and_bias = r.flag_or("decay_norm_and_bias", true);
+  o.nesterov = r.flag_or("nesterov", false);
+  const std::string scheduler = r.text_or("scheduler", "constant");
+  const auto sch = scheduler_from_name(scheduler);
+  if (!sch) throw std::runtime_error("checkpoint " + r.path() + " has an unknown scheduler '" + scheduler + "'");
+  o.scheduler = *sch;
+  o.warmup_epochs = r.number_or("warmup_epochs", 0);
+  o.label_smoothing = r.number_or("label_smoothing", 0);
+  const std::string augment = r.text_or("augment", "none");
+  const auto aug = augment_from_name(augment);
+  if (!aug) throw std::runtime_error("checkpoint " + r.path() + " has an unknown augment '" + augment + "'");
+  o.augment = *aug;
+  o.flip_tta = r.flag_or("flip_tta", false);
   return o;
 }
 

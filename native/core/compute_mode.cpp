@@ -72,7 +72,7 @@ void LossScaler::update() {
 }
 
 ComputeMode::ComputeMode(Precision precision, MemoryFormat memory_format, const torch::Device& device)
-    : precision_(precision),
+    : precision_(precision != Precision::kAuto ? precision : device.is_cuda() ? Precision::kBf16 : Precision::kFp32),
       channels_last_(memory_format == MemoryFormat::kChannelsLast ||
                      (memory_format == MemoryFormat::kAuto && device.is_cuda())),
       device_(device) {
@@ -85,7 +85,7 @@ ComputeMode::ComputeMode(Precision precision, MemoryFormat memory_format, const 
     // PyTorch's defaults are TF32 convolutions and full-float32 matrix products; 'tf32' frees the products too.
     // Set both every time: the flags are process-wide and an earlier job may have changed them.
     context.setAllowTF32CuDNN(true);
-    context.setAllowTF32CuBLAS(precision == Precision::kTf32);
+    context.setAllowTF32CuBLAS(precision_ == Precision::kTf32);
   }
 }
 
@@ -107,12 +107,13 @@ std::optional<at::ScalarType> ComputeMode::autocast_dtype() const {
 std::pair<torch::Tensor, torch::Tensor> ComputeMode::sgd_step(ResNet34& model, torch::optim::SGD& optimizer,
                                                               const torch::Tensor& images,
                                                               const torch::Tensor& labels,
-                                                              GradientReducer* reducer) {
+                                                              GradientReducer* reducer, double label_smoothing) {
   torch::Tensor logits, loss;
   {
     AutocastScope autocast(*this);
     logits = model->forward(images);
-    loss = torch::nn::functional::cross_entropy(logits, labels);
+    loss = torch::nn::functional::cross_entropy(
+        logits, labels, torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(label_smoothing));
   }
   if (reducer != nullptr)
     reducer->prepare_backward();

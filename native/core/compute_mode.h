@@ -41,9 +41,10 @@ class LossScaler {
 class ComputeMode {
  public:
   // Sets the process-wide math flags for `precision` on CUDA (cuDNN autotuning, TF32). Throws with a hint when
-  // the device cannot run it (fp16 on the CPU). kAuto memory format resolves here.
+  // the device cannot run it (fp16 on the CPU). kAuto precision and kAuto memory format resolve here.
   ComputeMode(Precision precision, MemoryFormat memory_format, const torch::Device& device);
 
+  // Never kAuto.
   Precision precision() const { return precision_; }
   bool channels_last() const { return channels_last_; }
   const torch::Device& device() const { return device_; }
@@ -54,12 +55,13 @@ class ComputeMode {
   // The dtype autocast runs forward in, or nullopt for plain float32.
   std::optional<at::ScalarType> autocast_dtype() const;
 
-  // Forward, cross-entropy, backward and the SGD update in this mode; with `reducer`, the update uses the
-  // gradients averaged across the ranks of a distributed run. Returns the batch's mean loss and the logits,
+  // Forward, cross-entropy (against targets smoothed by `label_smoothing`), backward and the SGD update in this
+  // mode; with `reducer`, the update uses the gradients averaged across the ranks of a distributed run. Returns the batch's mean loss and the logits,
   // detached and on the device: nothing is read back (but fp16's overflow flag).
   std::pair<torch::Tensor, torch::Tensor> sgd_step(ResNet34& model, torch::optim::SGD& optimizer,
                                                    const torch::Tensor& images, const torch::Tensor& labels,
-                                                   GradientReducer* reducer = nullptr);
+                                                   GradientReducer* reducer = nullptr,
+                                                   double label_smoothing = 0);
 
  private:
   Precision precision_;

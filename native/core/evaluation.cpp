@@ -34,7 +34,7 @@ ResNet34 load_network(const Checkpoint& c, const torch::Device& device) {
 
 std::optional<torch::Tensor> confusion_counts(ResNet34& model, const Cifar10Dataset& data,
                                               const BatchTransform& transform, int64_t batch_size,
-                                              const StopToken& stop, const ComputeMode* mode) {
+                                              const StopToken& stop, const ComputeMode* mode, bool flip_tta) {
   torch::NoGradGuard no_grad;
   std::optional<AutocastScope> autocast;
   if (mode != nullptr) autocast.emplace(*mode);
@@ -47,7 +47,10 @@ std::optional<torch::Tensor> confusion_counts(ResNet34& model, const Cifar10Data
     }
     const int64_t end = std::min(start + batch_size, data.size());
     auto labels = data.labels().slice(0, start, end);
-    auto predicted = model->forward(transform(data.images().slice(0, start, end))).argmax(1);
+    auto images = transform(data.images().slice(0, start, end));
+    auto logits = model->forward(images);
+    if (flip_tta) logits = logits + model->forward(images.flip({3}));
+    auto predicted = logits.argmax(1);
     counts += torch::bincount(labels * kNumClasses + predicted, {}, kNumClasses * kNumClasses);
   }
   model->train();

@@ -25,10 +25,12 @@ struct TestMetrics {
 
 // Counts [true][predicted] over `data` in eval mode with gradients off, leaving the model in train mode.
 // Returns nullopt when stopped (checked before every batch). With `mode`, forward runs in its precision (the
-// training run's); without, in float32.
+// training run's); without, in float32. With `flip_tta`, an image's class is that of the summed logits of it and
+// its mirror image.
 std::optional<torch::Tensor> confusion_counts(ResNet34& model, const Cifar10Dataset& data,
                                               const BatchTransform& transform, int64_t batch_size,
-                                              const StopToken& stop, const ComputeMode* mode = nullptr);
+                                              const StopToken& stop, const ComputeMode* mode = nullptr,
+                                              bool flip_tta = false);
 
 double accuracy_of(const torch::Tensor& counts);
 TestMetrics test_metrics(const torch::Tensor& counts);

@@ -18,10 +18,12 @@ inline const char* preset_name(Preset preset) { return preset == Preset::kArticl
 // tensors, cuDNN free to run convolutions on TF32 tensor cores, matrix products in full float32. kTf32 lets matrix
 // products use TF32 as well. kBf16 and kFp16 run forward and loss under autocast (weights and optimizer stay
 // float32); kFp16 scales the loss so small gradients survive. On the CPU, kTf32 is kFp32 and kFp16 is refused.
-enum class Precision { kFp32, kTf32, kBf16, kFp16 };
+// kAuto is kBf16 on CUDA and kFp32 on the CPU (where bf16 is slow without native support); ComputeMode resolves it.
+enum class Precision { kFp32, kTf32, kBf16, kFp16, kAuto };
 
 inline const char* precision_name(Precision p) {
   switch (p) {
+    case Precision::kAuto: return "auto";
     case Precision::kTf32: return "tf32";
     case Precision::kBf16: return "bf16";
     case Precision::kFp16: return "fp16";
@@ -30,7 +32,7 @@ inline const char* precision_name(Precision p) {
 }
 
 inline std::optional<Precision> precision_from_name(std::string_view name) {
-  for (auto p : {Precision::kFp32, Precision::kTf32, Precision::kBf16, Precision::kFp16})
+  for (auto p : {Precision::kFp32, Precision::kTf32, Precision::kBf16, Precision::kFp16, Precision::kAuto})
     if (name == precision_name(p)) return p;
   return std::nullopt;
 }
@@ -50,6 +52,42 @@ inline const char* memory_format_name(MemoryFormat f) {
 inline std::optional<MemoryFormat> memory_format_from_name(std::string_view name) {
   for (auto f : {MemoryFormat::kAuto, MemoryFormat::kContiguous, MemoryFormat::kChannelsLast})
     if (name == memory_format_name(f)) return f;
+  return std::nullopt;
+}
+
+// How the learning rate moves over a run (native/core/recipe.h has the formulas). Every one of them can start
+// with a linear warm-up.
+enum class Scheduler { kConstant, kCosine, kOneCycle };
+
+inline const char* scheduler_name(Scheduler s) {
+  switch (s) {
+    case Scheduler::kCosine: return "cosine";
+    case Scheduler::kOneCycle: return "onecycle";
+    default: return "constant";
+  }
+}
+
+inline std::optional<Scheduler> scheduler_from_name(std::string_view name) {
+  for (auto s : {Scheduler::kConstant, Scheduler::kCosine, Scheduler::kOneCycle})
+    if (name == scheduler_name(s)) return s;
+  return std::nullopt;
+}
+
+// Random changes to training images, drawn per image on the training device: a horizontal flip with
+// probability 1/2, and for kCropFlip first a 32x32 crop at a random offset of the image padded by 4 black pixels.
+enum class Augment { kNone, kFlip, kCropFlip };
+
+inline const char* augment_name(Augment a) {
+  switch (a) {
+    case Augment::kFlip: return "flip";
+    case Augment::kCropFlip: return "crop-flip";
+    default: return "none";
+  }
+}
+
+inline std::optional<Augment> augment_from_name(std::string_view name) {
+  for (auto a : {Augment::kNone, Augment::kFlip, Augment::kCropFlip})
+    if (name == augment_name(a)) return a;
   return std::nullopt;
 }
 
@@ -97,8 +135,20 @@ struct TrainOptions {
   int64_t batch_size = 64;
   // SGD momentum.
   double momentum = 0.9;
-  // L2 penalty applied by SGD to every parameter.
+  // L2 penalty applied by SGD: to every parameter, or with decay_norm_and_bias false to the convolution and
+  // linear weights only (BatchNorm's weights and all biases are left alone, as modern recipes do).
   double weight_decay = 0.001;
+  bool decay_norm_and_bias = true;
+  // Nesterov momentum (PyTorch's SGD nesterov=True).
+  bool nesterov = false;
+  // The learning rate's course: lr is its peak; warmup_epochs (fractions allowed) of linear rise come first.
+  Scheduler scheduler = Scheduler::kConstant;
+  double warmup_epochs = 0;
+  // Cross-entropy against targets smoothed by this much (PyTorch's label_smoothing).
+  double label_smoothing = 0;
+  Augment augment = Augment::kNone;
+  // Validation and test score each image as the mean of the logits of it and its mirror image.
+  bool flip_tta = false;
   // Fraction of the training records held out for validation.
   double valid_split = 0.1;
   // Seeds weight initialisation, the train/validation split and the epoch shuffles.

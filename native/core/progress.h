@@ -49,6 +49,8 @@ struct ProgressEvent {
   // batchEnd, only when distributed.check_replicas is set: a checksum of the weights after the step, the same
   // on every rank.
   double weights_checksum = 0;
+  // batchEnd: the learning rate of the step just taken.
+  double lr = 0;
   // checkpoint: the file written; `epoch` and `step` say where the run stood.
   std::string path;
 };

@@ -12,6 +12,7 @@
 #include "compute_mode.h"
 #include "distributed.h"
 #include "failures.h"
+#include "recipe.h"
 #include "resnet34.h"
 #include "runtime.h"
 #include "torch_compat.h"
@@ -40,9 +41,8 @@ Splits load_splits(const TrainOptions& o, torch::Generator& gen, const torch::De
     throw std::runtime_error("no training records left: " + std::to_string(n) + " records with validSplit " +
                              std::to_string(o.valid_split) + "; raise limitTrain or lower validSplit");
   if (test.size() < 1) throw std::runtime_error("the test split is empty; raise limitTest");
-  if (o.batch_size > n - n_valid)
-    throw std::runtime_error("batchSize " + std::to_string(o.batch_size) + " is larger than the " +
-                             std::to_string(n - n_valid) + " training records; lower batchSize or raise limitTrain");
+  // A split smaller than one batch trains in one smaller batch each epoch, as a DataLoader would: quick runs on a
+  // few records keep working with the cifar recipe's batch of 512.
   auto perm = torch::randperm(n, gen, torch::kInt64);
   return Splits{all_train.subset(perm.slice(0, n_valid)).to(device),
                 all_train.subset(perm.slice(0, 0, n_valid)).to(device), test.to(device)};
@@ -65,6 +65,14 @@ void check_resumable(const Checkpoint& c, const TrainOptions& o) {
   differ("validSplit", saved.valid_split == o.valid_split);
   differ("seed", saved.seed == o.seed);
   differ("limitTrain", saved.limit_train == o.limit_train);
+  differ("nesterov", saved.nesterov == o.nesterov);
+  differ("decayNormAndBias", saved.decay_norm_and_bias == o.decay_norm_and_bias);
+  differ("scheduler", saved.scheduler == o.scheduler);
+  differ("warmupEpochs", saved.warmup_epochs == o.warmup_epochs);
+  differ("labelSmoothing", saved.label_smoothing == o.label_smoothing);
+  differ("augment", saved.augment == o.augment);
+  // A schedule is laid over the run's length: more epochs would bend the course the first part followed.
+  if (saved.scheduler != Scheduler::kConstant || saved.warmup_epochs > 0) differ("epochs", saved.epochs == o.epochs);
   const int world = o.distributed.enabled ? o.distributed.world_size : 1;
   if (c.state.step > 0 && c.options.distributed.world_size != world)
     throw std::runtime_error("checkpoint " + c.path + " stopped in the middle of an epoch of a run of " +
@@ -104,7 +112,7 @@ bool parameters_finite(const torch::nn::Module& model) {
 
 // `losses` holds the last `count` steps' losses, the last of them `step`.
 [[noreturn]] void throw_non_finite(const torch::Tensor& losses, int64_t count, int64_t epoch, int64_t step,
-                                   const TrainOptions& o) {
+                                   const TrainOptions& o, Precision precision) {
   const auto host = losses.slice(0, 0, count).to(torch::kCPU, torch::kDouble).contiguous();
   const double* values = host.data_ptr<double>();
   int64_t i = 0;
@@ -112,7 +120,7 @@ bool parameters_finite(const torch::nn::Module& model) {
   const int64_t bad_step = step - count + 1 + i;
   std::ostringstream lr;
   lr << o.lr;
-  const bool reduced = o.precision == Precision::kBf16 || o.precision == Precision::kFp16;
+  const bool reduced = precision == Precision::kBf16 || precision == Precision::kFp16;
   throw NonFiniteLossError("the training loss became " + std::string(std::isnan(values[i]) ? "NaN" : "infinite") +
                                " at epoch " + std::to_string(epoch) + ", step " + std::to_string(bad_step) +
                                "; training stopped and no checkpoint was written for it. Lower lr (now " + lr.str() +
@@ -175,8 +183,7 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
   ResNet34 model(o.preset);
   model->to(device);
   mode.prepare(model);
-  torch::optim::SGD optimizer(model->parameters(),
-                              torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
+  torch::optim::SGD optimizer(parameter_groups(model->parameters(), o), sgd_options(o));
   RunState state;
   if (resumed) {
     restore(*resumed, model, &optimizer);
@@ -210,9 +217,9 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
   };
   // Counts over a split this rank holds a shard of, summed over the ranks. A stop on any rank stops them all.
   const auto evaluate_split = [&](const Cifar10Dataset& split) -> std::optional<torch::Tensor> {
-    if (!comm) return confusion_counts(model, split, transform, o.batch_size, stop, &mode);
+    if (!comm) return confusion_counts(model, split, transform, o.batch_size, stop, &mode, o.flip_tta);
     sync_buffers();
-    auto counts = confusion_counts(model, split, transform, o.batch_size, stop, &mode);
+    auto counts = confusion_counts(model, split, transform, o.batch_size, stop, &mode, o.flip_tta);
     auto shared = torch::cat({counts ? counts->view({-1}) : torch::zeros({kNumClasses * kNumClasses}, torch::kInt64),
                               torch::full({1}, counts ? 0 : 1, torch::kInt64)})
                       .to(device);
@@ -236,6 +243,7 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
   result.parameters = count_parameters(*model);
   result.device = device.str();
   result.channels_last = mode.channels_last();
+  result.precision = precision_name(mode.precision());
   result.libtorch_version = compat::libtorch_version();
 
   // Each rank's share of an epoch, DistributedSampler's: padded so that all take the same number of steps.
@@ -337,10 +345,14 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
       const int64_t start = (step - 1) * o.batch_size;
       const int64_t end = std::min(start + o.batch_size, n_shard);
       auto idx = order.slice(0, start, end);
-      auto images = transform(data.train.images().index_select(0, idx));
+      auto images = transform(augment_batch(data.train.images().index_select(0, idx), o.augment,
+                                            batch_seed(o.seed, epoch, step, rank)));
       auto labels = data.train.labels().index_select(0, idx);
+      const double lr = scheduled_lr(o, (epoch - 1) * steps_per_epoch + step - 1, steps_per_epoch);
+      set_lr(optimizer, lr);
 
-      const auto [loss, logits] = mode.sgd_step(model, optimizer, images, labels, reducer ? &*reducer : nullptr);
+      const auto [loss, logits] =
+          mode.sgd_step(model, optimizer, images, labels, reducer ? &*reducer : nullptr, o.label_smoothing);
       auto batch_loss_sum = loss * static_cast<double>(end - start);
       auto batch_correct = logits.argmax(1).eq(labels).sum().to(torch::kFloat32);
       epoch_loss += batch_loss_sum;
@@ -385,11 +397,12 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
         e.steps_per_epoch = steps_per_epoch;
         e.samples = n_train;
         e.loss = window_loss.item<double>() / static_cast<double>(window_images);
-        if (!std::isfinite(e.loss)) throw_non_finite(window_step_losses, window_steps, epoch, step, o);
+        if (!std::isfinite(e.loss)) throw_non_finite(window_step_losses, window_steps, epoch, step, o, mode.precision());
         e.accuracy = window_correct.item<double>() / static_cast<double>(window_images);
         e.images_per_second = static_cast<double>(world * (end - (first_step - 1) * o.batch_size)) /
                               seconds_since(epoch_start);
         e.weights_checksum = checksum;
+        e.lr = lr;
         emit(e);
         window_loss = torch::zeros({}, scalar);
         window_correct = torch::zeros({}, scalar);

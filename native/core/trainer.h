@@ -23,8 +23,9 @@ struct TrainResult {
   std::string device;
   std::string libtorch_version;
   int threads = 0;
-  // The layout the run used once MemoryFormat::kAuto was resolved for the device.
+  // The layout and the arithmetic the run used once kAuto was resolved for the device.
   bool channels_last = false;
+  std::string precision;
   int64_t train_size = 0;
   int64_t valid_size = 0;
   int64_t test_size = 0;

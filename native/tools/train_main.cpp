@@ -42,6 +42,26 @@ int main(int argc, char** argv) {
       o.batch_size = std::atoll(value);
     } else if (flag == "--lr") {
       o.lr = std::atof(value);
+    } else if (flag == "--momentum") {
+      o.momentum = std::atof(value);
+    } else if (flag == "--weight-decay") {
+      o.weight_decay = std::atof(value);
+    } else if (flag == "--valid-split") {
+      o.valid_split = std::atof(value);
+    } else if (flag == "--decay-norm-and-bias") {
+      o.decay_norm_and_bias = std::atoi(value) != 0;
+    } else if (flag == "--nesterov") {
+      o.nesterov = std::atoi(value) != 0;
+    } else if (flag == "--scheduler" && scheduler_from_name(value)) {
+      o.scheduler = *scheduler_from_name(value);
+    } else if (flag == "--warmup-epochs") {
+      o.warmup_epochs = std::atof(value);
+    } else if (flag == "--label-smoothing") {
+      o.label_smoothing = std::atof(value);
+    } else if (flag == "--augment" && augment_from_name(value)) {
+      o.augment = *augment_from_name(value);
+    } else if (flag == "--flip-tta") {
+      o.flip_tta = std::atoi(value) != 0;
     } else if (flag == "--image-size") {
       o.image_size = std::atoll(value);
       image_size_set = true;

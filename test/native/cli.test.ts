@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 
 import jpeg from 'jpeg-js';
 
-import { extractMini, MINI_ARCHIVE, tempDir } from '../fixtures/cifar';
+import { extractMini, MINI_ARCHIVE, tempDir, PLAIN_SGD_FLAGS } from '../fixtures/cifar';
 
 const run = promisify(execFile);
 const BIN = path.join(__dirname, '../../bin/libtorch-resnet.js');
@@ -30,7 +30,7 @@ afterAll(() => {
 
 test('train --json prints only JSON lines: events, then the result last', async () => {
   const { stdout } = await run(process.execPath, [
-    BIN, 'train', '--json', '--preset', 'cifar', '--image-size', '16', '--epochs', '1', '--batch-size', '16',
+    BIN, 'train', ...PLAIN_SGD_FLAGS, '--json', '--preset', 'cifar', '--image-size', '16', '--epochs', '1', '--batch-size', '16',
     '--limit-train', '64', '--limit-test', '32', '--log-every', '1', '--data-dir', mini,
   ], { cwd });
   const lines = stdout.trim().split('\n').map((line) => JSON.parse(line));
@@ -75,7 +75,7 @@ test('train from an empty cache downloads from a mirror (env), verifies, extract
       LIBTORCH_RESNET_CIFAR_URL: `http://127.0.0.1:${port}/cifar-10-binary.tar.gz`,
       LIBTORCH_RESNET_CIFAR_MD5: md5,
     };
-    const args = [BIN, 'train', '--json', '--epochs', '1', '--preset', 'cifar', '--image-size', '16',
+    const args = [BIN, 'train', ...PLAIN_SGD_FLAGS, '--json', '--epochs', '1', '--preset', 'cifar', '--image-size', '16',
       '--batch-size', '16', '--limit-train', '64', '--limit-test', '32'];
     const first = await run(process.execPath, args, { env, cwd });
     const firstLines = first.stdout.trim().split('\n').map((line) => JSON.parse(line));
@@ -98,7 +98,7 @@ test('train from an empty cache downloads from a mirror (env), verifies, extract
 
 test('train, Ctrl-C, resume, eval and predict from the command line, with the run folder checked', async () => {
   const runDir = path.join(cwd, 'walkthrough');
-  const trainArgs = [BIN, 'train', '--json', '--preset', 'cifar', '--image-size', '16', '--epochs', '2',
+  const trainArgs = [BIN, 'train', ...PLAIN_SGD_FLAGS, '--json', '--preset', 'cifar', '--image-size', '16', '--epochs', '2',
     '--batch-size', '16', '--limit-train', '96', '--limit-test', '48', '--log-every', '1', '--threads', '2',
     '--data-dir', mini, '--run-dir', runDir];
 

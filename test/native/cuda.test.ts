@@ -12,7 +12,7 @@ import { resolveBenchConfig } from '../../lib/config';
 import { AbortError, evaluate, predict, train } from '../../lib/index';
 import type { Precision, TrainConfig, TrainResult } from '../../lib/index';
 import { loadNative } from '../../lib/native';
-import { extractMini, tempDir } from '../fixtures/cifar';
+import { extractMini, tempDir, PLAIN_SGD } from '../fixtures/cifar';
 
 const cuda = loadNative().info().cudaAvailable;
 const describeCuda = cuda ? describe : describe.skip;
@@ -20,6 +20,7 @@ const describeCuda = cuda ? describe : describe.skip;
 let mini: string;
 let work: string;
 const options = (): TrainConfig => ({
+  ...PLAIN_SGD,
   preset: 'cifar',
   epochs: 2,
   batchSize: 64,

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
-import { extractMini, tempDir } from '../fixtures/cifar';
+import { extractMini, tempDir, PLAIN_SGD, PLAIN_SGD_FLAGS } from '../fixtures/cifar';
 
 const ROOT = path.resolve(__dirname, '../..');
 const BUILD = path.join(ROOT, 'build');
@@ -137,6 +137,7 @@ describe('train() on 2 processes', () => {
     const runDir = path.join(work, 'api-run');
     const options = (rank: number) =>
       JSON.stringify({
+        ...PLAIN_SGD,
         preset: 'cifar',
         imageSize: 16,
         epochs: 2,
@@ -212,14 +213,15 @@ describe('libtorch-resnet launch', () => {
     const result = lines.at(-1);
     expect(result).toMatchObject({ type: 'result', worldSize: 2, rank: 0, backend: 'gloo', trainSize: 461, testSize: 128 });
     expect(result.confusionMatrix.flat().reduce((a: number, b: number) => a + b, 0)).toBe(128);
-    expect(lines.find((e) => e.type === 'trainBegin')).toMatchObject({ worldSize: 2, stepsPerEpoch: 4 });
+    // The cifar recipe's batch of 512 per rank covers each rank's 231 records in one step.
+    expect(lines.find((e) => e.type === 'trainBegin')).toMatchObject({ worldSize: 2, stepsPerEpoch: 1 });
     expect(exit.stderr).toMatch(/launch: starting 2 workers/);
     expect(JSON.parse(fs.readFileSync(path.join(runDir, 'result.json'), 'utf8'))).toMatchObject({ worldSize: 2, rank: 0 });
   });
 
   test('a worker killed mid-run ends the job: the launcher names the rank and exits non-zero', async () => {
     const child = launchTrain([
-      '--epochs', '20', '--preset', 'cifar', '--image-size', '16', '--batch-size', '8', '--limit-train', '400',
+      ...PLAIN_SGD_FLAGS, '--epochs', '20', '--preset', 'cifar', '--image-size', '16', '--batch-size', '8', '--limit-train', '400',
       '--log-every', '1', '--json', '--data-dir', mini, '--run-dir', path.join(work, 'killed-run'),
     ]);
     const exited = finished(child, 300);
@@ -249,7 +251,7 @@ describe('Ctrl-C and resume', () => {
   test('an interrupted 2-process run stops every rank at the same step, and the same launch with --resume finishes it', async () => {
     const runDir = path.join(work, 'interrupted-run');
     const args = [
-      '--epochs', '2', '--preset', 'cifar', '--image-size', '16', '--batch-size', '8', '--limit-train', '160',
+      ...PLAIN_SGD_FLAGS, '--epochs', '2', '--preset', 'cifar', '--image-size', '16', '--batch-size', '8', '--limit-train', '160',
       '--limit-test', '40', '--log-every', '1', '--json', '--data-dir', mini, '--run-dir', runDir,
     ];
     const child = launchTrain(args);

@@ -10,7 +10,7 @@ import { resolveBenchConfig } from '../../lib/config';
 import { train } from '../../lib/index';
 import type { TrainConfig, TrainResult } from '../../lib/index';
 import { loadNative } from '../../lib/native';
-import { extractMini, sharedDir, tempDir } from '../fixtures/cifar';
+import { extractMini, sharedDir, tempDir, PLAIN_SGD } from '../fixtures/cifar';
 import { PYTHON, pythonHas } from '../fixtures/python';
 
 let mini: string;
@@ -29,6 +29,7 @@ const firstLoss = () => {
   };
 };
 const options = (): TrainConfig => ({
+  ...PLAIN_SGD,
   preset: 'cifar',
   // Small: bf16 on a CPU without bfloat16 instructions runs about 14x slower than fp32 (seen on the CI machine).
   imageSize: 8,

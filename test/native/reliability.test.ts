@@ -10,7 +10,7 @@ import { evaluate, train } from '../../lib/index';
 import type { TrainConfig } from '../../lib/index';
 import { loadNative } from '../../lib/native';
 import type { NativeCheckpointInfo } from '../../lib/native';
-import { RECORD_BYTES, extractMini, tempDir } from '../fixtures/cifar';
+import { RECORD_BYTES, extractMini, tempDir, PLAIN_SGD } from '../fixtures/cifar';
 
 const ROOT = path.resolve(__dirname, '../..');
 const TRAIN_MAIN = path.join(ROOT, 'build', 'train_main');
@@ -19,6 +19,7 @@ let mini: string;
 let work: string;
 // Small and fast: 8 px images through the cifar network.
 const tiny = (extra: TrainConfig = {}): TrainConfig => ({
+  ...PLAIN_SGD,
   preset: 'cifar',
   imageSize: 8,
   epochs: 1,
@@ -148,10 +149,12 @@ describe('checkpoints that cannot be used: a clear error, the process alive', ()
 });
 
 describe('shapes and devices that cannot work: what to change', () => {
-  test('a batch larger than the training split', async () => {
-    await expect(train(tiny({ batchSize: 512 }))).rejects.toThrow(
-      /batchSize 512 is larger than the 48 training records; lower batchSize or raise limitTrain/,
-    );
+  test('a batch larger than the training split: one smaller batch an epoch, as a DataLoader gives', async () => {
+    const steps: number[] = [];
+    const result = await train(tiny({ batchSize: 512, onProgress: (e) => e.type === 'trainBegin' && steps.push(e.stepsPerEpoch) }));
+    expect(steps).toEqual([1]);
+    expect(result.trainSize).toBe(48);
+    expect(result.epochs[0]!.trainLoss).toBeGreaterThan(0);
   });
 
   test('a CUDA device that does not exist', async () => {

@@ -10,7 +10,7 @@ import jpeg from 'jpeg-js';
 
 import { evaluate, predict, train } from '../../lib/index';
 import type { TrainConfig, TrainResult } from '../../lib/index';
-import { RECORD_BYTES, extractMini, sharedDir, tempDir } from '../fixtures/cifar';
+import { RECORD_BYTES, extractMini, sharedDir, tempDir, PLAIN_SGD } from '../fixtures/cifar';
 import { PYTHON, pythonHas } from '../fixtures/python';
 
 const hasPyTorch = pythonHas('torch');
@@ -21,6 +21,7 @@ let work: string;
 // One uninterrupted 2-epoch run, the reference for everything below.
 let reference: TrainResult;
 const options = (): TrainConfig => ({
+  ...PLAIN_SGD,
   preset: 'cifar',
   imageSize: 16,
   epochs: 2,

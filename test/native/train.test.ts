@@ -7,7 +7,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { train, TorchError } from '../../lib/index';
 import { loadNative } from '../../lib/native';
 import type { TrainEvent } from '../../lib/index';
-import { extractMini, tempDir, writeCifar } from '../fixtures/cifar';
+import { extractMini, tempDir, writeCifar, PLAIN_SGD } from '../fixtures/cifar';
 
 /** The mini archive: 1000 training and 200 test records (20 per class). */
 const MINI_TEST_RECORDS = 200;
@@ -34,7 +34,7 @@ describe('train() on real CIFAR-10 images', () => {
     delay.enable();
     const started = Date.now();
     const result = await train({
-      epochs: 1, preset: 'cifar', limitTrain: 512, limitTest: 256, dataDir: mini, download: false, logEvery: 2,
+      ...PLAIN_SGD, epochs: 1, preset: 'cifar', limitTrain: 512, limitTest: 256, dataDir: mini, download: false, logEvery: 2,
       onProgress: (e) => events.push(e),
     });
     const elapsed = Date.now() - started;
@@ -106,7 +106,7 @@ describe('train() on real CIFAR-10 images', () => {
 
   test('the loop learns: over-fitting 64 images drives the training loss far down', async () => {
     const result = await train({
-      epochs: 14, preset: 'cifar', imageSize: 16, batchSize: 16, lr: 0.01, validSplit: 0, limitTrain: 64,
+      ...PLAIN_SGD, epochs: 14, preset: 'cifar', imageSize: 16, batchSize: 16, lr: 0.01, validSplit: 0, limitTrain: 64,
       limitTest: 64, dataDir: mini, download: false, logEvery: 1000,
     });
     const losses = result.epochs.map((e) => e.trainLoss);
@@ -121,7 +121,7 @@ describe('stopping and failing', () => {
     const seen: TrainEvent[] = [];
     let abortedAt = 0;
     const run = train({
-      epochs: 5, preset: 'cifar', batchSize: 16, limitTrain: 512, limitTest: 64, dataDir: mini, download: false,
+      ...PLAIN_SGD, epochs: 5, preset: 'cifar', batchSize: 16, limitTrain: 512, limitTest: 64, dataDir: mini, download: false,
       logEvery: 1, signal: controller.signal,
       onProgress: (e) => {
         seen.push(e);

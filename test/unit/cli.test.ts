@@ -157,7 +157,7 @@ describe('help and version exit 0', () => {
     ]) {
       expect(h.stdout.text).toContain(flag);
     }
-    expect(h.stdout.text.replace(/\s+/g, ' ')).toContain('(default: 64; 1–4096)');
+    expect(h.stdout.text.replace(/\s+/g, ' ')).toContain('(default: 64 (article), 512 (cifar); 1–4096)');
     expect(h.stdout.text).not.toContain('--signal');
     expect(h.stdout.text).not.toContain('--on-progress');
   });
@@ -217,7 +217,10 @@ describe('train', () => {
       validSplit: 0,
       device: 'cpu',
       dataDir,
-      batchSize: 64,
+      // The cifar preset's recipe fills in what the flags leave out.
+      batchSize: 512,
+      scheduler: 'onecycle',
+      augment: 'crop-flip',
     });
     expect(h.listening()).toBe(false);
   });

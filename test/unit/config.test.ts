@@ -5,6 +5,7 @@ import path from 'node:path';
 
 import {
   OPTION_SPECS,
+  PRESET_RECIPES,
   defaultDataDir,
   editDistance,
   resolveConfig,
@@ -142,7 +143,7 @@ const cases: Case[] = [
     { colour: 'red' },
     T,
     VALUE,
-    "Unknown option 'colour'; the options are epochs, lr, batchSize, momentum, weightDecay, validSplit, seed, " +
+    "Unknown option 'colour'; the options are epochs, lr, batchSize, momentum, weightDecay, decayNormAndBias, nesterov, scheduler, warmupEpochs, labelSmoothing, augment, flipTta, validSplit, seed, " +
       'preset, imageSize, device, threads, precision, memoryFormat, dataDir, download, limitTrain, limitTest, logEvery, runDir, resume, ' +
       'distributed, signal, onProgress',
   ],
@@ -182,6 +183,13 @@ describe('resolveConfig defaults', () => {
       batchSize: 64,
       momentum: 0.9,
       weightDecay: 0.001,
+      decayNormAndBias: true,
+      nesterov: false,
+      scheduler: 'constant',
+      warmupEpochs: 0,
+      labelSmoothing: 0,
+      augment: 'none',
+      flipTta: false,
       validSplit: 0.1,
       seed: 42,
       preset: 'article',
@@ -341,6 +349,13 @@ describe('OPTION_SPECS', () => {
       'batchSize',
       'momentum',
       'weightDecay',
+      'decayNormAndBias',
+      'nesterov',
+      'scheduler',
+      'warmupEpochs',
+      'labelSmoothing',
+      'augment',
+      'flipTta',
       'validSplit',
       'seed',
       'preset',
@@ -360,6 +375,26 @@ describe('OPTION_SPECS', () => {
       'signal',
       'onProgress',
     ]);
+  });
+
+  test("each preset's recipe is what resolveConfig fills in; a default warm-up is at most a sixth of the run", () => {
+    for (const preset of ['article', 'cifar'] as const) {
+      const { warmupEpochs, ...recipe } = PRESET_RECIPES[preset];
+      const config = resolveConfig({ preset });
+      expect(config).toMatchObject(recipe);
+      expect(config.warmupEpochs).toBe(Math.min(warmupEpochs, config.epochs / 6));
+    }
+    expect(resolveConfig({ preset: 'cifar' }).warmupEpochs).toBe(5);
+    expect(resolveConfig({ preset: 'cifar', epochs: 3 }).warmupEpochs).toBe(0.5);
+    expect(resolveConfig({ preset: 'cifar', epochs: 3, warmupEpochs: 2 }).warmupEpochs).toBe(2);
+    expect(() => resolveConfig({ preset: 'cifar', epochs: 3, warmupEpochs: 4 })).toThrow(
+      'Expected number between 0 and epochs (3) for warmupEpochs but received 4 of type number',
+    );
+    expect(() => resolveConfig({ nesterov: true, momentum: 0 })).toThrow(/Nesterov momentum needs momentum/);
+    expect(() => resolveConfig({ augment: 'rotate' })).toThrow(
+      "Expected one of 'none', 'flip' or 'crop-flip' for augment but received 'rotate' of type string",
+    );
+    expect(() => resolveConfig({ flipTta: 'yes' })).toThrow('Expected boolean for flipTta');
   });
 
   test('defaults in the table are the defaults resolveConfig applies', () => {
@@ -398,18 +433,25 @@ describe('toNativeOptions', () => {
   test('maps "all" to 0 and passes the data folder', () => {
     const config = resolveConfig({ preset: 'cifar', threads: 4, dataDir: '/somewhere' });
     expect(toNativeOptions(config, '/prepared')).toEqual({
-      epochs: 20,
-      lr: 0.01,
-      batchSize: 64,
+      epochs: 30,
+      lr: 0.4,
+      batchSize: 512,
       momentum: 0.9,
-      weightDecay: 0.001,
+      weightDecay: 5e-4,
+      decayNormAndBias: false,
+      nesterov: true,
+      scheduler: 'onecycle',
+      warmupEpochs: 5,
+      labelSmoothing: 0.1,
+      augment: 'crop-flip',
+      flipTta: true,
       validSplit: 0.1,
       seed: 42,
       preset: 'cifar',
       imageSize: 32,
       device: 'auto',
       threads: 4,
-      precision: 'fp32',
+      precision: 'auto',
       memoryFormat: 'auto',
       dataDir: '/prepared',
       limitTrain: 0,

@@ -39,13 +39,13 @@ export const EVENTS: NativeEvent[] = [
     startStep: 0,
   },
   { type: 'epochBegin', epoch: 1, epochs: 2, stepsPerEpoch: 2 },
-  { type: 'batchEnd', phase: 'train', epoch: 1, epochs: 2, step: 1, stepsPerEpoch: 2, loss: 2.3, accuracy: 0.2, imagesPerSecond: 100 },
-  { type: 'batchEnd', phase: 'train', epoch: 1, epochs: 2, step: 2, stepsPerEpoch: 2, loss: 2.2, accuracy: 0.2, imagesPerSecond: 110 },
+  { type: 'batchEnd', phase: 'train', epoch: 1, epochs: 2, step: 1, stepsPerEpoch: 2, loss: 2.3, accuracy: 0.2, imagesPerSecond: 100, lr: 0.01 },
+  { type: 'batchEnd', phase: 'train', epoch: 1, epochs: 2, step: 2, stepsPerEpoch: 2, loss: 2.2, accuracy: 0.2, imagesPerSecond: 110, lr: 0.01 },
   { type: 'evalBegin', phase: 'valid', epoch: 1, samples: 10 },
   { type: 'epochEnd', epoch: 1, epochs: 2, trainLoss: 2.25, validAccuracy: 0.1, seconds: 1.5, imagesPerSecond: 105 },
   { type: 'epochBegin', epoch: 2, epochs: 2, stepsPerEpoch: 2 },
-  { type: 'batchEnd', phase: 'train', epoch: 2, epochs: 2, step: 1, stepsPerEpoch: 2, loss: 2.0, accuracy: 0.2, imagesPerSecond: 120 },
-  { type: 'batchEnd', phase: 'train', epoch: 2, epochs: 2, step: 2, stepsPerEpoch: 2, loss: 1.9, accuracy: 0.2, imagesPerSecond: 130 },
+  { type: 'batchEnd', phase: 'train', epoch: 2, epochs: 2, step: 1, stepsPerEpoch: 2, loss: 2.0, accuracy: 0.2, imagesPerSecond: 120, lr: 0.01 },
+  { type: 'batchEnd', phase: 'train', epoch: 2, epochs: 2, step: 2, stepsPerEpoch: 2, loss: 1.9, accuracy: 0.2, imagesPerSecond: 130, lr: 0.01 },
   { type: 'evalBegin', phase: 'valid', epoch: 2, samples: 10 },
   { type: 'epochEnd', epoch: 2, epochs: 2, trainLoss: 1.95, validAccuracy: 0.3, seconds: 1.4, imagesPerSecond: 125 },
   { type: 'evalBegin', phase: 'test', epoch: 2, samples: 20 },
@@ -53,6 +53,10 @@ export const EVENTS: NativeEvent[] = [
 ];
 
 export function nativeResult(status: 'completed' | 'cancelled' = 'completed'): NativeTrainResult {
+  return plainResult(status);
+}
+
+function plainResult(status: 'completed' | 'cancelled'): NativeTrainResult {
   return {
     status,
     epochs: [
@@ -67,6 +71,7 @@ export function nativeResult(status: 'completed' | 'cancelled' = 'completed'): N
     libtorchVersion: '1.13.1',
     threads: 4,
     channelsLast: false,
+    precision: 'fp32',
     trainSize: 100,
     validSize: 10,
     testSize: 20,
@@ -91,6 +96,13 @@ export function checkpointInfo(epochsDone = 1, options: Partial<NativeCheckpoint
       batchSize: 32,
       momentum: 0.9,
       weightDecay: 0.001,
+      decayNormAndBias: true,
+      nesterov: false,
+      scheduler: 'constant',
+      warmupEpochs: 0,
+      labelSmoothing: 0,
+      augment: 'none',
+      flipTta: false,
       validSplit: 0.1,
       seed: 7,
       preset: 'cifar',
@@ -151,6 +163,11 @@ export class FakeBinding implements NativeBinding {
     this.started.push(options);
     const queue = [...(this.script.events ?? EVENTS)];
     let stop = false;
+    // As the core does: 'auto' resolves for the device, the CPU here.
+    const nativeResult = (status: 'completed' | 'cancelled') => ({
+      ...plainResult(status),
+      precision: options.precision === 'auto' ? ('fp32' as const) : options.precision,
+    });
     const finish = (error: NativeError | null, result?: NativeTrainResult) => {
       this.doneCalls += 1;
       onDone(error, result);
@@ -298,6 +315,10 @@ export class FakeBinding implements NativeBinding {
 
   stateDictShapes(preset: 'article' | 'cifar'): Record<string, number[]> {
     return preset === 'article' ? { 'conv1.0.weight': [64, 3, 7, 7] } : { 'conv1.0.weight': [64, 3, 3, 3] };
+  }
+
+  augmentBatch(records: Uint8Array): Uint8Array {
+    return Uint8Array.from(records);
   }
 }
 

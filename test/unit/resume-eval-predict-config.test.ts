@@ -36,6 +36,16 @@ describe('mergeResume', () => {
     expect(config).toMatchObject({ epochs: 9, dataDir: '/d', device: 'cpu', threads: 1, runDir: '/elsewhere' });
   });
 
+  test('a scheduled run keeps its epochs (its course was laid over them); flipTta may change', () => {
+    const scheduled = { ...saved, scheduler: 'cosine' as const };
+    expect(() => mergeResume(resolveConfig({ resume: CHECKPOINT, epochs: 9 }), scheduled)).toThrow(
+      /^Cannot change epochs when resuming a run with a learning-rate schedule \(scheduler 'cosine'/,
+    );
+    expect(mergeResume(resolveConfig({ resume: CHECKPOINT, epochs: saved.epochs }), scheduled).epochs).toBe(saved.epochs);
+    const config = mergeResume(resolveConfig({ resume: CHECKPOINT, flipTta: true }), { ...saved, nesterov: true, augment: 'flip' });
+    expect(config).toMatchObject({ flipTta: true, nesterov: true, augment: 'flip' });
+  });
+
   test('a checkpoint outside a run folder gives no run folder unless one is named', () => {
     expect(mergeResume(resolveConfig({ resume: '/tmp/last.pt' }), saved).runDir).toBeUndefined();
   });
@@ -51,6 +61,12 @@ describe('mergeResume', () => {
       validSplit: 0.2,
       seed: 8,
       limitTrain: 100,
+      decayNormAndBias: false,
+      nesterov: true,
+      scheduler: 'cosine',
+      warmupEpochs: 1,
+      labelSmoothing: 0.1,
+      augment: 'crop-flip',
     };
     const input = { resume: CHECKPOINT, [name]: other[name], ...(name === 'imageSize' ? { preset: 'cifar' } : {}) };
     let caught: unknown;

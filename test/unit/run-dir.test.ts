@@ -41,7 +41,7 @@ test('a completed run leaves config.json, metrics.jsonl, result.json and report.
     weights: path.join(runDir, 'checkpoints', 'weights.pt'),
   });
   const config = JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8'));
-  expect(config).toMatchObject({ preset: 'cifar', runDir, dataDir, epochs: 20 });
+  expect(config).toMatchObject({ preset: 'cifar', runDir, dataDir, epochs: 30, scheduler: 'onecycle' });
   expect(config).not.toHaveProperty('signal');
   expect(config).not.toHaveProperty('given');
   // Every event the listener saw, in the same order, each stamped with the time.
