@@ -269,16 +269,21 @@ if [ "$status_build" != failed ] && [ -n "${GPU_CHECK_ACCURACY:-}" ]; then
       && "$PYTHON" "$CARRY/make-cifar10-binary.py" "$FULL/cifar-10-jpeg" "$FULL/cifar-10-binary.tar.gz" >>"$OUT/accuracy.log" 2>&1 \
       && tar xzf "$FULL/cifar-10-binary.tar.gz" -C "$FULL"
   fi
+  # The dry run checks the steps on a sliver of the data: 2 short epochs, few images.
   if [ "$DRY" = 1 ]; then
-    A=(--device cpu --limit-train 256 --limit-test 128 --image-size 16 --data-dir "$FULL" --threads 2)
+    A=(--device cpu --data-dir "$FULL" --threads 2 --limit-test 64)
+    CIFAR_DRY=(--epochs 2 --limit-train 256 --image-size 16)
+    ARTICLE_DRY=(--limit-train 32)
   else
     A=(--device cuda --data-dir "$FULL")
+    CIFAR_DRY=() ARTICLE_DRY=()
   fi
   for what in $GPU_CHECK_ACCURACY; do
     case $what in
-      cifar) accuracy_run cifar --preset cifar "${A[@]}" --run-dir "$OUT/acc-cifar" ;;
-      article-epoch) accuracy_run article-epoch --preset article --epochs 1 "${A[@]}" --run-dir "$OUT/acc-article-epoch" ;;
-      article) accuracy_run article --preset article --epochs 10 "${A[@]}" --run-dir "$OUT/acc-article" ;;
+      cifar) accuracy_run cifar --preset cifar "${A[@]}" "${CIFAR_DRY[@]}" --run-dir "$OUT/acc-cifar" ;;
+      article-epoch)
+        accuracy_run article-epoch --preset article --epochs 1 "${A[@]}" "${ARTICLE_DRY[@]}" --run-dir "$OUT/acc-article-epoch" ;;
+      article) accuracy_run article --preset article --epochs 10 "${A[@]}" "${ARTICLE_DRY[@]}" --run-dir "$OUT/acc-article" ;;
       *) log "unknown GPU_CHECK_ACCURACY entry: $what" ;;
     esac
   done
