@@ -29,6 +29,9 @@ function main() {
   writeRandomCifar(dir, 8);
   const options = {
     epochs: 1, lr: 0.01, batchSize: 4, momentum: 0.9, weightDecay: 0.001, validSplit: 0, seed: 1,
+    // The cifar recipe's parts, so that the smoke step goes through all of them.
+    decayNormAndBias: false, nesterov: true, scheduler: 'onecycle', warmupEpochs: 0.5, labelSmoothing: 0.1,
+    augment: 'crop-flip', flipTta: true,
     preset: 'cifar', imageSize: 8, device: 'cpu', threads: 0, precision: 'fp32', memoryFormat: 'auto', dataDir: dir,
     limitTrain: 8, limitTest: 4, logEvery: 1,
     checkpointDir: path.join(dir, 'checkpoints'), resumeFrom: '',
