@@ -336,7 +336,7 @@ async function evalCommand(opts: Record<string, unknown>, command: Command, io: 
   const controller = new AbortController();
   const { renderer, onProgress } = eventSink(json, io);
   const input: Record<string, unknown> = { signal: controller.signal, onProgress, checkpoint: opts.checkpoint };
-  for (const name of ['dataDir', 'limitTest', 'batchSize', 'device', 'threads']) {
+  for (const name of ['dataDir', 'limitTest', 'batchSize', 'device', 'threads', 'flipTta']) {
     if (command.getOptionValueSource(name) === 'cli') input[name] = opts[name];
   }
   let config: ResolvedEvalConfig;
@@ -363,7 +363,7 @@ async function predictCommand(
   const json = opts.json === true;
   const callerStack = captureCallerStack();
   const input: Record<string, unknown> = { checkpoint: opts.checkpoint, images };
-  for (const name of ['top', 'device', 'threads']) {
+  for (const name of ['top', 'device', 'threads', 'flipTta']) {
     if (command.getOptionValueSource(name) === 'cli') input[name] = opts[name];
   }
   let config: ResolvedPredictConfig;
@@ -579,6 +579,8 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
     .addOption(numberOption('--batch-size <n>', 'Images per step (default: 64)'))
     .option('--device <device>', "'auto', 'cpu', 'cuda' or 'cuda:N' (default: 'auto')")
     .addOption(numberOption('--threads <n>', 'CPU threads; 0 uses every core (default: 0)'))
+    .option('--flip-tta', "Score each image together with its mirror image (default: as the checkpoint's run did)")
+    .option('--no-flip-tta', 'The opposite of --flip-tta')
     .option('--json', 'Print one JSON object per line: the events, then the result (type "result") last.')
     .action(async (opts: Record<string, unknown>, command: Command) => {
       setExitCode(await evalCommand(opts, command, io));
@@ -592,6 +594,8 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
     .addOption(numberOption('--top <n>', 'Classes to list per image, most probable first (default: 3)'))
     .option('--device <device>', "'auto', 'cpu', 'cuda' or 'cuda:N' (default: 'auto')")
     .addOption(numberOption('--threads <n>', 'CPU threads; 0 uses every core (default: 0)'))
+    .option('--flip-tta', "Average each image's logits with its mirror image's (default: as the checkpoint's run did)")
+    .option('--no-flip-tta', 'The opposite of --flip-tta')
     .option('--json', 'Print one JSON object: { type: "result", predictions: [...] }.')
     .action(async (images: string[], opts: Record<string, unknown>, command: Command) => {
       setExitCode(await predictCommand(images, opts, command, io));

@@ -1216,9 +1216,34 @@ export const RESUME_FIXED = Object.freeze([
 ] as const satisfies readonly OptionName[]);
 
 /**
- * The config of a resumed run: options the caller left out take the checkpoint's values; one of
- * {@link RESUME_FIXED} given with another value than the checkpoint's is refused (a RangeError naming it).
- * `runDir` defaults to the folder holding `checkpoints/`.
+ * Options a resume takes from the checkpoint unless given: they change how long the run goes, where the data is,
+ * how it is reported or scored, or the arithmetic; not the network or the batches. (epochs is refused instead
+ * when the run has a schedule: its course was laid over them.)
+ */
+export const RESUME_SWITCHABLE = Object.freeze([
+  'epochs',
+  'dataDir',
+  'limitTest',
+  'logEvery',
+  'precision',
+  'memoryFormat',
+  'flipTta',
+] as const satisfies readonly OptionName[]);
+
+// Recorded in a checkpoint but never taken from it: each run says where and how wide it runs.
+type PerRunOption = 'device' | 'threads' | 'worldSize';
+// Compiles only while every option a checkpoint records is in one of the three groups: a new option must say
+// how a resume treats it.
+const RESUME_COVERS_EVERY_OPTION: Record<
+  Exclude<keyof NativeCheckpointOptions, (typeof RESUME_FIXED)[number] | (typeof RESUME_SWITCHABLE)[number] | PerRunOption>,
+  never
+> = {};
+void RESUME_COVERS_EVERY_OPTION;
+
+/**
+ * The config of a resumed run: {@link RESUME_FIXED} options take the checkpoint's values, and one given with
+ * another value is refused (a RangeError naming it); {@link RESUME_SWITCHABLE} ones take the checkpoint's values
+ * unless given. `runDir` defaults to the folder holding `checkpoints/`.
  *
  * @example
  * const info = await readCheckpoint('runs/a/checkpoints/last.pt');
@@ -1226,9 +1251,11 @@ export const RESUME_FIXED = Object.freeze([
  */
 export function mergeResume(config: ResolvedConfig, saved: NativeCheckpointOptions): ResolvedConfig {
   const given = new Set<OptionName>(config.given);
+  // The native 0 ("all records") is the config's undefined.
   const savedValues: Partial<Record<OptionName, unknown>> = {
     ...saved,
     limitTrain: saved.limitTrain === 0 ? undefined : saved.limitTrain,
+    limitTest: saved.limitTest === 0 ? undefined : saved.limitTest,
   };
   for (const name of RESUME_FIXED) {
     if (given.has(name) && config[name] !== savedValues[name]) {
@@ -1249,39 +1276,13 @@ export function mergeResume(config: ResolvedConfig, saved: NativeCheckpointOptio
     error.code = 'ERR_INVALID_ARG_VALUE';
     throw error;
   }
-  const pick = <K extends OptionName>(name: K, fallback: unknown) =>
-    (given.has(name) ? config[name as keyof ResolvedConfig] : fallback) as never;
+  const merged: Record<string, unknown> = { ...config };
+  for (const name of RESUME_FIXED) merged[name] = savedValues[name];
+  for (const name of RESUME_SWITCHABLE) if (!given.has(name)) merged[name] = savedValues[name];
   const checkpointFolder = path.dirname(config.resume!);
-  const runDir =
+  merged.runDir =
     config.runDir ?? (path.basename(checkpointFolder) === 'checkpoints' ? path.dirname(checkpointFolder) : undefined);
-  return Object.freeze({
-    ...config,
-    preset: saved.preset,
-    imageSize: saved.imageSize,
-    batchSize: saved.batchSize,
-    lr: saved.lr,
-    momentum: saved.momentum,
-    weightDecay: saved.weightDecay,
-    validSplit: saved.validSplit,
-    seed: saved.seed,
-    limitTrain: savedValues.limitTrain as number | undefined,
-    decayNormAndBias: saved.decayNormAndBias,
-    nesterov: saved.nesterov,
-    scheduler: saved.scheduler,
-    warmupEpochs: saved.warmupEpochs,
-    labelSmoothing: saved.labelSmoothing,
-    augment: saved.augment,
-    // Scoring with or without mirror images changes no weight: a resume may switch it.
-    flipTta: pick('flipTta', saved.flipTta),
-    epochs: pick('epochs', saved.epochs),
-    dataDir: pick('dataDir', saved.dataDir),
-    limitTest: pick('limitTest', saved.limitTest === 0 ? undefined : saved.limitTest),
-    logEvery: pick('logEvery', saved.logEvery),
-    // Precision and layout change the arithmetic, not the network or the batches: a resume may switch them.
-    precision: pick('precision', saved.precision),
-    memoryFormat: pick('memoryFormat', saved.memoryFormat),
-    runDir,
-  });
+  return Object.freeze(merged) as unknown as ResolvedConfig;
 }
 
 /**
@@ -1299,6 +1300,8 @@ export interface EvalConfig {
   batchSize?: number | undefined;
   device?: Device | string | undefined;
   threads?: number | undefined;
+  /** Score each image together with its mirror image (default: as the checkpoint's run scored, its `flipTta`). */
+  flipTta?: boolean | undefined;
   signal?: AbortSignal | undefined;
   onProgress?: ((event: TrainEvent) => void) | undefined;
 }
@@ -1311,6 +1314,8 @@ export interface ResolvedEvalConfig {
   readonly batchSize: number;
   readonly device: Device;
   readonly threads: number;
+  /** undefined: the checkpoint's. */
+  readonly flipTta: boolean | undefined;
   readonly signal: AbortSignal | undefined;
   readonly onProgress: ((event: TrainEvent) => void) | undefined;
 }
@@ -1332,6 +1337,11 @@ export interface PredictConfig {
   top?: number | undefined;
   device?: Device | string | undefined;
   threads?: number | undefined;
+  /**
+   * Probabilities from the mean logits of each image and its mirror image (default: as the checkpoint's run
+   * scored, its `flipTta`).
+   */
+  flipTta?: boolean | undefined;
 }
 
 export interface ResolvedPredictConfig {
@@ -1340,6 +1350,8 @@ export interface ResolvedPredictConfig {
   readonly top: number;
   readonly device: Device;
   readonly threads: number;
+  /** undefined: the checkpoint's. */
+  readonly flipTta: boolean | undefined;
 }
 
 const EVAL_OPTION_NAMES = Object.freeze([
@@ -1350,10 +1362,11 @@ const EVAL_OPTION_NAMES = Object.freeze([
   'batchSize',
   'device',
   'threads',
+  'flipTta',
   'signal',
   'onProgress',
 ] as const);
-const PREDICT_OPTION_NAMES = Object.freeze(['checkpoint', 'images', 'top', 'device', 'threads'] as const);
+const PREDICT_OPTION_NAMES = Object.freeze(['checkpoint', 'images', 'top', 'device', 'threads', 'flipTta'] as const);
 const TOP_SPEC = integerSpec('epochs', 1, 10, 3, '');
 
 function readOptionsObject(input: unknown, names: readonly string[]): Record<string, unknown> {
@@ -1385,6 +1398,7 @@ export function resolveEvalConfig(input: unknown): ResolvedEvalConfig {
     batchSize: has('batchSize') ? readInteger(given.batchSize, SPECS.batchSize) : DEFAULTS.batchSize,
     device: has('device') ? readDevice(given.device) : DEFAULTS.device,
     threads: has('threads') ? readInteger(given.threads, SPECS.threads) : DEFAULTS.threads,
+    flipTta: has('flipTta') ? readBoolean(given.flipTta, SPECS.flipTta) : undefined,
     signal: has('signal') ? readAbortSignal(given.signal, 'signal') : undefined,
     onProgress: has('onProgress') ? readFunction(given.onProgress) : undefined,
   });
@@ -1415,6 +1429,7 @@ export function resolvePredictConfig(input: unknown): ResolvedPredictConfig {
     top: has('top') ? readInteger(given.top, { ...TOP_SPEC, name: 'top' as OptionName }) : 3,
     device: has('device') ? readDevice(given.device) : DEFAULTS.device,
     threads: has('threads') ? readInteger(given.threads, SPECS.threads) : DEFAULTS.threads,
+    flipTta: has('flipTta') ? readBoolean(given.flipTta, SPECS.flipTta) : undefined,
   });
 }
 

@@ -65,12 +65,16 @@ export interface NativeEvalOptions {
   batchSize: number;
   device: string;
   threads: number;
+  /** Score mirror images too; null: as the checkpoint's run scored. */
+  flipTta: boolean | null;
 }
 
 export interface NativePredictOptions {
   checkpoint: string;
   device: string;
   threads: number;
+  /** Average the logits of each image and its mirror image; null: as the checkpoint's run scored. */
+  flipTta: boolean | null;
 }
 
 export interface NativeBenchOptions {
@@ -218,6 +222,9 @@ export interface NativeEvalResult {
   libtorchVersion: string;
   threads: number;
   seconds: number;
+  flipTta: boolean;
+  /** The arithmetic it was scored in, never 'auto'. */
+  precision: 'fp32' | 'tf32' | 'bf16' | 'fp16';
   checkpoint: NativeCheckpointSummary;
 }
 
@@ -225,6 +232,7 @@ export interface NativePredictResult {
   /** 10 class probabilities per image. */
   probabilities: number[][];
   device: string;
+  flipTta: boolean;
   checkpoint: NativeCheckpointSummary;
 }
 
@@ -344,14 +352,13 @@ export function readBuildInfo(file: string): AddonBuildInfo | undefined {
   }
 }
 
-/** Whether `libDir` holds a LibTorch library (libtorch.so, a versioned libtorch.so.1.13, or libtorch.dylib). */
+/** Whether `libDir` holds a LibTorch library the loader can open (find-libtorch.js decides what counts). */
 function holdsLibtorch(libDir: string): boolean {
-  if (libDir === '') return false;
-  try {
-    return fs.readdirSync(libDir).some((f) => /^libtorch\.(so(\.[\d.]+)?|dylib)$/.test(f));
-  } catch {
-    return false;
-  }
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { libtorchLibrary } = require(path.resolve(__dirname, '..', 'scripts', 'find-libtorch.js')) as {
+    libtorchLibrary(libDir: string): string | null;
+  };
+  return libDir !== '' && libtorchLibrary(libDir) !== null;
 }
 
 /** A binary loadNative may try, and where it came from. */

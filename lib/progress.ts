@@ -485,6 +485,8 @@ export interface EvaluationInput {
   readonly classes: readonly string[];
   readonly seconds: number;
   readonly device: string;
+  /** Scored with mirror images too (absent: no). */
+  readonly flipTta?: boolean;
 }
 
 /**
@@ -495,8 +497,8 @@ export interface EvaluationInput {
  */
 export function formatEvaluation(result: EvaluationInput): string {
   const lines = [
-    `test accuracy: ${formatPercent(result.testAccuracy)} on ${result.testSize} images ` +
-      `(${formatDuration(result.seconds)}, ${result.device})`,
+    `test accuracy: ${formatPercent(result.testAccuracy)} on ${result.testSize} images` +
+      `${result.flipTta ? ' with their mirror images' : ''} (${formatDuration(result.seconds)}, ${result.device})`,
     ...perClassLines(result.classes, result.perClassAccuracy),
   ];
   const nameWidth = Math.max(...result.classes.map((name) => name.length));

@@ -127,6 +127,12 @@ export interface EvalResult {
   readonly libtorchVersion: string;
   readonly threads: number;
   readonly seconds: number;
+  /** Whether each image was scored together with its mirror image. */
+  readonly flipTta: boolean;
+  /**
+   * The arithmetic it was scored in: the checkpoint's precision on CUDA (as its run scored), float32 on the CPU.
+   */
+  readonly precision: Exclude<Precision, 'auto'>;
   readonly checkpoint: CheckpointSummary;
 }
 
@@ -551,6 +557,7 @@ export async function runEvaluation(
     batchSize: config.batchSize,
     device: config.device,
     threads: config.threads,
+    flipTta: config.flipTta ?? null,
   };
   const result = await runJob<NativeEvalResult>(
     (onEvent, onDone) => binding.startEvaluation(options, onEvent, onDone),
@@ -567,6 +574,8 @@ export async function runEvaluation(
     libtorchVersion: result.libtorchVersion,
     threads: result.threads,
     seconds: result.seconds,
+    flipTta: result.flipTta,
+    precision: result.precision,
     checkpoint: toCheckpointSummary(config.checkpoint, result.checkpoint),
   };
 }
@@ -606,7 +615,12 @@ export async function runPrediction(
 ): Promise<Prediction[]> {
   const images = await loadImages(config.images);
   const binding = getBinding(source);
-  const nativeOptions = { checkpoint: config.checkpoint, device: config.device, threads: config.threads };
+  const nativeOptions = {
+    checkpoint: config.checkpoint,
+    device: config.device,
+    threads: config.threads,
+    flipTta: config.flipTta ?? null,
+  };
   const result = await runJob<{ probabilities: number[][]; status?: undefined }>(
     (onEvent, onDone) => binding.startPrediction(nativeOptions, images, onEvent, onDone),
     { signal: undefined, onProgress: undefined },

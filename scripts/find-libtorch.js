@@ -47,10 +47,26 @@ function torchVersion(includeRoot, cmakeDir) {
   }
 }
 
+/**
+ * The LibTorch library in `libDir` (its file name), or null. A build links against the unversioned libtorch.so
+ * (or .dylib); a binary already built needs only what the loader opens, which may be a versioned file (Debian's
+ * libtorch.so.1.13). lib/native.ts asks the second question of the folder a binary was built against.
+ */
+function libtorchLibrary(libDir, { forLinking = false } = {}) {
+  let names;
+  try {
+    names = fs.readdirSync(libDir);
+  } catch {
+    return null;
+  }
+  const pattern = forLinking ? /^libtorch\.(so|dylib)$/ : /^libtorch\.(so(\.[\d.]+)?|dylib)$/;
+  return names.find((name) => pattern.test(name)) ?? null;
+}
+
 /** A LibTorch laid out as the zip, a pip wheel or a Debian-style split install. */
 function describe(source, cmakeDir, root, includeRoot, libDir) {
-  const libOk = fs.existsSync(path.join(libDir, 'libtorch.so')) || fs.existsSync(path.join(libDir, 'libtorch.dylib'));
-  if (!fs.existsSync(path.join(cmakeDir, 'TorchConfig.cmake')) || !libOk) return null;
+  const linkable = libtorchLibrary(libDir, { forLinking: true }) !== null;
+  if (!fs.existsSync(path.join(cmakeDir, 'TorchConfig.cmake')) || !linkable) return null;
   const version = torchVersion(includeRoot, cmakeDir);
   if (!version) return null;
   const cuda = fs.existsSync(path.join(libDir, 'libtorch_cuda.so'));
@@ -203,6 +219,6 @@ function main(argv) {
   return 0;
 }
 
-module.exports = { findLibtorch };
+module.exports = { findLibtorch, libtorchLibrary };
 
 if (require.main === module) process.exitCode = main(process.argv.slice(2));

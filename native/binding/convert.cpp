@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "convert.h"
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -9,34 +10,22 @@ namespace libtorch_resnet::binding {
 namespace {
 
 // lib/config.ts has checked the names; an unknown one here is a caller bypassing it.
-core::Precision to_precision(const std::string& name) {
-  if (auto p = core::precision_from_name(name)) return *p;
-  throw std::invalid_argument("unknown precision '" + name + "'; use 'auto', 'fp32', 'tf32', 'bf16' or 'fp16'");
-}
-
-core::Backend to_backend(const std::string& name) {
-  if (auto b = core::backend_from_name(name)) return *b;
-  throw std::invalid_argument("unknown backend '" + name + "'; use 'auto', 'gloo' or 'nccl'");
-}
-
-core::Scheduler to_scheduler(const std::string& name) {
-  if (auto v = core::scheduler_from_name(name)) return *v;
-  throw std::invalid_argument("unknown scheduler '" + name + "'; use 'constant', 'cosine' or 'onecycle'");
-}
-
-core::Augment to_augment(const std::string& name) {
-  if (auto v = core::augment_from_name(name)) return *v;
-  throw std::invalid_argument("unknown augment '" + name + "'; use 'none', 'flip' or 'crop-flip'");
-}
-
-core::MemoryFormat to_memory_format(const std::string& name) {
-  if (auto f = core::memory_format_from_name(name)) return *f;
-  throw std::invalid_argument("unknown memory format '" + name + "'; use 'auto', 'contiguous' or 'channels-last'");
+template <class E>
+E to_enum(const std::string& name) {
+  if (auto v = core::from_name<E>(name)) return *v;
+  throw std::invalid_argument("unknown " + std::string(core::EnumNames<E>::what) + " '" + name + "'; use " +
+                              core::names_of<E>());
 }
 
 int64_t get_int(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::Number>().Int64Value(); }
 double get_double(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::Number>().DoubleValue(); }
 std::string get_string(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::String>().Utf8Value(); }
+// A boolean, or nullopt when the key is absent or null.
+std::optional<bool> get_optional_bool(const Napi::Object& o, const char* key) {
+  const Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return std::nullopt;
+  return v.ToBoolean().Value();
+}
 
 template <class T>
 Napi::Array to_js_array(Napi::Env env, const std::vector<T>& values) {
@@ -56,12 +45,12 @@ Napi::Object to_js(Napi::Env env, const core::TrainOptions& t) {
   o.Set("weightDecay", number(env, t.weight_decay));
   o.Set("validSplit", number(env, t.valid_split));
   o.Set("seed", number(env, static_cast<double>(t.seed)));
-  o.Set("preset", core::preset_name(t.preset));
+  o.Set("preset", core::name_of(t.preset));
   o.Set("imageSize", number(env, static_cast<double>(t.image_size)));
   o.Set("device", t.device);
   o.Set("threads", number(env, t.threads));
-  o.Set("precision", core::precision_name(t.precision));
-  o.Set("memoryFormat", core::memory_format_name(t.memory_format));
+  o.Set("precision", core::name_of(t.precision));
+  o.Set("memoryFormat", core::name_of(t.memory_format));
   o.Set("dataDir", t.data_dir);
   o.Set("limitTrain", number(env, static_cast<double>(t.limit_train)));
   o.Set("limitTest", number(env, static_cast<double>(t.limit_test)));
@@ -69,10 +58,10 @@ Napi::Object to_js(Napi::Env env, const core::TrainOptions& t) {
   o.Set("worldSize", number(env, t.distributed.world_size));
   o.Set("decayNormAndBias", t.decay_norm_and_bias);
   o.Set("nesterov", t.nesterov);
-  o.Set("scheduler", core::scheduler_name(t.scheduler));
+  o.Set("scheduler", core::name_of(t.scheduler));
   o.Set("warmupEpochs", number(env, t.warmup_epochs));
   o.Set("labelSmoothing", number(env, t.label_smoothing));
-  o.Set("augment", core::augment_name(t.augment));
+  o.Set("augment", core::name_of(t.augment));
   o.Set("flipTta", t.flip_tta);
   return o;
 }
@@ -112,11 +101,9 @@ Napi::Object to_js(Napi::Env env, const core::CheckpointSummary& c) {
 
 }  // namespace
 
-core::Augment to_augment(const Napi::Value& value) { return to_augment(value.As<Napi::String>().Utf8Value()); }
+core::Augment to_augment(const Napi::Value& value) { return to_enum<core::Augment>(value.As<Napi::String>().Utf8Value()); }
 
-core::Preset to_preset(const Napi::Value& value) {
-  return value.As<Napi::String>().Utf8Value() == "cifar" ? core::Preset::kCifar : core::Preset::kArticle;
-}
+core::Preset to_preset(const Napi::Value& value) { return to_enum<core::Preset>(value.As<Napi::String>().Utf8Value()); }
 
 core::TrainOptions to_train_options(const Napi::Object& o) {
   core::TrainOptions t;
@@ -131,18 +118,18 @@ core::TrainOptions to_train_options(const Napi::Object& o) {
   t.image_size = get_int(o, "imageSize");
   t.device = get_string(o, "device");
   t.threads = static_cast<int>(get_int(o, "threads"));
-  t.precision = to_precision(get_string(o, "precision"));
-  t.memory_format = to_memory_format(get_string(o, "memoryFormat"));
+  t.precision = to_enum<core::Precision>(get_string(o, "precision"));
+  t.memory_format = to_enum<core::MemoryFormat>(get_string(o, "memoryFormat"));
   t.data_dir = get_string(o, "dataDir");
   t.limit_train = get_int(o, "limitTrain");
   t.limit_test = get_int(o, "limitTest");
   t.log_every = get_int(o, "logEvery");
   t.decay_norm_and_bias = o.Get("decayNormAndBias").ToBoolean().Value();
   t.nesterov = o.Get("nesterov").ToBoolean().Value();
-  t.scheduler = to_scheduler(get_string(o, "scheduler"));
+  t.scheduler = to_enum<core::Scheduler>(get_string(o, "scheduler"));
   t.warmup_epochs = get_double(o, "warmupEpochs");
   t.label_smoothing = get_double(o, "labelSmoothing");
-  t.augment = to_augment(get_string(o, "augment"));
+  t.augment = to_enum<core::Augment>(get_string(o, "augment"));
   t.flip_tta = o.Get("flipTta").ToBoolean().Value();
   t.checkpoint_dir = get_string(o, "checkpointDir");
   t.resume_from = get_string(o, "resumeFrom");
@@ -156,7 +143,7 @@ core::TrainOptions to_train_options(const Napi::Object& o) {
     t.distributed.local_rank = static_cast<int>(get_int(d, "localRank"));
     t.distributed.master_addr = get_string(d, "masterAddr");
     t.distributed.master_port = static_cast<int>(get_int(d, "masterPort"));
-    t.distributed.backend = to_backend(get_string(d, "backend"));
+    t.distributed.backend = to_enum<core::Backend>(get_string(d, "backend"));
     t.distributed.timeout_seconds = get_double(d, "timeoutSeconds");
     t.distributed.check_replicas = d.Get("checkReplicas").ToBoolean().Value();
   }
@@ -171,6 +158,7 @@ core::EvalOptions to_eval_options(const Napi::Object& o) {
   e.batch_size = get_int(o, "batchSize");
   e.device = get_string(o, "device");
   e.threads = static_cast<int>(get_int(o, "threads"));
+  e.flip_tta = get_optional_bool(o, "flipTta");
   return e;
 }
 
@@ -179,6 +167,7 @@ core::PredictOptions to_predict_options(const Napi::Object& o) {
   p.checkpoint = get_string(o, "checkpoint");
   p.device = get_string(o, "device");
   p.threads = static_cast<int>(get_int(o, "threads"));
+  p.flip_tta = get_optional_bool(o, "flipTta");
   return p;
 }
 
@@ -191,8 +180,8 @@ core::BenchOptions to_bench_options(const Napi::Object& o) {
   b.warmup = get_int(o, "warmup");
   b.device = get_string(o, "device");
   b.threads = static_cast<int>(get_int(o, "threads"));
-  b.precision = to_precision(get_string(o, "precision"));
-  b.memory_format = to_memory_format(get_string(o, "memoryFormat"));
+  b.precision = to_enum<core::Precision>(get_string(o, "precision"));
+  b.memory_format = to_enum<core::MemoryFormat>(get_string(o, "memoryFormat"));
   b.data_dir = get_string(o, "dataDir");
   return b;
 }
@@ -310,6 +299,8 @@ Napi::Object to_js(Napi::Env env, const core::EvalResult& r) {
   o.Set("libtorchVersion", r.libtorch_version);
   o.Set("threads", number(env, r.threads));
   o.Set("seconds", number(env, r.seconds));
+  o.Set("flipTta", r.flip_tta);
+  o.Set("precision", r.precision);
   o.Set("checkpoint", to_js(env, r.checkpoint));
   return o;
 }
@@ -320,6 +311,7 @@ Napi::Object to_js(Napi::Env env, const core::PredictResult& r) {
   for (size_t i = 0; i < r.probabilities.size(); ++i) rows.Set(i, to_js_array(env, r.probabilities[i]));
   o.Set("probabilities", rows);
   o.Set("device", r.device);
+  o.Set("flipTta", r.flip_tta);
   o.Set("checkpoint", to_js(env, r.checkpoint));
   return o;
 }

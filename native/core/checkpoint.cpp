@@ -109,22 +109,22 @@ GenericDict options_dict(const TrainOptions& o) {
   d.insert("weight_decay", o.weight_decay);
   d.insert("valid_split", o.valid_split);
   d.insert("seed", static_cast<int64_t>(o.seed));
-  d.insert("preset", std::string(preset_name(o.preset)));
+  d.insert("preset", std::string(name_of(o.preset)));
   d.insert("image_size", o.image_size);
   d.insert("device", o.device);
   d.insert("threads", static_cast<int64_t>(o.threads));
-  d.insert("precision", std::string(precision_name(o.precision)));
-  d.insert("memory_format", std::string(memory_format_name(o.memory_format)));
+  d.insert("precision", std::string(name_of(o.precision)));
+  d.insert("memory_format", std::string(name_of(o.memory_format)));
   d.insert("data_dir", o.data_dir);
   d.insert("limit_train", o.limit_train);
   d.insert("limit_test", o.limit_test);
   d.insert("log_every", o.log_every);
   d.insert("decay_norm_and_bias", o.decay_norm_and_bias);
   d.insert("nesterov", o.nesterov);
-  d.insert("scheduler", std::string(scheduler_name(o.scheduler)));
+  d.insert("scheduler", std::string(name_of(o.scheduler)));
   d.insert("warmup_epochs", o.warmup_epochs);
   d.insert("label_smoothing", o.label_smoothing);
-  d.insert("augment", std::string(augment_name(o.augment)));
+  d.insert("augment", std::string(name_of(o.augment)));
   d.insert("flip_tta", o.flip_tta);
   // The processes that trained together: a mid-epoch position means a step of each one's shard.
   d.insert("world_size", static_cast<int64_t>(o.distributed.enabled ? o.distributed.world_size : 1));
@@ -251,6 +251,14 @@ class Reader {
   std::string where_;
 };
 
+// An option stored by its name (name_of), back as its enum value.
+template <class E>
+E named(const Reader& r, const std::string& name) {
+  if (auto value = from_name<E>(name)) return *value;
+  throw std::runtime_error("checkpoint " + r.path() + " has an unknown " + EnumNames<E>::what + " '" + name +
+                           "'; it is damaged or was written by a later libtorch-resnet");
+}
+
 TrainOptions read_options(const Reader& r) {
   TrainOptions o;
   o.epochs = r.integer("epochs");
@@ -260,22 +268,13 @@ TrainOptions read_options(const Reader& r) {
   o.weight_decay = r.number("weight_decay");
   o.valid_split = r.number("valid_split");
   o.seed = static_cast<uint64_t>(r.integer("seed"));
-  const std::string preset = r.text("preset");
-  if (preset != "article" && preset != "cifar")
-    throw std::runtime_error("checkpoint " + r.path() + " has an unknown preset '" + preset + "'");
-  o.preset = preset == "article" ? Preset::kArticle : Preset::kCifar;
+  o.preset = named<Preset>(r, r.text("preset"));
   o.image_size = r.integer("image_size");
   o.device = r.text("device");
   o.threads = static_cast<int>(r.integer("threads"));
   // Absent from files written before precision and memory format were options: those ran float32, auto layout.
-  const std::string precision = r.text_or("precision", "fp32");
-  const auto p = precision_from_name(precision);
-  if (!p) throw std::runtime_error("checkpoint " + r.path() + " has an unknown precision '" + precision + "'");
-  o.precision = *p;
-  const std::string format = r.text_or("memory_format", "auto");
-  const auto f = memory_format_from_name(format);
-  if (!f) throw std::runtime_error("checkpoint " + r.path() + " has an unknown memory format '" + format + "'");
-  o.memory_format = *f;
+  o.precision = named<Precision>(r, r.text_or("precision", "fp32"));
+  o.memory_format = named<MemoryFormat>(r, r.text_or("memory_format", "auto"));
   o.data_dir = r.text("data_dir");
   o.limit_train = r.integer("limit_train");
   o.limit_test = r.integer("limit_test");
@@ -285,16 +284,10 @@ TrainOptions read_options(const Reader& r) {
   // Absent from files written before the recipe options: the article's plain SGD, which those runs trained with.
   o.decay_norm_and_bias = r.flag_or("decay_norm_and_bias", true);
   o.nesterov = r.flag_or("nesterov", false);
-  const std::string scheduler = r.text_or("scheduler", "constant");
-  const auto sch = scheduler_from_name(scheduler);
-  if (!sch) throw std::runtime_error("checkpoint " + r.path() + " has an unknown scheduler '" + scheduler + "'");
-  o.scheduler = *sch;
+  o.scheduler = named<Scheduler>(r, r.text_or("scheduler", "constant"));
   o.warmup_epochs = r.number_or("warmup_epochs", 0);
   o.label_smoothing = r.number_or("label_smoothing", 0);
-  const std::string augment = r.text_or("augment", "none");
-  const auto aug = augment_from_name(augment);
-  if (!aug) throw std::runtime_error("checkpoint " + r.path() + " has an unknown augment '" + augment + "'");
-  o.augment = *aug;
+  o.augment = named<Augment>(r, r.text_or("augment", "none"));
   o.flip_tta = r.flag_or("flip_tta", false);
   return o;
 }
@@ -402,11 +395,11 @@ void restore(const Checkpoint& c, ResNet34& model, torch::optim::SGD* optimizer)
     auto found = c.model.find(name);
     if (found == c.model.end())
       throw std::runtime_error("checkpoint " + c.path + " has no '" + name + "' for preset '" +
-                               preset_name(c.options.preset) + "'; the file is damaged");
+                               name_of(c.options.preset) + "'; the file is damaged");
     const torch::Tensor& value = found->value();
     if (value.sizes() != target.sizes())
       throw std::runtime_error("checkpoint " + c.path + ": '" + name + "' has shape " + c10::str(value.sizes()) +
-                               " where preset '" + preset_name(c.options.preset) + "' has " +
+                               " where preset '" + name_of(c.options.preset) + "' has " +
                                c10::str(target.sizes()));
     target.copy_(value);
   };

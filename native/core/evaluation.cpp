@@ -30,6 +30,13 @@ ResNet34 load_network(const Checkpoint& c, const torch::Device& device) {
   return model;
 }
 
+// The arithmetic the checkpoint's run scored in, on `device`: its precision and memory format, so that evaluate()
+// repeats the run's test accuracy; but float32 on the CPU, where bf16 is slow and fp16 is refused.
+ComputeMode scoring_mode(const TrainOptions& o, const torch::Device& device) {
+  const bool half = o.precision == Precision::kBf16 || o.precision == Precision::kFp16;
+  return ComputeMode(!device.is_cuda() && half ? Precision::kFp32 : o.precision, o.memory_format, device);
+}
+
 }  // namespace
 
 std::optional<torch::Tensor> confusion_counts(ResNet34& model, const Cifar10Dataset& data,
@@ -86,12 +93,17 @@ EvalResult evaluate(const EvalOptions& o, const ProgressFn& on_progress, const S
   result.checkpoint = summary_of(checkpoint);
   result.device = device.str();
   result.libtorch_version = compat::libtorch_version();
+  // By default the checkpoint is scored as its run scored it, so evaluate() repeats train()'s test accuracy.
+  result.flip_tta = o.flip_tta.value_or(checkpoint.options.flip_tta);
 
   const auto test = Cifar10Dataset::load(o.data_dir, Split::kTest, o.limit_test).to(device);
   if (test.size() < 1) throw std::runtime_error("the test split is empty; raise limitTest");
   result.test_size = test.size();
+  const ComputeMode mode = scoring_mode(checkpoint.options, device);
+  result.precision = name_of(mode.precision());
   ResNet34 model = load_network(checkpoint, device);
-  const BatchTransform transform(checkpoint.options.image_size, device);
+  mode.prepare(model);
+  const BatchTransform transform(checkpoint.options.image_size, device, mode.channels_last());
   if (on_progress) {
     ProgressEvent e;
     e.type = EventType::kEvalBegin;
@@ -100,7 +112,7 @@ EvalResult evaluate(const EvalOptions& o, const ProgressFn& on_progress, const S
     e.samples = test.size();
     on_progress(e);
   }
-  auto counts = confusion_counts(model, test, transform, o.batch_size, stop);
+  auto counts = confusion_counts(model, test, transform, o.batch_size, stop, &mode, result.flip_tta);
   result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (!counts) {
     result.status = Status::kCancelled;
@@ -118,6 +130,7 @@ PredictResult predict(const PredictOptions& o, const std::vector<Image>& images)
   PredictResult result;
   result.checkpoint = summary_of(checkpoint);
   result.device = device.str();
+  result.flip_tta = o.flip_tta.value_or(checkpoint.options.flip_tta);
   if (images.empty()) return result;
 
   std::vector<torch::Tensor> records;
@@ -134,8 +147,11 @@ PredictResult predict(const PredictOptions& o, const std::vector<Image>& images)
   const BatchTransform transform(checkpoint.options.image_size, device);
   const auto batch = torch::stack(records);
   for (int64_t start = 0; start < batch.size(0); start += kPredictBatch) {
-    auto chunk = batch.slice(0, start, std::min(start + kPredictBatch, batch.size(0))).to(device);
-    auto probabilities = torch::softmax(model->forward(transform(chunk)), 1).to(torch::kDouble).cpu().contiguous();
+    auto chunk = transform(batch.slice(0, start, std::min(start + kPredictBatch, batch.size(0))).to(device));
+    auto logits = model->forward(chunk);
+    // The mean, not the sum, of the two: the probabilities stay as sharp as one view's.
+    if (result.flip_tta) logits = (logits + model->forward(chunk.flip({3}))) / 2;
+    auto probabilities = torch::softmax(logits, 1).to(torch::kDouble).cpu().contiguous();
     for (int64_t i = 0; i < probabilities.size(0); ++i) {
       const double* row = probabilities.data_ptr<double>() + i * kNumClasses;
       result.probabilities.emplace_back(row, row + kNumClasses);

@@ -51,6 +51,8 @@ struct EvalResult {
   std::string libtorch_version;
   int threads = 0;
   double seconds = 0;
+  bool flip_tta = false;  // whether mirror images were scored too
+  std::string precision;  // the arithmetic it was scored in (never "auto")
   CheckpointSummary checkpoint;
 };
 
@@ -67,6 +69,7 @@ struct PredictResult {
   // One row of 10 class probabilities per image, in the order given.
   std::vector<std::vector<double>> probabilities;
   std::string device;
+  bool flip_tta = false;
   CheckpointSummary checkpoint;
 };
 

@@ -3,16 +3,16 @@
 #pragma once
 
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace libtorch_resnet::core {
 
 // Which network shape to build: the article's 224 px ImageNet-style stem, or a 32 px CIFAR stem.
 enum class Preset { kArticle, kCifar };
-
-inline const char* preset_name(Preset preset) { return preset == Preset::kArticle ? "article" : "cifar"; }
 
 // The arithmetic a run uses. kFp32 is PyTorch's default math, which the article's program gets too: float32
 // tensors, cuDNN free to run convolutions on TF32 tensor cores, matrix products in full float32. kTf32 lets matrix
@@ -21,91 +21,95 @@ inline const char* preset_name(Preset preset) { return preset == Preset::kArticl
 // kAuto is kBf16 on CUDA and kFp32 on the CPU (where bf16 is slow without native support); ComputeMode resolves it.
 enum class Precision { kFp32, kTf32, kBf16, kFp16, kAuto };
 
-inline const char* precision_name(Precision p) {
-  switch (p) {
-    case Precision::kAuto: return "auto";
-    case Precision::kTf32: return "tf32";
-    case Precision::kBf16: return "bf16";
-    case Precision::kFp16: return "fp16";
-    default: return "fp32";
-  }
-}
-
-inline std::optional<Precision> precision_from_name(std::string_view name) {
-  for (auto p : {Precision::kFp32, Precision::kTf32, Precision::kBf16, Precision::kFp16, Precision::kAuto})
-    if (name == precision_name(p)) return p;
-  return std::nullopt;
-}
-
 // How image batches and convolution weights are laid out in memory. kAuto picks what measured faster on the
 // device (BENCHMARKS.md): channels-last on CUDA (NHWC suits tensor cores), contiguous NCHW on the CPU.
 enum class MemoryFormat { kAuto, kContiguous, kChannelsLast };
-
-inline const char* memory_format_name(MemoryFormat f) {
-  switch (f) {
-    case MemoryFormat::kContiguous: return "contiguous";
-    case MemoryFormat::kChannelsLast: return "channels-last";
-    default: return "auto";
-  }
-}
-
-inline std::optional<MemoryFormat> memory_format_from_name(std::string_view name) {
-  for (auto f : {MemoryFormat::kAuto, MemoryFormat::kContiguous, MemoryFormat::kChannelsLast})
-    if (name == memory_format_name(f)) return f;
-  return std::nullopt;
-}
 
 // How the learning rate moves over a run (native/core/recipe.h has the formulas). Every one of them can start
 // with a linear warm-up.
 enum class Scheduler { kConstant, kCosine, kOneCycle };
 
-inline const char* scheduler_name(Scheduler s) {
-  switch (s) {
-    case Scheduler::kCosine: return "cosine";
-    case Scheduler::kOneCycle: return "onecycle";
-    default: return "constant";
-  }
-}
-
-inline std::optional<Scheduler> scheduler_from_name(std::string_view name) {
-  for (auto s : {Scheduler::kConstant, Scheduler::kCosine, Scheduler::kOneCycle})
-    if (name == scheduler_name(s)) return s;
-  return std::nullopt;
-}
-
 // Random changes to training images, drawn per image on the training device: a horizontal flip with
 // probability 1/2, and for kCropFlip first a 32x32 crop at a random offset of the image padded by 4 black pixels.
 enum class Augment { kNone, kFlip, kCropFlip };
 
-inline const char* augment_name(Augment a) {
-  switch (a) {
-    case Augment::kFlip: return "flip";
-    case Augment::kCropFlip: return "crop-flip";
-    default: return "none";
-  }
-}
-
-inline std::optional<Augment> augment_from_name(std::string_view name) {
-  for (auto a : {Augment::kNone, Augment::kFlip, Augment::kCropFlip})
-    if (name == augment_name(a)) return a;
-  return std::nullopt;
-}
-
 // Which c10d backend carries a distributed run's collectives. kAuto: NCCL on CUDA, Gloo on the CPU.
 enum class Backend { kAuto, kGloo, kNccl };
 
-inline const char* backend_name(Backend b) {
-  switch (b) {
-    case Backend::kGloo: return "gloo";
-    case Backend::kNccl: return "nccl";
-    default: return "auto";
-  }
+// Each enum's values with the names that the JS API, the command lines and checkpoints use for them, and what
+// the enum is called in messages. One table per enum: name_of, from_name and names_of read it.
+template <class E>
+struct EnumNames;
+
+template <>
+struct EnumNames<Preset> {
+  static constexpr const char* what = "preset";
+  static constexpr std::pair<Preset, const char*> table[] = {{Preset::kArticle, "article"}, {Preset::kCifar, "cifar"}};
+};
+
+template <>
+struct EnumNames<Precision> {
+  static constexpr const char* what = "precision";
+  static constexpr std::pair<Precision, const char*> table[] = {{Precision::kFp32, "fp32"},
+                                                                {Precision::kTf32, "tf32"},
+                                                                {Precision::kBf16, "bf16"},
+                                                                {Precision::kFp16, "fp16"},
+                                                                {Precision::kAuto, "auto"}};
+};
+
+template <>
+struct EnumNames<MemoryFormat> {
+  static constexpr const char* what = "memory format";
+  static constexpr std::pair<MemoryFormat, const char*> table[] = {{MemoryFormat::kAuto, "auto"},
+                                                                   {MemoryFormat::kContiguous, "contiguous"},
+                                                                   {MemoryFormat::kChannelsLast, "channels-last"}};
+};
+
+template <>
+struct EnumNames<Scheduler> {
+  static constexpr const char* what = "scheduler";
+  static constexpr std::pair<Scheduler, const char*> table[] = {
+      {Scheduler::kConstant, "constant"}, {Scheduler::kCosine, "cosine"}, {Scheduler::kOneCycle, "onecycle"}};
+};
+
+template <>
+struct EnumNames<Augment> {
+  static constexpr const char* what = "augment";
+  static constexpr std::pair<Augment, const char*> table[] = {
+      {Augment::kNone, "none"}, {Augment::kFlip, "flip"}, {Augment::kCropFlip, "crop-flip"}};
+};
+
+template <>
+struct EnumNames<Backend> {
+  static constexpr const char* what = "backend";
+  static constexpr std::pair<Backend, const char*> table[] = {
+      {Backend::kAuto, "auto"}, {Backend::kGloo, "gloo"}, {Backend::kNccl, "nccl"}};
+};
+
+template <class E>
+const char* name_of(E value) {
+  for (const auto& [v, name] : EnumNames<E>::table)
+    if (v == value) return name;
+  return EnumNames<E>::table[0].second;
 }
 
-inline std::optional<Backend> backend_from_name(std::string_view name) {
-  for (auto b : {Backend::kAuto, Backend::kGloo, Backend::kNccl})
-    if (name == backend_name(b)) return b;
+template <class E>
+std::optional<E> from_name(std::string_view name) {
+  for (const auto& [v, n] : EnumNames<E>::table)
+    if (name == n) return v;
   return std::nullopt;
+}
+
+// The names for a message: "'none', 'flip' or 'crop-flip'".
+template <class E>
+std::string names_of() {
+  std::string list;
+  const size_t n = std::size(EnumNames<E>::table);
+  for (size_t i = 0; i < n; ++i) {
+    if (i > 0) list += i + 1 == n ? " or " : ", ";
+    list += std::string("'") + EnumNames<E>::table[i].second + "'";
+  }
+  return list;
 }
 
 // Data-parallel training across processes, torchrun's way: every process runs the same job on its shard of
@@ -186,6 +190,8 @@ struct EvalOptions {
   int64_t batch_size = 64;
   std::string device = "auto";
   int threads = 0;
+  // Score each image by the summed logits of it and its mirror image; nullopt: as the checkpoint's run scored.
+  std::optional<bool> flip_tta;
 };
 
 // Classifying images with a checkpoint.
@@ -193,6 +199,8 @@ struct PredictOptions {
   std::string checkpoint;
   std::string device = "auto";
   int threads = 0;
+  // Probabilities from the mean logits of each image and its mirror image; nullopt: as the checkpoint's run scored.
+  std::optional<bool> flip_tta;
 };
 
 }  // namespace libtorch_resnet::core

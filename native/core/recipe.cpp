@@ -53,6 +53,18 @@ uint64_t batch_seed(uint64_t seed, int64_t epoch, int64_t step, int rank) {
   return x;
 }
 
+namespace {
+
+// A few host bytes onto `device`. On CUDA they go through page-locked memory so that the copy is queued behind
+// the running step: a copy from ordinary memory would first wait for the GPU to finish everything before it,
+// once per training step.
+torch::Tensor to_device(const torch::Tensor& host, const torch::Device& device) {
+  if (!device.is_cuda()) return host.to(device);
+  return host.pin_memory().to(device, /*non_blocking=*/true);
+}
+
+}  // namespace
+
 torch::Tensor augment_batch(const torch::Tensor& images, Augment augment, uint64_t seed) {
   if (augment == Augment::kNone) return images;
   auto gen = at::detail::createCPUGenerator(seed);
@@ -60,10 +72,10 @@ torch::Tensor augment_batch(const torch::Tensor& images, Augment augment, uint64
   const auto device = images.device();
   const auto on_device = torch::TensorOptions().dtype(torch::kInt64).device(device);
   // The random numbers are drawn on the host (a few bytes per image) so that any device gives the same ones.
-  auto flip = torch::randint(0, 2, {b}, gen, torch::kInt64).to(device).to(torch::kBool).view({b, 1, 1, 1});
+  auto flip = to_device(torch::randint(0, 2, {b}, gen, torch::kInt64), device).to(torch::kBool).view({b, 1, 1, 1});
   torch::Tensor x = images;
   if (augment == Augment::kCropFlip) {
-    auto draws = torch::randint(0, 2 * 4 + 1, {2, b}, gen, torch::kInt64).to(device);
+    auto draws = to_device(torch::randint(0, 2 * 4 + 1, {2, b}, gen, torch::kInt64), device);
     namespace F = torch::nn::functional;
     auto padded = F::pad(images, F::PadFuncOptions({4, 4, 4, 4}).mode(torch::kConstant).value(0));
     // One gather picks every image's window: rows r0..r0+31 and columns c0..c0+31 of its padded copy.

@@ -53,7 +53,7 @@ RuntimeInfo runtime_info() {
   info.cuda_devices = info.cuda_available ? compat::cuda_device_count() : 0;
   info.default_threads = default_threads();
   for (auto backend : {Backend::kGloo, Backend::kNccl})
-    if (backend_built(backend)) info.distributed_backends.push_back(backend_name(backend));
+    if (backend_built(backend)) info.distributed_backends.push_back(name_of(backend));
   // The CUDA hooks answer without CUDA headers; a CPU LibTorch's stub throws on the version queries, hence the
   // guards.
   const auto& cuda = at::detail::getCUDAHooks();

@@ -208,7 +208,7 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
     reducer.emplace(*comm, model->parameters());
     result.world_size = world;
     result.rank = rank;
-    result.backend = backend_name(comm->backend());
+    result.backend = name_of(comm->backend());
   }
   // BatchNorm's running statistics drift apart on each rank's data. DDP overwrites them with rank 0's before
   // every forward; as only evaluation and checkpoints read them, doing it before those gives the same numbers.
@@ -243,7 +243,7 @@ TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const St
   result.parameters = count_parameters(*model);
   result.device = device.str();
   result.channels_last = mode.channels_last();
-  result.precision = precision_name(mode.precision());
+  result.precision = name_of(mode.precision());
   result.libtorch_version = compat::libtorch_version();
 
   // Each rank's share of an epoch, DistributedSampler's: padded so that all take the same number of steps.

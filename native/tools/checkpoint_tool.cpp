@@ -47,7 +47,7 @@ int inspect(const std::string& path) {
       "{\"file\":\"%s\",\"writtenBy\":\"%s\",\"readBy\":\"%s\",\"preset\":\"%s\",\"epochsDone\":%lld,\"step\":%lld,"
       "\"weights\":[%.17g,%.17g],\"momentumBuffers\":%zu,\"momentum\":[%.17g,%.17g]}\n",
       path.c_str(), c.libtorch_version.c_str(), libtorch_resnet::compat::libtorch_version(),
-      preset_name(c.options.preset), static_cast<long long>(c.state.epochs_done), static_cast<long long>(c.state.step),
+      name_of(c.options.preset), static_cast<long long>(c.state.epochs_done), static_cast<long long>(c.state.step),
       w_abs, w_weighted, momentum.size(), m_abs, m_weighted);
   return 0;
 }

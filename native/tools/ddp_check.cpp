@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
     else if (flag == "--batch-size") batch = std::atoll(argv[i + 1]);
     else if (flag == "--threads") threads = std::atoi(argv[i + 1]);
     else if (flag == "--tolerance") tolerance = std::atof(argv[i + 1]);
-    else if (flag == "--memory-format" && memory_format_from_name(argv[i + 1])) format = *memory_format_from_name(argv[i + 1]);
+    else if (flag == "--memory-format" && from_name<MemoryFormat>(argv[i + 1])) format = *from_name<MemoryFormat>(argv[i + 1]);
     else {
       std::fprintf(stderr, "unknown flag: %s\n", argv[i]);
       return 2;

@@ -52,14 +52,14 @@ int main(int argc, char** argv) {
       o.decay_norm_and_bias = std::atoi(value) != 0;
     } else if (flag == "--nesterov") {
       o.nesterov = std::atoi(value) != 0;
-    } else if (flag == "--scheduler" && scheduler_from_name(value)) {
-      o.scheduler = *scheduler_from_name(value);
+    } else if (flag == "--scheduler" && from_name<Scheduler>(value)) {
+      o.scheduler = *from_name<Scheduler>(value);
     } else if (flag == "--warmup-epochs") {
       o.warmup_epochs = std::atof(value);
     } else if (flag == "--label-smoothing") {
       o.label_smoothing = std::atof(value);
-    } else if (flag == "--augment" && augment_from_name(value)) {
-      o.augment = *augment_from_name(value);
+    } else if (flag == "--augment" && from_name<Augment>(value)) {
+      o.augment = *from_name<Augment>(value);
     } else if (flag == "--flip-tta") {
       o.flip_tta = std::atoi(value) != 0;
     } else if (flag == "--image-size") {
@@ -75,16 +75,16 @@ int main(int argc, char** argv) {
       o.limit_test = std::atoll(value);
     } else if (flag == "--log-every") {
       o.log_every = std::atoll(value);
-    } else if (flag == "--precision" && precision_from_name(value)) {
-      o.precision = *precision_from_name(value);
-    } else if (flag == "--memory-format" && memory_format_from_name(value)) {
-      o.memory_format = *memory_format_from_name(value);
+    } else if (flag == "--precision" && from_name<Precision>(value)) {
+      o.precision = *from_name<Precision>(value);
+    } else if (flag == "--memory-format" && from_name<MemoryFormat>(value)) {
+      o.memory_format = *from_name<MemoryFormat>(value);
     } else if (flag == "--checkpoint-dir") {
       o.checkpoint_dir = value;
     } else if (flag == "--resume") {
       o.resume_from = value;
-    } else if (flag == "--backend" && backend_from_name(value)) {
-      o.distributed.backend = *backend_from_name(value);
+    } else if (flag == "--backend" && from_name<Backend>(value)) {
+      o.distributed.backend = *from_name<Backend>(value);
     } else if (flag == "--timeout") {
       o.distributed.timeout_seconds = std::atof(value);
     } else if (flag == "--check-replicas") {

@@ -102,6 +102,23 @@ describeCuda('on a CUDA GPU', () => {
     expect(resumed.precision).toBe('bf16');
   });
 
+  test("the cifar preset's own recipe on the GPU: it learns, and evaluate() repeats its test score", async () => {
+    // Crop-flip drawn on the host and copied through pinned memory, onecycle with warm-up, label smoothing, bf16
+    // by 'auto', flip TTA: every part of the recipe, at a batch the mini data allows.
+    const result = await train({
+      preset: 'cifar', epochs: 4, batchSize: 128, lr: 0.1, seed: 7, device: 'cuda', dataDir: mini, download: false,
+      runDir: path.join(work, 'recipe'),
+    });
+    expect(result).toMatchObject({ precision: 'bf16', memoryFormat: 'channels-last' });
+    const losses = result.epochs.map((e) => e.trainLoss);
+    expect(losses.every(Number.isFinite)).toBe(true);
+    expect(losses[3]!).toBeLessThan(losses[0]!);
+    const scored = await evaluate({ checkpoint: result.checkpoints!.last, dataDir: mini, download: false, batchSize: 128 });
+    expect(scored).toMatchObject({ flipTta: true, precision: 'bf16' });
+    // The same arithmetic, but cuDNN may pick other algorithms for another job: a prediction or two may flip.
+    expect(Math.abs(scored.testAccuracy - result.testAccuracy)).toBeLessThanOrEqual(2 / 200);
+  });
+
   test("the article's network at 224 px trains a few steps in bf16", async () => {
     const result = await train({
       preset: 'article', epochs: 1, batchSize: 32, limitTrain: 256, limitTest: 64, precision: 'bf16',

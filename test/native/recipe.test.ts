@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
 // The recipe options through the real addon, on the CPU with the real mini CIFAR-10 images: the augmentations
 // keep shapes and values and do only what they say, the schedulers follow their formulas step by step, the
-// optimizer's groups and Nesterov reach the checkpoint as PyTorch reads it, and a modern recipe learns.
+// optimizer's groups and Nesterov reach the checkpoint as PyTorch reads it, flip test-time augmentation scores
+// what it says in train(), evaluate() and predict(), and a modern recipe learns.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { train } from '../../lib/index';
+import { PNG } from 'pngjs';
+
+import { evaluate, predict, train } from '../../lib/index';
 import type { TrainEvent } from '../../lib/index';
 import { loadNative } from '../../lib/native';
 import { extractMini, tempDir } from '../fixtures/cifar';
@@ -262,4 +265,65 @@ test("the cifar preset's recipe learns: the loss falls well below its start on a
   // Measured here: 2.47 -> 1.71 (label smoothing 0.1 keeps it above about 0.5 even when every image is learnt).
   expect(last).toBeLessThan(first * 0.8);
   expect(last).toBeLessThan(Math.min(...result.epochs.slice(0, 3).map((e) => e.trainLoss)));
+});
+
+/** Test image i of the mini archive as a 32x32 PNG, mirrored left to right when `mirror`. */
+function testImagePng(i: number, mirror: boolean): Buffer {
+  const batch = fs.readFileSync(path.join(dataDir, 'cifar-10-batches-bin', 'test_batch.bin'));
+  const pixels = batch.subarray(i * (PIXELS + 1) + 1, (i + 1) * (PIXELS + 1));
+  const png = new PNG({ width: SIDE, height: SIDE });
+  for (let y = 0; y < SIDE; y++) {
+    for (let x = 0; x < SIDE; x++) {
+      const from = mirror ? SIDE - 1 - x : x;
+      for (let c = 0; c < 3; c++) png.data[(y * SIDE + x) * 4 + c] = pixels[(c * SIDE + y) * SIDE + from]!;
+      png.data[(y * SIDE + x) * 4 + 3] = 255;
+    }
+  }
+  return PNG.sync.write(png);
+}
+
+test('flip TTA: evaluate() scores as the run did unless told otherwise, and predict() averages the two views', async () => {
+  // flipTta changes scoring only, so these two runs end with the same weights.
+  // 32 steps, so that BatchNorm's running statistics (what eval mode uses) are mostly learnt, not their start.
+  const base = TINY({ epochs: 2, lr: 0.02, limitTrain: 256, limitTest: 200 });
+  const withTta = await train({ ...base, flipTta: true, runDir: path.join(work, 'tta-on') });
+  const without = await train({ ...base, flipTta: false, runDir: path.join(work, 'tta-off') });
+  expect(fs.readFileSync(withTta.checkpoints!.weights).equals(fs.readFileSync(without.checkpoints!.weights))).toBe(true);
+  // The two scorings disagree on this network, so the checks below can tell them apart.
+  expect(withTta.confusionMatrix).not.toEqual(without.confusionMatrix);
+
+  const score = (checkpoint: string, flipTta?: boolean) =>
+    evaluate({ checkpoint, dataDir, download: false, limitTest: 200, batchSize: 16, threads: 2, flipTta });
+  const asTrained = await score(withTta.checkpoints!.last);
+  expect(asTrained).toMatchObject({ flipTta: true, precision: 'fp32', testAccuracy: withTta.testAccuracy });
+  expect(asTrained.confusionMatrix).toEqual(withTta.confusionMatrix);
+  const plain = await score(withTta.checkpoints!.last, false);
+  expect(plain.flipTta).toBe(false);
+  expect(plain.confusionMatrix).toEqual(without.confusionMatrix);
+  expect((await score(without.checkpoints!.last)).confusionMatrix).toEqual(without.confusionMatrix);
+  expect((await score(without.checkpoints!.last, true)).confusionMatrix).toEqual(withTta.confusionMatrix);
+
+  // predict(): softmax of the mean logits of an image and its mirror image. Each view's log-probabilities are its
+  // logits less a constant, so that is the normalised geometric mean of the two views' probabilities.
+  const images = [0, 1, 2].flatMap((i) => [testImagePng(i, false), testImagePng(i, true)]);
+  const views = await predict({ checkpoint: without.checkpoints!.last, images, threads: 2 });
+  const averaged = await predict({ checkpoint: withTta.checkpoints!.last, images: images.filter((_, k) => k % 2 === 0), threads: 2 });
+  const forced = await predict({ checkpoint: without.checkpoints!.last, images: [images[0]!], threads: 2, flipTta: true });
+  // (Batches of 1 and 3 images may take different convolution algorithms: equal to float32 rounding.)
+  forced[0]!.probabilities.forEach((q, c) => expect(q).toBeCloseTo(averaged[0]!.probabilities[c]!, 6));
+  averaged.forEach((p, i) => {
+    const [a, b] = [views[2 * i]!.probabilities, views[2 * i + 1]!.probabilities];
+    const geometric = a.map((pa, c) => Math.sqrt(pa * b[c]!));
+    const sum = geometric.reduce((x, y) => x + y);
+    p.probabilities.forEach((q, c) => expect(q).toBeCloseTo(geometric[c]! / sum, 5));
+    // And it is neither view alone.
+    expect(p.probabilities).not.toEqual(a);
+  });
+});
+
+test("evaluate() on the CPU scores a bf16 run's checkpoint in float32", async () => {
+  const run = await train({ ...TINY({ epochs: 1, limitTrain: 32, limitTest: 16 }), precision: 'bf16', runDir: path.join(work, 'bf16') });
+  expect(run.precision).toBe('bf16');
+  const scored = await evaluate({ checkpoint: run.checkpoints!.last, dataDir, download: false, limitTest: 16, threads: 2 });
+  expect(scored).toMatchObject({ precision: 'fp32', testSize: 16 });
 });

@@ -349,6 +349,22 @@ describe('eval and predict', () => {
     expect(h.stdout.text).toMatch(/^ {2}truck( +0){9} +1$/m);
   });
 
+  test("--flip-tta and --no-flip-tta reach eval and predict; without either the checkpoint's setting holds", async () => {
+    const image = path.join(workDir, 'tta.png');
+    fs.writeFileSync(image, PNG.sync.write(new PNG({ width: 2, height: 2 })));
+    const cases: [string[], boolean | null][] = [[[], null], [['--flip-tta'], true], [['--no-flip-tta'], false]];
+    for (const [flags, expected] of cases) {
+      const h = harness();
+      expect(await run(['eval', '--checkpoint', 'best.pt', '--data-dir', dataDir, ...flags], h.io)).toBe(0);
+      expect(h.binding.evaluations[0]!.flipTta).toBe(expected);
+      // The fake checkpoint was trained without it: null scores plainly.
+      expect(h.stdout.text.includes('20 images with their mirror images')).toBe(expected === true);
+      const p = harness();
+      expect(await run(['predict', '--checkpoint', 'best.pt', image, ...flags], p.io)).toBe(0);
+      expect(p.binding.predictions[0]!.options.flipTta).toBe(expected);
+    }
+  });
+
   test('eval without --checkpoint, or with a bad value: exit 2 naming the flag', async () => {
     const h = harness();
     expect(await run(['eval', '--data-dir', dataDir], h.io)).toBe(2);

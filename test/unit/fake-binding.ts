@@ -244,6 +244,9 @@ export class FakeBinding implements NativeBinding {
           libtorchVersion: '1.13.1',
           threads: 4,
           seconds: 0.5,
+          // The fake checkpoint was trained without flip TTA.
+          flipTta: options.flipTta ?? false,
+          precision: 'fp32',
           checkpoint: summary,
         });
       });
@@ -260,7 +263,12 @@ export class FakeBinding implements NativeBinding {
     this.predictions.push({ options, images });
     const row = this.script.probabilities ?? [0.05, 0.05, 0.1, 0.5, 0.05, 0.1, 0.05, 0.04, 0.03, 0.03];
     setImmediate(() =>
-      onDone(null, { probabilities: images.map(() => [...row]), device: 'cpu', checkpoint: checkpointInfo(1) }),
+      onDone(null, {
+        probabilities: images.map(() => [...row]),
+        device: 'cpu',
+        flipTta: options.flipTta ?? false,
+        checkpoint: checkpointInfo(1),
+      }),
     );
     return { cancel: () => undefined };
   }

@@ -2,7 +2,7 @@
 // Checking the options of a resume, evaluate() and predict(): the same messages and codes as train()'s.
 import path from 'node:path';
 
-import { RESUME_FIXED, mergeResume, resolveConfig, resolveEvalConfig, resolvePredictConfig } from '../../lib/config';
+import { RESUME_FIXED, RESUME_SWITCHABLE, mergeResume, resolveConfig, resolveEvalConfig, resolvePredictConfig } from '../../lib/config';
 import { checkpointInfo } from './fake-binding';
 
 const CHECKPOINT = '/runs/a/checkpoints/last.pt';
@@ -44,6 +44,23 @@ describe('mergeResume', () => {
     expect(mergeResume(resolveConfig({ resume: CHECKPOINT, epochs: saved.epochs }), scheduled).epochs).toBe(saved.epochs);
     const config = mergeResume(resolveConfig({ resume: CHECKPOINT, flipTta: true }), { ...saved, nesterov: true, augment: 'flip' });
     expect(config).toMatchObject({ flipTta: true, nesterov: true, augment: 'flip' });
+  });
+
+  test.each(RESUME_SWITCHABLE.map((name) => [name]))('%s: the checkpoint\'s unless given, then the given one', (name) => {
+    const other: Record<string, unknown> = {
+      epochs: 5,
+      dataDir: '/other/data',
+      limitTest: 40,
+      logEvery: 3,
+      precision: 'bf16',
+      memoryFormat: 'channels-last',
+      flipTta: !saved.flipTta,
+    };
+    const fromCheckpoint = mergeResume(resolveConfig({ resume: CHECKPOINT }), { ...saved, limitTest: 30 });
+    const expected = name === 'limitTest' ? 30 : saved[name];
+    expect(fromCheckpoint[name]).toEqual(expected);
+    expect(other[name]).not.toEqual(expected);
+    expect(mergeResume(resolveConfig({ resume: CHECKPOINT, [name]: other[name] }), saved)[name]).toEqual(other[name]);
   });
 
   test('a checkpoint outside a run folder gives no run folder unless one is named', () => {
@@ -113,6 +130,22 @@ describe('resolveEvalConfig', () => {
   ])('%j is refused', (input, errorClass, message) => {
     expect(() => resolveEvalConfig(input)).toThrow(errorClass);
     expect(() => resolveEvalConfig(input)).toThrow(message);
+  });
+});
+
+describe('flipTta of evaluate() and predict()', () => {
+  test("left out it is undefined (the checkpoint's); a boolean is kept; anything else is refused", () => {
+    const predict = { checkpoint: 'a.pt', images: ['a.png'] };
+    expect(resolveEvalConfig({ checkpoint: 'a.pt' }).flipTta).toBeUndefined();
+    expect(resolvePredictConfig(predict).flipTta).toBeUndefined();
+    for (const value of [true, false]) {
+      expect(resolveEvalConfig({ checkpoint: 'a.pt', flipTta: value }).flipTta).toBe(value);
+      expect(resolvePredictConfig({ ...predict, flipTta: value }).flipTta).toBe(value);
+    }
+    expect(() => resolveEvalConfig({ checkpoint: 'a.pt', flipTta: 'yes' })).toThrow(
+      /^Expected boolean for flipTta but received 'yes'/,
+    );
+    expect(() => resolvePredictConfig({ ...predict, flipTta: 1 })).toThrow(TypeError);
   });
 });
 

@@ -338,8 +338,11 @@ describe('evaluate and predict on a fake binding', () => {
       batchSize: 64,
       device: 'auto',
       threads: 1,
+      // null: the core scores as the checkpoint's run did.
+      flipTta: null,
     });
     expect(result.classes).toEqual(CIFAR10_CLASSES);
+    expect(result).toMatchObject({ flipTta: false, precision: 'fp32' });
     expect(result.checkpoint).toEqual({
       path: path.resolve('best.pt'),
       preset: 'cifar',
