@@ -56,6 +56,7 @@ std::optional<torch::Tensor> confusion_counts(ResNet34& model, const Cifar10Data
     auto labels = data.labels().slice(0, start, end);
     auto images = transform(data.images().slice(0, start, end));
     auto logits = model->forward(images);
+    // flip keeps the batch's memory format, so a channels-last batch stays on the channels-last convolutions.
     if (flip_tta) logits = logits + model->forward(images.flip({3}));
     auto predicted = logits.argmax(1);
     counts += torch::bincount(labels * kNumClasses + predicted, {}, kNumClasses * kNumClasses);
