@@ -7,6 +7,9 @@
     {
       "target_name": "torch_resnet",
       "sources": [
+        "native/core/cuda/cuda_graph.cpp",
+        "native/core/cuda/fused_sgd.cpp",
+        "native/core/train_step.cpp",
         "native/core/cifar10_dataset.cpp",
         "native/core/resnet34.cpp",
         "native/core/trainer.cpp",

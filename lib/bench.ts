@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 // The benchmark: our training steps and the article's PyTorch program (the yardstick) timed on the same machine
-// at the same settings, alternating, so that drift in the machine's speed hits both alike.
+// at the same settings, alternating, so that drift in the machine's speed hits both alike; and, when asked, the
+// plain-PyTorch peer (pytorch_peer.py), eager and compiled, once.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { promisify } from 'node:util';
 
-import type { ResolvedBenchConfig } from './config';
+import { nativeCudaGraph } from './config';
+import type { CudaGraph, ResolvedBenchConfig } from './config';
 import { prepareDataset } from './dataset';
 import { captureCallerStack } from './errors';
 import type { NativeBenchResult, NativeBinding } from './native';
@@ -18,6 +20,19 @@ const execFileAsync = promisify(execFile);
 export interface BenchRound {
   readonly ours: number;
   readonly yardstick: number | null;
+}
+
+/**
+ * The plain-PyTorch peer's images/s at our settings: eager (`--compile none`) and compiled (`--compile <mode>`).
+ * A run that was skipped or failed is null (the report's peerSkipped or peerCompiledSkipped says why).
+ */
+export interface BenchPeer {
+  readonly eager: number | null;
+  readonly compiled: number | null;
+  /** The torch.compile mode of the compiled run ('none': no compiled run was asked for). */
+  readonly mode: string;
+  /** The peer's torch.__version__; '' when it did not run. */
+  readonly torch: string;
 }
 
 /**
@@ -64,6 +79,19 @@ export interface BenchReport {
   readonly mfu: number | null;
   /** Why the yardstick did not run, when it did not. */
   readonly yardstickSkipped?: string;
+  /** The cudaGraph option the benchmark ran with, and whether our timed steps really replayed a CUDA graph. */
+  readonly cudaGraphOption: CudaGraph;
+  readonly cudaGraph: boolean;
+  /** Host wall time spent issuing one of our steps, in ms (median over the rounds). */
+  readonly hostMsPerStep: number;
+  /** GPU time of one of our steps from CUDA events, in ms; null where not measured (the CPU). */
+  readonly gpuMsPerStep: number | null;
+  /** The plain-PyTorch peer; null when it was not asked for (--peer). */
+  readonly peer: BenchPeer | null;
+  /** Why the peer did not run at all, when it was asked for and did not. */
+  readonly peerSkipped?: string;
+  /** Why the peer's compiled run did not run (or failed) though its eager run did. */
+  readonly peerCompiledSkipped?: string;
 }
 
 export function median(values: readonly number[]): number {
@@ -89,6 +117,7 @@ function runOurs(
     precision: config.precision,
     memoryFormat: config.memoryFormat,
     dataDir,
+    cudaGraph: nativeCudaGraph(config.cudaGraph),
   };
   return runJob<NativeBenchResult>(
     (onEvent, onDone) => binding.startBenchmark(options, onEvent, onDone),
@@ -118,6 +147,100 @@ async function runYardstick(config: ResolvedBenchConfig, dataDir: string, device
   const { stdout } = await execFileAsync(config.python, args, { maxBuffer: 16 * 1024 * 1024 });
   const last = stdout.trim().split('\n').at(-1) ?? '';
   return JSON.parse(last) as YardstickOutput;
+}
+
+interface PeerOutput {
+  torch: string;
+  images_per_second: number;
+}
+
+/** The last non-empty line of a text, trimmed; '' when there is none. */
+function lastLine(text: unknown): string {
+  return typeof text === 'string' ? (text.trim().split('\n').map((l) => l.trim()).filter(Boolean).at(-1) ?? '') : '';
+}
+
+/** One run of the peer; resolves with its JSON line, or with the reason it gave none. */
+async function runPeerOnce(
+  config: ResolvedBenchConfig,
+  dataDir: string,
+  device: string,
+  threads: number,
+  compile: string,
+): Promise<{ out: PeerOutput } | { failed: string }> {
+  const args = [
+    config.peer as string,
+    '--data', dataDir,
+    '--preset', config.preset,
+    '--image-size', String(config.imageSize),
+    '--batch-size', String(config.batchSize),
+    '--precision', config.precision,
+    '--compile', compile,
+    '--bench-steps', String(config.steps),
+    '--warmup', String(config.warmup),
+    '--device', device,
+    '--threads', String(threads),
+  ];
+  let stdout: string;
+  try {
+    ({ stdout } = await execFileAsync(config.python, args, {
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: config.peerTimeout * 1000,
+    }));
+  } catch (error) {
+    const e = error as Error & { stderr?: unknown; killed?: boolean; signal?: string | null };
+    if (e.killed && config.peerTimeout > 0) return { failed: `stopped after ${config.peerTimeout} s (--peer-timeout)` };
+    const line = lastLine(e.stderr) || lastLine(e.message);
+    return { failed: line || 'failed without a message' };
+  }
+  try {
+    const out = JSON.parse(lastLine(stdout)) as Partial<PeerOutput>;
+    if (typeof out.images_per_second !== 'number') throw new Error('no images_per_second');
+    return { out: { torch: String(out.torch ?? ''), images_per_second: out.images_per_second } };
+  } catch {
+    return { failed: `printed no JSON result line (last line: ${JSON.stringify(lastLine(stdout).slice(0, 200))})` };
+  }
+}
+
+/** Why the peer cannot run here, or undefined when it can. */
+async function peerProblem(config: ResolvedBenchConfig): Promise<string | undefined> {
+  if (config.peer === false) return 'not asked for (--peer)';
+  if (config.precision !== 'fp32' && config.precision !== 'bf16') {
+    return `the peer runs fp32 or bf16 only, not ${config.precision}`;
+  }
+  if (!fs.existsSync(config.peer)) return `${config.peer} not found (set --peer PATH or LIBTORCH_RESNET_PEER)`;
+  try {
+    await execFileAsync(config.python, ['-c', 'import numpy, torch, torchvision, PIL']);
+  } catch {
+    return `${config.python} cannot import numpy, torch, torchvision and PIL (the peer imports article_resnet34.py)`;
+  }
+  return undefined;
+}
+
+/**
+ * Times the peer once at ours' settings (the device and threads ours used): eager, then compiled with
+ * `config.peerCompile` (not on the CPU, where torch.compile is not what is being measured). A failure is recorded,
+ * never thrown: our numbers stand without it.
+ */
+async function runPeer(
+  config: ResolvedBenchConfig,
+  dataDir: string,
+  device: string,
+  threads: number,
+): Promise<Pick<BenchReport, 'peer' | 'peerSkipped' | 'peerCompiledSkipped'>> {
+  if (config.peer === false) return { peer: null };
+  const mode = config.peerCompile;
+  const skipped = await peerProblem(config);
+  if (skipped !== undefined) return { peer: { eager: null, compiled: null, mode, torch: '' }, peerSkipped: skipped };
+  const eager = await runPeerOnce(config, dataDir, device, threads, 'none');
+  if ('failed' in eager) {
+    return { peer: { eager: null, compiled: null, mode, torch: '' }, peerSkipped: `eager run failed: ${eager.failed}` };
+  }
+  const peer = { eager: eager.out.images_per_second, compiled: null, mode, torch: eager.out.torch };
+  if (mode === 'none') return { peer, peerCompiledSkipped: 'turned off (--peer-compile none)' };
+  if (!device.startsWith('cuda')) return { peer, peerCompiledSkipped: 'not run on the CPU: only the eager peer is timed there' };
+  const compiled = await runPeerOnce(config, dataDir, device, threads, mode);
+  if ('failed' in compiled) return { peer, peerCompiledSkipped: `compiled run failed: ${compiled.failed}` };
+  return { peer: { ...peer, compiled: compiled.out.images_per_second } };
 }
 
 /**
@@ -203,6 +326,9 @@ export async function runBenchmark(
   const peakSource =
     config.peakTflops !== undefined ? 'given (--peak-tflops)' : tablePeak !== undefined ? `datasheet, ${gpu}` : null;
   const yardstick = skipped === undefined ? median(rounds.map((r) => r.yardstick!)) : null;
+  // Once, not per round: a compile takes minutes.
+  const peer = await runPeer(config, dataDir, first.device, first.threads);
+  const gpuSeconds = results.map((r) => r.gpuSecondsPerStep).filter((s) => s > 0);
   return {
     date: new Date().toISOString().slice(0, 10),
     machine: `${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
@@ -230,6 +356,11 @@ export async function runBenchmark(
     peakSource,
     mfu: peakTflops === null ? null : tflops / peakTflops,
     ...(skipped !== undefined ? { yardstickSkipped: skipped } : {}),
+    cudaGraphOption: config.cudaGraph,
+    cudaGraph: first.cudaGraph,
+    hostMsPerStep: 1000 * median(results.map((r) => r.hostSecondsPerStep)),
+    gpuMsPerStep: gpuSeconds.length > 0 ? 1000 * median(gpuSeconds) : null,
+    ...peer,
   };
 }
 
@@ -240,6 +371,10 @@ export function reproduceCommand(report: BenchReport): string {
     `npm run bench -- --device ${device} --preset ${report.preset} --batch-size ${report.batchSize} ` +
     `--precision ${report.precision} --memory-format ${report.channelsLast ? 'channels-last' : 'contiguous'} ` +
     `--steps ${report.steps} --rounds ${report.rounds.length} --threads ${report.threads}` +
-    (report.yardstickWorkers > 0 ? ` --yardstick-workers ${report.yardstickWorkers}` : '')
+    (report.yardstickWorkers > 0 ? ` --yardstick-workers ${report.yardstickWorkers}` : '') +
+    (report.cudaGraphOption === true ? ' --cuda-graph' : report.cudaGraphOption === false ? ' --no-cuda-graph' : '') +
+    (report.peer === null
+      ? ''
+      : ` --peer${report.peer.mode !== 'max-autotune' ? ` --peer-compile ${report.peer.mode}` : ''}`)
   );
 }

@@ -129,7 +129,14 @@ function flagOptions(spec: OptionSpec): Option[] {
     return names.map((flag) =>
       !flag.startsWith('--no-')
         ? new Option(flag, `${spec.description} (default: ${spec.defaultText})`)
-        : new Option(flag, names.length > 1 ? `The opposite of ${names[0]}` : `Don't ${lower}`),
+        : new Option(
+            flag,
+            names.length === 1
+              ? `Don't ${lower}`
+              : typeof spec.default === 'string'
+                ? `The opposite of ${names[0]} (${spec.name}: false; neither flag: ${spec.defaultText})`
+                : `The opposite of ${names[0]}`,
+          ),
     );
   }
   const placeholder =
@@ -391,7 +398,8 @@ async function benchCommand(opts: Record<string, unknown>, command: Command, io:
   const json = opts.json === true;
   const input: Record<string, unknown> = {};
   for (const name of ['preset', 'imageSize', 'batchSize', 'steps', 'warmup', 'rounds', 'device', 'threads', 'dataDir',
-    'precision', 'memoryFormat', 'yardstickWorkers', 'peakTflops', 'yardstick', 'python']) {
+    'precision', 'memoryFormat', 'yardstickWorkers', 'peakTflops', 'yardstick', 'python', 'cudaGraph', 'peer', 'peerCompile',
+    'peerTimeout']) {
     if (command.getOptionValueSource(name) === 'cli') input[name] = opts[name];
   }
   let config: ResolvedBenchConfig;
@@ -406,7 +414,7 @@ async function benchCommand(opts: Record<string, unknown>, command: Command, io:
     log(
       `timing ${config.rounds} x ${config.steps} training steps (after ${config.warmup} warm-up steps), ` +
         `preset ${config.preset} at ${config.imageSize} px, batch ${config.batchSize}, ${config.precision}, ` +
-        `memory format ${config.memoryFormat}`,
+        `memory format ${config.memoryFormat}, cudaGraph ${config.cudaGraph === 'auto' ? "'auto'" : config.cudaGraph}`,
     );
     const report = await runBenchmark(getBinding(io.binding), config, (round, i) => {
       const yardstick = round.yardstick === null ? '' : `, yardstick ${round.yardstick.toFixed(2)} img/s`;
@@ -421,6 +429,23 @@ async function benchCommand(opts: Record<string, unknown>, command: Command, io:
             `ratio ${report.ratio!.toFixed(2)}x`) +
         ` on ${report.device}, ${report.threads} threads, LibTorch ${report.libtorchVersion}`,
     );
+    log(
+      `step: ${(report.gpuMsPerStep ?? (1000 * report.batchSize) / report.ours).toFixed(1)} ms` +
+        `${report.gpuMsPerStep === null ? '' : ' on the GPU'}, host issues it in ${report.hostMsPerStep.toFixed(1)} ms ` +
+        `(${report.cudaGraph ? 'captured in a CUDA graph' : 'eager'})`,
+    );
+    if (report.peer !== null) {
+      if (report.peerSkipped) log(`peer not run: ${report.peerSkipped}`);
+      else {
+        const versus = (name: string, rate: number | null) =>
+          rate === null ? '' : `, peer ${name} ${rate.toFixed(2)} img/s (ours ${(report.ours / rate).toFixed(2)}x)`;
+        log(
+          `ours ${report.ours.toFixed(2)} img/s${versus('eager', report.peer.eager)}` +
+            `${versus(`compiled (${report.peer.mode})`, report.peer.compiled)}, peer on torch ${report.peer.torch}`,
+        );
+        if (report.peerCompiledSkipped) log(`peer compiled run: ${report.peerCompiledSkipped}`);
+      }
+    }
     log(
       `data path alone: ${report.dataBatchesPerSecond.toFixed(1)} batches/s, ` +
         `${(100 * report.dataFraction).toFixed(2)}% of a training step`,
@@ -619,7 +644,12 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
     .addOption(numberOption('--peak-tflops <n>', "The device's peak TFLOP/s for the MFU (default: from a table of known GPUs)"))
     .option('--yardstick <file>', 'The article program (default: $LIBTORCH_RESNET_YARDSTICK, else ../shared/anchors/article_resnet34.py)')
     .option('--no-yardstick', 'Time ours only')
-    .option('--python <python>', 'Python with torch for the yardstick (default: $LIBTORCH_RESNET_PYTHON, else /usr/bin/python3)')
+    .option('--python <python>', 'Python with torch for the yardstick and the peer (default: $LIBTORCH_RESNET_PYTHON, else /usr/bin/python3)')
+    .option('--cuda-graph', "Capture our training step in a CUDA graph (on the CPU: the same static-buffer step, uncaptured; neither flag: 'auto', captured on CUDA)")
+    .option('--no-cuda-graph', 'Time our eager training step')
+    .option('--peer [file]', 'Also time the plain-PyTorch peer, eager and compiled, once (default file: $LIBTORCH_RESNET_PEER, else ../shared/anchors/pytorch_peer.py)')
+    .option('--peer-compile <mode>', "The peer's torch.compile mode: 'none' (no compiled run), 'default', 'reduce-overhead' or 'max-autotune' (default: 'max-autotune')")
+    .addOption(numberOption('--peer-timeout <s>', 'Seconds each peer run may take before it is stopped and recorded as skipped (default: 0, no limit)'))
     .option('--json', 'Print the report as one JSON object, the last line on stdout (progress goes to stderr).')
     .action(async (opts: Record<string, unknown>, command: Command) => {
       setExitCode(await benchCommand(opts, command, io));

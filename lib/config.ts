@@ -9,7 +9,7 @@ import { inspect } from 'node:util';
 import { MD5_ENV, OFFICIAL_MD5, OFFICIAL_URL, URL_ENV } from './download';
 import type { DownloadSource } from './download';
 
-import type { NativeCheckpointOptions, NativeTrainOptions } from './native';
+import type { NativeCheckpointOptions, NativeCudaGraph, NativeTrainOptions } from './native';
 import type { TrainEvent } from './progress';
 
 /** The network shape: the article's 224 px ImageNet-style ResNet-34, or the same blocks with a 32 px CIFAR stem. */
@@ -38,6 +38,13 @@ export type Scheduler = 'constant' | 'cosine' | 'onecycle';
  * takes a 32x32 crop at a random offset of the image padded by 4 black pixels. 'none' trains on them as they are.
  */
 export type Augment = 'none' | 'flip' | 'crop-flip';
+
+/**
+ * How the training step runs: 'auto' captures it in one CUDA graph for single-process CUDA training and runs it
+ * eagerly otherwise; true captures on CUDA (a distributed run is refused: it stays eager), and on the CPU runs the
+ * same static-buffer step without capture (how CI tests its logic; not faster); false is always the eager step.
+ */
+export type CudaGraph = 'auto' | boolean;
 
 /** Where training runs: `auto` takes the first CUDA device when LibTorch sees one, else the CPU. */
 /** The c10d backend of a distributed run: 'auto' is NCCL on CUDA and Gloo on the CPU. */
@@ -132,6 +139,11 @@ export interface TrainConfig {
   precision?: Precision | undefined;
   /** Layout of batches and weights: 'auto', 'contiguous' or 'channels-last' ('auto'). */
   memoryFormat?: MemoryFormat | undefined;
+  /**
+   * Capture the training step in one CUDA graph: 'auto', true or false ('auto': for single-process CUDA training).
+   * A per-run choice: checkpoints do not record it, and a resumed run may change it.
+   */
+  cudaGraph?: CudaGraph | undefined;
   /** Where CIFAR-10 is, or will be cached ($LIBTORCH_RESNET_DATA, else ~/.cache/libtorch-resnet). */
   dataDir?: string | undefined;
   /**
@@ -183,6 +195,7 @@ export interface ResolvedConfig extends Recipe {
   readonly device: Device;
   readonly threads: number;
   readonly memoryFormat: MemoryFormat;
+  readonly cudaGraph: CudaGraph;
   /** Absolute. */
   readonly dataDir: string;
   /** false, or where the archive comes from: an http(s) URL, a file: URL or an absolute path, and its md5. */
@@ -366,6 +379,7 @@ const DEFAULTS = {
   threads: 0,
   precision: 'fp32' as Precision,
   memoryFormat: 'auto' as MemoryFormat,
+  cudaGraph: 'auto' as CudaGraph,
   download: true,
   logEvery: 10,
 } as const;
@@ -536,6 +550,20 @@ const SPECS = {
     description: "Layout of batches and convolution weights; 'auto' is channels-last on CUDA, contiguous on the CPU.",
     cli: true,
     values: MEMORY_FORMATS,
+  },
+  // A boolean with a third state: neither flag given is 'auto', so the CLI has --cuda-graph and --no-cuda-graph.
+  cudaGraph: {
+    name: 'cudaGraph',
+    type: 'boolean',
+    default: 'auto',
+    defaultText: "'auto'",
+    range: "'auto' | true | false",
+    expected: "'auto', true or false",
+    description:
+      "Capture the training step in one CUDA graph: 'auto' does for single-process CUDA training and runs it " +
+      'eagerly otherwise; true captures on CUDA (distributed runs stay eager: refused) and on the CPU runs the same ' +
+      'static-buffer step uncaptured (for tests; not faster); false is always the eager step. Not kept in checkpoints.',
+    cli: true,
   },
   dataDir: {
     name: 'dataDir',
@@ -783,6 +811,24 @@ function readEnum<T extends string>(value: unknown, spec: OptionSpec): T {
     throw invalidParameter(TypeError, 'ERR_INVALID_ARG_VALUE', spec.name, spec.expected, value);
   }
   return value as T;
+}
+
+// 'auto' or a boolean: another string is a wrong value, anything else a wrong type.
+function readCudaGraph(value: unknown): CudaGraph {
+  const spec = SPECS.cudaGraph;
+  if (value === 'auto' || typeof value === 'boolean') return value;
+  const code = typeof value === 'string' ? 'ERR_INVALID_ARG_VALUE' : 'ERR_INVALID_ARG_TYPE';
+  throw invalidParameter(TypeError, code, spec.name, spec.expected, value);
+}
+
+/**
+ * The cudaGraph option as the addon reads it: 'auto', 'on' (true) or 'off' (false).
+ *
+ * @example
+ * nativeCudaGraph(false); // 'off'
+ */
+export function nativeCudaGraph(value: CudaGraph): NativeCudaGraph {
+  return value === 'auto' ? 'auto' : value ? 'on' : 'off';
 }
 
 function readDevice(value: unknown): Device {
@@ -1103,6 +1149,7 @@ export function resolveConfig(input: unknown, env: NodeJS.ProcessEnv = process.e
     memoryFormat: has('memoryFormat')
       ? readEnum<MemoryFormat>(value('memoryFormat'), SPECS.memoryFormat)
       : DEFAULTS.memoryFormat,
+    cudaGraph: has('cudaGraph') ? readCudaGraph(value('cudaGraph')) : DEFAULTS.cudaGraph,
     dataDir: has('dataDir') ? readDataDir(value('dataDir')) : defaultDataDir(),
     download: resolveDownload(has('download') ? value('download') : DEFAULTS.download),
     limitTrain: has('limitTrain') ? readInteger(value('limitTrain'), SPECS.limitTrain) : undefined,
@@ -1134,6 +1181,16 @@ export function resolveConfig(input: unknown, env: NodeJS.ProcessEnv = process.e
       'number greater than 0 with nesterov',
       config.momentum,
       'Nesterov momentum needs momentum; set momentum or nesterov: false',
+    );
+  }
+  if (config.cudaGraph === true && config.distributed !== undefined) {
+    throw invalidParameter(
+      RangeError,
+      'ERR_INVALID_ARG_VALUE',
+      'cudaGraph',
+      "'auto' or false in a distributed run",
+      config.cudaGraph,
+      "distributed runs stay eager (only single-process training captures its step); use 'auto' or false",
     );
   }
   const sizes = IMAGE_SIZE_RANGE[preset];
@@ -1193,6 +1250,7 @@ export function toNativeOptions(config: ResolvedConfig, dataDir: string): Native
       config.runDir === undefined || (config.distributed?.rank ?? 0) !== 0 ? '' : path.join(config.runDir, 'checkpoints'),
     resumeFrom: config.resume ?? '',
     distributed: config.distributed ?? null,
+    cudaGraph: nativeCudaGraph(config.cudaGraph),
   };
 }
 
@@ -1230,7 +1288,8 @@ export const RESUME_SWITCHABLE = Object.freeze([
   'flipTta',
 ] as const satisfies readonly OptionName[]);
 
-// Recorded in a checkpoint but never taken from it: each run says where and how wide it runs.
+// Recorded in a checkpoint but never taken from it: each run says where and how wide it runs. (cudaGraph is
+// per-run too, but a checkpoint does not record it at all: NativeCheckpointOptions leaves it out.)
 type PerRunOption = 'device' | 'threads' | 'worldSize';
 // Compiles only while every option a checkpoint records is in one of the three groups: a new option must say
 // how a resume treats it.
@@ -1463,9 +1522,31 @@ export interface BenchConfig {
   peakTflops?: number | undefined;
   /** The article program to time against; false: time ours only. */
   yardstick?: string | false | undefined;
-  /** The Python that runs it ($LIBTORCH_RESNET_PYTHON, else /usr/bin/python3 where present, else python3). */
+  /** The Python that runs it and the peer ($LIBTORCH_RESNET_PYTHON, else /usr/bin/python3 where present, else python3). */
   python?: string | undefined;
+  /** As train()'s ('auto'). */
+  cudaGraph?: CudaGraph | undefined;
+  /**
+   * Also time the plain-PyTorch peer (pytorch_peer.py) at the same settings, eager and compiled, once per
+   * benchmark: true takes $LIBTORCH_RESNET_PEER, else ../shared/anchors/pytorch_peer.py; a string is its path (false).
+   */
+  peer?: boolean | string | undefined;
+  /** The peer's torch.compile mode for its compiled run; 'none' skips that run ('max-autotune'). */
+  peerCompile?: PeerCompile | undefined;
+  /** Seconds each peer run may take before it is stopped and recorded as skipped; 0: no limit (0). */
+  peerTimeout?: number | undefined;
 }
+
+/** torch.compile modes of the peer's compiled run; 'none' runs no compiled peer. */
+export type PeerCompile = 'none' | 'default' | 'reduce-overhead' | 'max-autotune';
+
+/**
+ * Every {@link PeerCompile} mode, in the order `bench --help` lists them.
+ *
+ * @example
+ * PEER_COMPILE_MODES.includes('max-autotune'); // true
+ */
+export const PEER_COMPILE_MODES = Object.freeze(['none', 'default', 'reduce-overhead', 'max-autotune'] as const);
 
 export interface ResolvedBenchConfig {
   readonly preset: Preset;
@@ -1484,6 +1565,12 @@ export interface ResolvedBenchConfig {
   readonly peakTflops: number | undefined;
   readonly yardstick: string | false;
   readonly python: string;
+  readonly cudaGraph: CudaGraph;
+  /** The peer program's absolute path; false: no peer. */
+  readonly peer: string | false;
+  readonly peerCompile: PeerCompile;
+  /** 0: no limit. */
+  readonly peerTimeout: number;
 }
 
 const BENCH_OPTION_NAMES = Object.freeze([
@@ -1503,6 +1590,10 @@ const BENCH_OPTION_NAMES = Object.freeze([
   'peakTflops',
   'yardstick',
   'python',
+  'cudaGraph',
+  'peer',
+  'peerCompile',
+  'peerTimeout',
 ] as const);
 
 /** Where the article program is looked for when `yardstick` is not given: beside this package's checkout. */
@@ -1510,6 +1601,18 @@ export function defaultYardstick(env: NodeJS.ProcessEnv = process.env): string {
   return env.LIBTORCH_RESNET_YARDSTICK
     ? path.resolve(env.LIBTORCH_RESNET_YARDSTICK)
     : path.resolve(__dirname, '..', '..', 'shared', 'anchors', 'article_resnet34.py');
+}
+
+/**
+ * Where the plain-PyTorch peer is looked for when `peer` is true: $LIBTORCH_RESNET_PEER, else beside the checkout.
+ *
+ * @example
+ * defaultPeer({ LIBTORCH_RESNET_PEER: '/opt/pytorch_peer.py' }); // '/opt/pytorch_peer.py'
+ */
+export function defaultPeer(env: NodeJS.ProcessEnv = process.env): string {
+  return env.LIBTORCH_RESNET_PEER
+    ? path.resolve(env.LIBTORCH_RESNET_PEER)
+    : path.resolve(__dirname, '..', '..', 'shared', 'anchors', 'pytorch_peer.py');
 }
 
 function defaultPython(env: NodeJS.ProcessEnv = process.env): string {
@@ -1538,6 +1641,20 @@ export function resolveBenchConfig(input: unknown = {}): ResolvedBenchConfig {
   let yardstick: string | false = defaultYardstick();
   if (given.yardstick === false) yardstick = false;
   else if (has('yardstick')) yardstick = readPath(given.yardstick, 'yardstick');
+  let peer: string | false = false;
+  if (given.peer === true) peer = defaultPeer();
+  else if (has('peer') && given.peer !== false) {
+    if (typeof given.peer !== 'string') {
+      throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'peer', 'boolean or path of pytorch_peer.py', given.peer);
+    }
+    peer = readPath(given.peer, 'peer');
+  }
+  const peerCompileSpec: OptionSpec = {
+    ...SPECS.memoryFormat,
+    name: 'peerCompile' as OptionName,
+    values: PEER_COMPILE_MODES,
+    expected: "one of 'none', 'default', 'reduce-overhead' or 'max-autotune'",
+  };
   return Object.freeze({
     preset: shape.preset,
     imageSize: shape.imageSize,
@@ -1559,5 +1676,9 @@ export function resolveBenchConfig(input: unknown = {}): ResolvedBenchConfig {
       : undefined,
     yardstick,
     python: has('python') ? readCommand(given.python, 'python') : defaultPython(),
+    cudaGraph: has('cudaGraph') ? readCudaGraph(given.cudaGraph) : DEFAULTS.cudaGraph,
+    peer,
+    peerCompile: has('peerCompile') ? readEnum<PeerCompile>(given.peerCompile, peerCompileSpec) : 'max-autotune',
+    peerTimeout: count('peerTimeout', 0, 86400, 0),
   });
 }

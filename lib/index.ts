@@ -31,6 +31,7 @@ export type {
   Preset,
   Precision,
   MemoryFormat,
+  CudaGraph,
   Device,
   Backend,
   DistributedConfig,

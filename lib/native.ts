@@ -38,7 +38,15 @@ export interface NativeTrainOptions {
   resumeFrom: string;
   /** null: one process. */
   distributed: NativeDistributedOptions | null;
+  /**
+   * The training step: 'auto' captures it in one CUDA graph for single-process CUDA training (eager otherwise),
+   * 'on' captures on CUDA (on the CPU: the same static-buffer step, uncaptured), 'off' runs it eagerly.
+   */
+  cudaGraph: NativeCudaGraph;
 }
+
+/** TrainConfig.cudaGraph as the addon reads it: 'auto', 'on' (true) or 'off' (false). */
+export type NativeCudaGraph = 'auto' | 'on' | 'off';
 
 export interface NativeDistributedOptions {
   worldSize: number;
@@ -51,8 +59,14 @@ export interface NativeDistributedOptions {
   checkReplicas: boolean;
 }
 
-/** The options of a checkpoint, as train() recorded them (a NativeTrainOptions without the two paths). */
-export type NativeCheckpointOptions = Omit<NativeTrainOptions, 'checkpointDir' | 'resumeFrom' | 'distributed'> & {
+/**
+ * The options of a checkpoint, as train() recorded them: a NativeTrainOptions without the two paths, the
+ * distributed settings and cudaGraph (a per-run choice a checkpoint does not record).
+ */
+export type NativeCheckpointOptions = Omit<
+  NativeTrainOptions,
+  'checkpointDir' | 'resumeFrom' | 'distributed' | 'cudaGraph'
+> & {
   /** The processes that trained together (1 in files from before distributed training). */
   worldSize: number;
 };
@@ -88,6 +102,8 @@ export interface NativeBenchOptions {
   precision: NativeTrainOptions['precision'];
   memoryFormat: NativeTrainOptions['memoryFormat'];
   dataDir: string;
+  /** As NativeTrainOptions.cudaGraph. */
+  cudaGraph: NativeCudaGraph;
 }
 
 export interface NativeBenchResult {
@@ -104,6 +120,12 @@ export interface NativeBenchResult {
   device: string;
   libtorchVersion: string;
   threads: number;
+  /** Whether the timed steps replayed a captured CUDA graph. */
+  cudaGraph: boolean;
+  /** Host wall time spent issuing one training step, measured without syncing. */
+  hostSecondsPerStep: number;
+  /** GPU time of one step from CUDA events; 0 where not measured (the CPU). */
+  gpuSecondsPerStep: number;
 }
 
 /** A decoded picture: width * height * 3 RGB bytes, row by row. */
@@ -152,7 +174,10 @@ export type NativeEvent =
       epochs: number;
       trainLoss: number;
       validAccuracy: number;
+      /** Training time of the epoch. */
       seconds: number;
+      /** Time of the epoch's validation pass. */
+      validSeconds: number;
       imagesPerSecond: number;
     }
   | { type: 'checkpoint'; path: string; epoch: number; step: number; stepsPerEpoch: number }
@@ -162,9 +187,15 @@ export interface NativeEpochStats {
   epoch: number;
   trainLoss: number;
   validAccuracy: number;
+  /** Training time of the epoch. */
   seconds: number;
+  /** Time of the epoch's validation pass. */
+  validSeconds: number;
   imagesPerSecond: number;
 }
+
+/** An epoch as a checkpoint's history holds it: files written before validSeconds existed lack it. */
+export type NativeHistoryEpoch = Omit<NativeEpochStats, 'validSeconds'> & { validSeconds?: number };
 
 export interface NativeTrainResult {
   status: 'completed' | 'cancelled';
@@ -195,6 +226,10 @@ export interface NativeTrainResult {
   rank: number;
   /** The c10d backend, '' when not distributed. */
   backend: string;
+  /** Whether the training step really was captured in a CUDA graph. */
+  cudaGraph: boolean;
+  /** Time of the final test evaluation. */
+  testSeconds: number;
 }
 
 /** What a checkpoint says about itself. */
@@ -207,7 +242,7 @@ export interface NativeCheckpointSummary {
 }
 
 export interface NativeCheckpointInfo extends NativeCheckpointSummary {
-  history: NativeEpochStats[];
+  history: NativeHistoryEpoch[];
   /** -1 before any validation. */
   bestValidAccuracy: number;
 }

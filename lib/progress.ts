@@ -102,6 +102,8 @@ export interface EpochEndEvent {
   readonly validAccuracy: number;
   /** Training time of the epoch. */
   readonly seconds: number;
+  /** Time of the epoch's validation pass (not in `seconds`). */
+  readonly validSeconds: number;
   readonly imagesPerSecond: number;
 }
 
@@ -163,6 +165,7 @@ export interface SummaryInput {
     readonly trainLoss: number;
     readonly validAccuracy: number;
     readonly seconds: number;
+    readonly validSeconds: number;
     readonly imagesPerSecond: number;
   }[];
   readonly testAccuracy: number;
@@ -172,6 +175,22 @@ export interface SummaryInput {
   readonly threads: number;
   readonly testSize: number;
   readonly seconds: number;
+  /** Time of the final test evaluation. */
+  readonly testSeconds: number;
+  /** Whether the training step was captured in a CUDA graph. */
+  readonly cudaGraph: boolean;
+}
+
+/**
+ * An epoch's validation time and its share of the epoch (training plus validation).
+ *
+ * @example
+ * formatValidation(0.8, 12.5); // 'validation 800ms (6% of the epoch)'
+ */
+export function formatValidation(validSeconds: number, seconds: number): string {
+  const total = seconds + validSeconds;
+  const share = total > 0 ? Math.round((100 * validSeconds) / total) : 0;
+  return `validation ${formatDuration(validSeconds)} (${share}% of the epoch)`;
 }
 
 /**
@@ -266,8 +285,9 @@ export function formatDownload(event: DownloadEvent): string {
  * One line per event, for logs (stdout not a terminal); undefined for events that print nothing.
  *
  * @example
- * formatEventLine({ type: 'epochEnd', epoch: 1, epochs: 2, trainLoss: 2.1, validAccuracy: 0.3, seconds: 9, imagesPerSecond: 500 });
- * // 'epoch 1/2 done: loss 2.1000, valid accuracy 30.00%, 9.0s, 500 img/s'
+ * formatEventLine({ type: 'epochEnd', epoch: 1, epochs: 2, trainLoss: 2.1, validAccuracy: 0.3, seconds: 9,
+ *   validSeconds: 1, imagesPerSecond: 500 });
+ * // 'epoch 1/2 done: loss 2.1000, valid accuracy 30.00%, 9.0s, 500 img/s, validation 1.0s (10% of the epoch)'
  */
 export function formatEventLine(event: TrainEvent): string | undefined {
   switch (event.type) {
@@ -298,7 +318,7 @@ export function formatEventLine(event: TrainEvent): string | undefined {
       return (
         `epoch ${event.epoch}/${event.epochs} done: loss ${formatLoss(event.trainLoss)}, ` +
         `valid accuracy ${formatPercent(event.validAccuracy)}, ${formatDuration(event.seconds)}, ` +
-        formatRate(event.imagesPerSecond)
+        `${formatRate(event.imagesPerSecond)}, ${formatValidation(event.validSeconds, event.seconds)}`
       );
     case 'checkpoint':
       return (
@@ -328,12 +348,13 @@ function perClassLines(classes: readonly string[], accuracies: readonly number[]
  */
 export function formatSummary(result: SummaryInput): string {
   const lines: string[] = [];
-  const header = ['epoch', 'train loss', 'valid acc', 'time', 'images/s'];
+  const header = ['epoch', 'train loss', 'valid acc', 'time', 'valid time', 'images/s'];
   const rows = result.epochs.map((e) => [
     String(e.epoch),
     formatLoss(e.trainLoss),
     formatPercent(e.validAccuracy),
     formatDuration(e.seconds),
+    formatDuration(e.validSeconds),
     String(Math.round(e.imagesPerSecond)),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
@@ -341,9 +362,18 @@ export function formatSummary(result: SummaryInput): string {
   lines.push(line(header));
   for (const row of rows) lines.push(line(row));
   lines.push('');
+  const training = result.epochs.reduce((sum, e) => sum + e.seconds, 0);
+  const validation = result.epochs.reduce((sum, e) => sum + e.validSeconds, 0);
+  if (result.epochs.length > 0) {
+    lines.push(
+      `training step: ${result.cudaGraph ? 'captured in a CUDA graph' : 'eager'}; ` +
+        `${formatValidation(validation, training).replace('of the epoch', 'of the epochs')}`,
+    );
+  }
   lines.push(
-    `test accuracy: ${formatPercent(result.testAccuracy)} on ${result.testSize} images ` +
-      `(${formatDuration(result.seconds)} in all, ${result.device}, ${result.threads} threads)`,
+    `test accuracy: ${formatPercent(result.testAccuracy)} on ${result.testSize} images in ` +
+      `${formatDuration(result.testSeconds)} (${formatDuration(result.seconds)} in all, ${result.device}, ` +
+      `${result.threads} threads)`,
   );
   lines.push(...perClassLines(result.classes, result.perClassAccuracy));
   return `${lines.join('\n')}\n`;

@@ -13,7 +13,10 @@ export interface ReportInput {
     readonly epoch: number;
     readonly trainLoss: number;
     readonly validAccuracy: number;
+    /** Training time of the epoch. */
     readonly seconds: number;
+    /** Time of its validation pass; absent in epochs from checkpoints written before it was recorded. */
+    readonly validSeconds?: number;
     readonly imagesPerSecond: number;
   }[];
   /** Training loss and accuracy as reported every logEvery steps; x is the fractional epoch. */
@@ -23,6 +26,8 @@ export interface ReportInput {
     readonly testSize: number;
     readonly perClassAccuracy: readonly number[];
     readonly confusionMatrix: readonly (readonly number[])[];
+    /** Time of the test evaluation. */
+    readonly seconds?: number;
   };
   readonly classes: readonly string[];
   readonly generatedAt: Date;
@@ -208,10 +213,13 @@ export function renderReport(input: ReportInput): string {
     e.trainLoss.toFixed(4),
     percent(e.validAccuracy),
     `${e.seconds.toFixed(1)} s`,
+    e.validSeconds === undefined ? '—' : `${e.validSeconds.toFixed(1)} s`,
     e.imagesPerSecond.toFixed(1),
   ]);
   const testSection = input.test
-    ? `<section><h2>Test: ${percent(input.test.testAccuracy)} of ${input.test.testSize} images</h2>
+    ? `<section><h2>Test: ${percent(input.test.testAccuracy)} of ${input.test.testSize} images${
+        input.test.seconds === undefined ? '' : ` (${input.test.seconds.toFixed(1)} s)`
+      }</h2>
 <div class="row"><div>${table(
         ['class', 'accuracy'],
         input.classes.map((name, i) => [name, percent(input.test!.perClassAccuracy[i] ?? 0)]),
@@ -249,7 +257,7 @@ th:first-child, td:first-child { text-align: left; }
 <p class="meta"><span class="status ${input.status}">${statusText}</span> · ${input.epochs.length} epoch(s) ·
 generated ${escapeHtml(input.generatedAt.toISOString())} by libtorch-resnet</p>
 <section><h2>Curves</h2><div class="row">${lossChart}${accuracyChart}</div></section>
-<section><h2>Epochs</h2>${table(['epoch', 'train loss', 'valid accuracy', 'time', 'images/s'], epochRows, 'epochs')}</section>
+<section><h2>Epochs</h2>${table(['epoch', 'train loss', 'valid accuracy', 'training time', 'validation time', 'images/s'], epochRows, 'epochs')}</section>
 ${testSection}
 <section class="row"><div><h2>Configuration</h2>${table(
     ['option', 'value'],

@@ -7,7 +7,7 @@ import path from 'node:path';
 
 import type { ResolvedConfig } from './config';
 import { CIFAR10_CLASSES } from './dataset';
-import type { NativeEpochStats } from './native';
+import type { NativeHistoryEpoch } from './native';
 import type { TrainEvent } from './progress';
 import { renderReport } from './report';
 import type { ReportInput } from './report';
@@ -16,7 +16,7 @@ import type { ReportInput } from './report';
 export interface RunOutcome {
   readonly status: 'completed' | 'interrupted' | 'failed';
   readonly result?: Readonly<Record<string, unknown>> & {
-    readonly epochs: readonly NativeEpochStats[];
+    readonly epochs: readonly NativeHistoryEpoch[];
     readonly testAccuracy: number;
     readonly testSize: number;
     readonly perClassAccuracy: readonly number[];
@@ -69,13 +69,13 @@ export class RunDirectory {
   readonly dir: string;
   private readonly metrics: fs.WriteStream;
   private readonly config: Record<string, unknown>;
-  private readonly epochs: NativeEpochStats[];
+  private readonly epochs: NativeHistoryEpoch[];
   private readonly steps: { x: number; loss: number; accuracy: number }[];
   private machine: Record<string, string | number>;
 
   private writeError: Error | undefined;
 
-  private constructor(dir: string, config: ResolvedConfig, history: readonly NativeEpochStats[]) {
+  private constructor(dir: string, config: ResolvedConfig, history: readonly NativeHistoryEpoch[]) {
     this.dir = dir;
     this.config = configRecord(config);
     if (config.resume === undefined && fs.existsSync(path.join(dir, 'metrics.jsonl'))) {
@@ -107,7 +107,7 @@ export class RunDirectory {
   }
 
   /** Creates the folder (and checkpoints/ in it) and writes config.json; `history` is a resumed run's epochs. */
-  static open(dir: string, config: ResolvedConfig, history: readonly NativeEpochStats[] = []): RunDirectory {
+  static open(dir: string, config: ResolvedConfig, history: readonly NativeHistoryEpoch[] = []): RunDirectory {
     return new RunDirectory(dir, config, history);
   }
 
@@ -139,6 +139,7 @@ export class RunDirectory {
           trainLoss: event.trainLoss,
           validAccuracy: event.validAccuracy,
           seconds: event.seconds,
+          validSeconds: event.validSeconds,
           imagesPerSecond: event.imagesPerSecond,
         });
         this.writeReport({ status: 'running' });
@@ -156,6 +157,9 @@ export class RunDirectory {
         device: String(outcome.result.device ?? this.machine.device ?? ''),
         libtorch: String(outcome.result.libtorchVersion ?? ''),
         threads: Number(outcome.result.threads ?? this.machine.threads ?? 0),
+        ...(typeof outcome.result.cudaGraph === 'boolean'
+          ? { 'training step': outcome.result.cudaGraph ? 'captured in a CUDA graph' : 'eager' }
+          : {}),
         ...this.machine,
       };
     }
@@ -186,6 +190,7 @@ export class RunDirectory {
             testSize: result.testSize,
             perClassAccuracy: result.perClassAccuracy,
             confusionMatrix: result.confusionMatrix,
+            ...(typeof result.testSeconds === 'number' ? { seconds: result.testSeconds } : {}),
           }
         : undefined,
       classes: CIFAR10_CLASSES,

@@ -42,6 +42,8 @@ export interface EpochStats {
   readonly validAccuracy: number;
   /** Training time of the epoch. */
   readonly seconds: number;
+  /** Time of the epoch's validation pass (not in `seconds`). */
+  readonly validSeconds: number;
   readonly imagesPerSecond: number;
 }
 
@@ -77,6 +79,10 @@ export interface TrainResult {
   readonly testSize: number;
   /** This process's part of the run (a resumed run counts from the resume). */
   readonly seconds: number;
+  /** Time of the final test evaluation. */
+  readonly testSeconds: number;
+  /** Whether the training step really was captured in a CUDA graph (cudaGraph 'auto' or true, on CUDA). */
+  readonly cudaGraph: boolean;
   /**
    * Processes that trained together (1 unless distributed) and this one's rank. Metrics are the whole job's and
    * the same on every rank; only rank 0 has a run folder and checkpoints.
@@ -206,6 +212,7 @@ function toTrainResult(result: NativeTrainResult, config: ResolvedConfig): Train
       trainLoss: e.trainLoss,
       validAccuracy: e.validAccuracy,
       seconds: e.seconds,
+      validSeconds: e.validSeconds,
       imagesPerSecond: e.imagesPerSecond,
     })),
     testAccuracy: result.testAccuracy,
@@ -222,6 +229,8 @@ function toTrainResult(result: NativeTrainResult, config: ResolvedConfig): Train
     validSize: result.validSize,
     testSize: result.testSize,
     seconds: result.seconds,
+    testSeconds: result.testSeconds,
+    cudaGraph: result.cudaGraph,
     worldSize: result.worldSize,
     rank: result.rank,
     ...extra,

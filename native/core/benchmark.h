@@ -23,6 +23,7 @@ struct BenchOptions {
   int threads = 0;
   Precision precision = Precision::kFp32;
   MemoryFormat memory_format = MemoryFormat::kAuto;
+  CudaGraph cuda_graph = CudaGraph::kAuto;
   // CIFAR-10 binary batches; up to 4096 training records are read and batches drawn from them at random.
   std::string data_dir;
   uint64_t seed = 42;
@@ -41,6 +42,12 @@ struct BenchResult {
   double train_flops_per_image = 0;
   double flops_per_second = 0;
   bool channels_last = false;
+  // Whether the timed steps replayed a CUDA graph.
+  bool cuda_graph = false;
+  // Where one step's time goes: the host's time to issue it (timed from an idle GPU, no sync inside), and the GPU's
+  // time to run it once everything is queued (CUDA events; 0 on the CPU, where the two are one).
+  double host_seconds_per_step = 0;
+  double gpu_seconds_per_step = 0;
   int64_t parameters = 0;
   std::string device;
   std::string libtorch_version;

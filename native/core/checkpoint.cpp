@@ -170,18 +170,20 @@ GenericDict optimizer_dict(const TrainOptions& o, ResNet34& model, torch::optim:
 }
 
 GenericDict history_dict(const std::vector<EpochStats>& history) {
-  c10::List<double> loss, accuracy, seconds, rate;
+  c10::List<double> loss, accuracy, seconds, rate, valid_seconds;
   for (const auto& e : history) {
     loss.push_back(e.train_loss);
     accuracy.push_back(e.valid_accuracy);
     seconds.push_back(e.seconds);
     rate.push_back(e.images_per_second);
+    valid_seconds.push_back(e.valid_seconds);
   }
   GenericDict d = string_dict();
   d.insert("train_loss", loss);
   d.insert("valid_accuracy", accuracy);
   d.insert("seconds", seconds);
   d.insert("images_per_second", rate);
+  d.insert("valid_seconds", valid_seconds);
   return d;
 }
 
@@ -235,6 +237,10 @@ class Reader {
   Reader dict(const std::string& key) const {
     return Reader(path_, typed(key, [](const c10::IValue& v) { return v.isGenericDict(); }, "a dict").toGenericDict(),
                   where_ + key + ".");
+  }
+  // An optional list: `size` zeros when the key is absent (a file from before the key existed).
+  std::vector<double> numbers_or_zeros(const std::string& key, size_t size) const {
+    return dict_.contains(key) ? numbers(key) : std::vector<double>(size, 0.0);
   }
   std::vector<double> numbers(const std::string& key) const {
     const auto& v = typed(key, [](const c10::IValue& v) { return v.isDoubleList(); }, "a list of numbers");
@@ -367,11 +373,13 @@ Checkpoint load_checkpoint(const std::string& path) {
   const auto accuracy = history.numbers("valid_accuracy");
   const auto seconds = history.numbers("seconds");
   const auto rate = history.numbers("images_per_second");
+  const auto valid_seconds = history.numbers_or_zeros("valid_seconds", loss.size());
   if (accuracy.size() != loss.size() || seconds.size() != loss.size() || rate.size() != loss.size() ||
-      static_cast<int64_t>(loss.size()) != c.state.epochs_done)
+      valid_seconds.size() != loss.size() || static_cast<int64_t>(loss.size()) != c.state.epochs_done)
     throw std::runtime_error("checkpoint " + path + " has a history that does not match its epoch count");
   for (size_t i = 0; i < loss.size(); ++i)
-    c.state.history.push_back({static_cast<int64_t>(i) + 1, loss[i], accuracy[i], seconds[i], rate[i]});
+    c.state.history.push_back(
+        {static_cast<int64_t>(i) + 1, loss[i], accuracy[i], seconds[i], rate[i], valid_seconds[i]});
 
   for (const auto& item : top.dict("model").raw()) {
     if (!item.key().isString() || !item.value().isTensor())

@@ -21,6 +21,7 @@ struct EpochStats {
   double valid_accuracy = 0;  // fraction in [0, 1]
   double seconds = 0;  // training steps only, validation excluded
   double images_per_second = 0;
+  double valid_seconds = 0;  // the epoch's validation pass (0 in checkpoints written before it was recorded)
 };
 
 // Where a run stands between two steps.

@@ -3,6 +3,8 @@
 
 #include <stdexcept>
 
+#include "cuda/fused_sgd.h"
+
 namespace libtorch_resnet::core {
 
 namespace {
@@ -49,15 +51,26 @@ void sgd_multi_tensor_step(torch::optim::SGD& optimizer) {
   }
 }
 
-bool LossScaler::backward(const torch::Tensor& loss, const std::vector<torch::Tensor>& params,
-                          GradientReducer* reducer) {
+torch::Tensor LossScaler::scaled(const torch::Tensor& loss) {
   if (!scale_.defined()) {
     const auto on = torch::TensorOptions().device(loss.device());
     scale_ = torch::full({}, kInitialScale, on.dtype(torch::kFloat32));
     growth_tracker_ = torch::zeros({}, on.dtype(torch::kInt32));
     found_inf_ = torch::zeros({}, on.dtype(torch::kFloat32));
+    one_ = torch::ones({}, on.dtype(torch::kFloat32));
   }
-  (loss.to(torch::kFloat32) * scale_).backward();
+  return loss.to(torch::kFloat32) * scale_;
+}
+
+void LossScaler::check_finite(const std::vector<torch::Tensor>& grads) {
+  found_inf_.zero_();
+  // An inverse scale of 1: the check without the unscaling, which the fused update does itself.
+  at::_amp_foreach_non_finite_check_and_unscale_(grads, found_inf_, one_);
+}
+
+bool LossScaler::backward(const torch::Tensor& loss, const std::vector<torch::Tensor>& params,
+                          GradientReducer* reducer) {
+  scaled(loss).backward();
   if (reducer != nullptr) reducer->finish();
   std::vector<torch::Tensor> grads;
   for (const auto& p : params)
@@ -104,17 +117,37 @@ std::optional<at::ScalarType> ComputeMode::autocast_dtype() const {
   }
 }
 
+std::pair<torch::Tensor, torch::Tensor> ComputeMode::forward_loss(ResNet34& model, const torch::Tensor& images,
+                                                                  const torch::Tensor& labels, double label_smoothing,
+                                                                  bool weight_cache) {
+  AutocastScope autocast(*this, weight_cache);
+  auto logits = model->forward(images);
+  auto loss = torch::nn::functional::cross_entropy(
+      logits, labels, torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(label_smoothing));
+  return {loss, logits};
+}
+
+void ComputeMode::backward_fused_update(const torch::Tensor& loss, torch::optim::SGD& optimizer,
+                                        const torch::Tensor& lr) {
+  const bool fp16 = precision_ == Precision::kFp16;
+  (fp16 ? scaler_.scaled(loss) : loss).backward();
+  if (!fp16) {
+    cuda::fused_sgd_step(optimizer, lr, std::nullopt, std::nullopt);
+    return;
+  }
+  std::vector<torch::Tensor> grads;
+  for (const auto& group : optimizer.param_groups())
+    for (const auto& p : group.params()) grads.push_back(p.grad());
+  scaler_.check_finite(grads);
+  cuda::fused_sgd_step(optimizer, lr, scaler_.scale(), scaler_.found_inf());
+  scaler_.update();
+}
+
 std::pair<torch::Tensor, torch::Tensor> ComputeMode::sgd_step(ResNet34& model, torch::optim::SGD& optimizer,
                                                               const torch::Tensor& images,
                                                               const torch::Tensor& labels,
                                                               GradientReducer* reducer, double label_smoothing) {
-  torch::Tensor logits, loss;
-  {
-    AutocastScope autocast(*this);
-    logits = model->forward(images);
-    loss = torch::nn::functional::cross_entropy(
-        logits, labels, torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(label_smoothing));
-  }
+  const auto [loss, logits] = forward_loss(model, images, labels, label_smoothing);
   if (reducer != nullptr)
     reducer->prepare_backward();
   else

@@ -34,8 +34,16 @@ class LossScaler {
   // After the step (taken or skipped): grow or shrink the scale.
   void update();
 
+  // The parts of backward() that stay on the device, for a step that must not sync (a captured one): the loss
+  // times S, and the overflow flag set from the (still scaled) gradients, which a fused update then unscales and
+  // skips on.
+  torch::Tensor scaled(const torch::Tensor& loss);
+  void check_finite(const std::vector<torch::Tensor>& grads);
+  const torch::Tensor& scale() const { return scale_; }
+  const torch::Tensor& found_inf() const { return found_inf_; }
+
  private:
-  torch::Tensor scale_, growth_tracker_, found_inf_;
+  torch::Tensor scale_, growth_tracker_, found_inf_, one_;
 };
 
 class ComputeMode {
@@ -55,6 +63,17 @@ class ComputeMode {
   // The dtype autocast runs forward in, or nullopt for plain float32.
   std::optional<at::ScalarType> autocast_dtype() const;
 
+  // Forward and cross-entropy (against targets smoothed by `label_smoothing`) in this mode; `weight_cache` as in
+  // compat::AutocastGuard. Returns the loss and the logits, with their graph.
+  std::pair<torch::Tensor, torch::Tensor> forward_loss(ResNet34& model, const torch::Tensor& images,
+                                                       const torch::Tensor& labels, double label_smoothing,
+                                                       bool weight_cache = true);
+
+  // Backward and the SGD update with the learning rate read from `lr` (float32, on the device) by one fused
+  // kernel per parameter group, and nothing read back: the update a CUDA graph can hold. fp16's loss scaling stays
+  // on the device (the update skips itself on overflow). CUDA builds only (cuda/fused_sgd.h).
+  void backward_fused_update(const torch::Tensor& loss, torch::optim::SGD& optimizer, const torch::Tensor& lr);
+
   // Forward, cross-entropy (against targets smoothed by `label_smoothing`), backward and the SGD update in this
   // mode; with `reducer`, the update uses the gradients averaged across the ranks of a distributed run. Returns the batch's mean loss and the logits,
   // detached and on the device: nothing is read back (but fp16's overflow flag).
@@ -73,8 +92,8 @@ class ComputeMode {
 // Autocast for one scope in `mode`'s precision; nothing for fp32 and tf32.
 class AutocastScope {
  public:
-  explicit AutocastScope(const ComputeMode& mode) {
-    if (auto dtype = mode.autocast_dtype()) guard_.emplace(mode.device().type(), *dtype);
+  explicit AutocastScope(const ComputeMode& mode, bool weight_cache = true) {
+    if (auto dtype = mode.autocast_dtype()) guard_.emplace(mode.device().type(), *dtype, weight_cache);
   }
 
  private:

@@ -13,6 +13,7 @@
 #endif
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <deque>
@@ -86,7 +87,7 @@ Backend resolve_backend(Backend backend, const torch::Device& device) {
   return device.is_cuda() ? Backend::kNccl : Backend::kGloo;
 }
 
-struct Communicator::Impl {
+struct C10dCommunicator::Impl {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<compat::C10dBackend> group;
   std::deque<c10::intrusive_ptr<c10d::Work>> started;
@@ -99,8 +100,12 @@ struct Communicator::Impl {
   }
 };
 
-Communicator::Communicator(const DistributedOptions& o, const torch::Device& device)
-    : impl_(std::make_unique<Impl>()), rank_(o.rank), world_size_(o.world_size) {
+C10dCommunicator::C10dCommunicator(const DistributedOptions& o, const torch::Device& device, int64_t vote_every)
+    : impl_(std::make_unique<Impl>()),
+      device_(device),
+      vote_every_(std::max<int64_t>(1, vote_every)),
+      rank_(o.rank),
+      world_size_(o.world_size) {
   backend_ = resolve_backend(o.backend, device);
   impl_->timeout_seconds = o.timeout_seconds;
   if (!backend_built(backend_)) {
@@ -158,7 +163,7 @@ Communicator::Communicator(const DistributedOptions& o, const torch::Device& dev
   }
 }
 
-Communicator::~Communicator() {
+C10dCommunicator::~C10dCommunicator() {
   try {
     if (impl_->group) compat::shutdown(*impl_->group);
   } catch (...) {
@@ -166,7 +171,9 @@ Communicator::~Communicator() {
   }
 }
 
-void Communicator::broadcast(const std::vector<torch::Tensor>& tensors, const char* what) {
+std::string C10dCommunicator::backend() const { return name_of(backend_); }
+
+void C10dCommunicator::broadcast(const std::vector<torch::Tensor>& tensors, const char* what) {
   torch::NoGradGuard no_grad;
   // One flat buffer per dtype: one collective each instead of one per tensor.
   std::map<c10::ScalarType, std::vector<torch::Tensor>> by_type;
@@ -185,7 +192,7 @@ void Communicator::broadcast(const std::vector<torch::Tensor>& tensors, const ch
   }
 }
 
-void Communicator::allreduce(torch::Tensor& tensor, Reduce op, const char* what) {
+void C10dCommunicator::allreduce(torch::Tensor& tensor, Reduce op, const char* what) {
   std::vector<torch::Tensor> tensors{tensor};
   c10d::AllreduceOptions options;
   options.reduceOp = op == Reduce::kMax ? c10d::ReduceOp::MAX : c10d::ReduceOp::SUM;
@@ -196,7 +203,7 @@ void Communicator::allreduce(torch::Tensor& tensor, Reduce op, const char* what)
   }
 }
 
-void Communicator::allreduce_start(torch::Tensor& tensor) {
+void C10dCommunicator::allreduce_start(torch::Tensor& tensor) {
   std::vector<torch::Tensor> tensors{tensor};
   try {
     impl_->started.push_back(impl_->group->allreduce(tensors));
@@ -205,7 +212,7 @@ void Communicator::allreduce_start(torch::Tensor& tensor) {
   }
 }
 
-void Communicator::wait_all(const char* what) {
+void C10dCommunicator::wait_all(const char* what) {
   try {
     while (!impl_->started.empty()) {
       auto work = impl_->started.front();
@@ -216,6 +223,13 @@ void Communicator::wait_all(const char* what) {
     impl_->started.clear();
     impl_->fail(what, e);
   }
+}
+
+bool C10dCommunicator::stop_before(int64_t step, bool requested) {
+  if ((step - 1) % vote_every_ != 0) return false;
+  auto vote = torch::full({1}, requested ? 1.0f : 0.0f, torch::TensorOptions().device(device_));
+  allreduce(vote, Reduce::kSum, "the stop vote");
+  return vote.item<float>() > 0;
 }
 
 GradientReducer::GradientReducer(Communicator& communicator, const std::vector<torch::Tensor>& params)

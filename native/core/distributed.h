@@ -28,35 +28,73 @@ std::optional<DistributedOptions> distributed_from_env();
 // The backend a run uses: kAuto is NCCL on CUDA and Gloo on the CPU.
 Backend resolve_backend(Backend backend, const torch::Device& device);
 
-// One process's membership of a distributed run. Collectives are called by every rank in the same order; each
-// failure (a rank that died, a timeout) throws DistributedError saying what was being done.
+// How a training run speaks with the other processes of its job. Collectives are called by every rank in the same
+// order; each failure (a rank that died, a timeout) throws DistributedError saying what was being done. A run of
+// one process has SingleProcess, whose collectives leave their tensors as they are, so the training loop is
+// written once for both.
 class Communicator {
  public:
-  // Meets the other ranks at master_addr:master_port (rank 0 serves the store) and builds the process group.
-  // Waits at most options.timeout_seconds for all of them.
-  Communicator(const DistributedOptions& options, const torch::Device& device);
-  ~Communicator();
-  Communicator(const Communicator&) = delete;
-  Communicator& operator=(const Communicator&) = delete;
+  virtual ~Communicator() = default;
 
-  int rank() const { return rank_; }
-  int world_size() const { return world_size_; }
-  Backend backend() const { return backend_; }
+  virtual int rank() const = 0;
+  virtual int world_size() const = 0;
+  // The c10d backend's name ("gloo", "nccl"), or "" for a single process.
+  virtual std::string backend() const = 0;
 
   // Overwrites `tensors` (any dtypes, one device) with rank 0's values.
-  void broadcast(const std::vector<torch::Tensor>& tensors, const char* what);
+  virtual void broadcast(const std::vector<torch::Tensor>& tensors, const char* what) = 0;
 
   enum class Reduce { kSum, kMax };
   // In place, waiting for the result. `what` names the collective in errors.
-  void allreduce(torch::Tensor& tensor, Reduce op, const char* what);
+  virtual void allreduce(torch::Tensor& tensor, Reduce op, const char* what) = 0;
 
   // Starts a sum in place and returns at once; wait_all() waits for every started one, in order.
-  void allreduce_start(torch::Tensor& tensor);
-  void wait_all(const char* what);
+  virtual void allreduce_start(torch::Tensor& tensor) = 0;
+  virtual void wait_all(const char* what) = 0;
+
+  // Whether the job stops before training step `step` (1-based): any rank's request stops every rank at the same
+  // step.
+  virtual bool stop_before(int64_t step, bool requested) = 0;
+};
+
+class SingleProcess final : public Communicator {
+ public:
+  int rank() const override { return 0; }
+  int world_size() const override { return 1; }
+  std::string backend() const override { return ""; }
+  void broadcast(const std::vector<torch::Tensor>&, const char*) override {}
+  void allreduce(torch::Tensor&, Reduce, const char*) override {}
+  void allreduce_start(torch::Tensor&) override {}
+  void wait_all(const char*) override {}
+  bool stop_before(int64_t, bool requested) override { return requested; }
+};
+
+// One process's membership of a distributed run on c10d.
+class C10dCommunicator final : public Communicator {
+ public:
+  // Meets the other ranks at master_addr:master_port (rank 0 serves the store) and builds the process group.
+  // Waits at most options.timeout_seconds for all of them. The stop vote is a collective read back on the host,
+  // so it is taken every `vote_every` steps.
+  C10dCommunicator(const DistributedOptions& options, const torch::Device& device, int64_t vote_every = 1);
+  ~C10dCommunicator() override;
+  C10dCommunicator(const C10dCommunicator&) = delete;
+  C10dCommunicator& operator=(const C10dCommunicator&) = delete;
+
+  int rank() const override { return rank_; }
+  int world_size() const override { return world_size_; }
+  std::string backend() const override;
+  Backend backend_kind() const { return backend_; }
+  void broadcast(const std::vector<torch::Tensor>& tensors, const char* what) override;
+  void allreduce(torch::Tensor& tensor, Reduce op, const char* what) override;
+  void allreduce_start(torch::Tensor& tensor) override;
+  void wait_all(const char* what) override;
+  bool stop_before(int64_t step, bool requested) override;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  torch::Device device_;
+  int64_t vote_every_ = 1;
   int rank_ = 0;
   int world_size_ = 1;
   Backend backend_ = Backend::kGloo;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "evaluation.h"
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 
@@ -65,6 +66,11 @@ std::optional<torch::Tensor> confusion_counts(ResNet34& model, const Cifar10Data
   return counts.view({kNumClasses, kNumClasses}).cpu();
 }
 
+int64_t evaluation_batch_size(int64_t batch_size, int64_t image_size, const torch::Device& device) {
+  if (!device.is_cuda()) return batch_size;
+  return std::max<int64_t>(batch_size, image_size > 64 ? 256 : 1024);
+}
+
 double accuracy_of(const torch::Tensor& counts) {
   const double total = counts.sum().item<double>();
   return total > 0 ? counts.trace().item<double>() / total : 0.0;
@@ -113,7 +119,9 @@ EvalResult evaluate(const EvalOptions& o, const ProgressFn& on_progress, const S
     e.samples = test.size();
     on_progress(e);
   }
-  auto counts = confusion_counts(model, test, transform, o.batch_size, stop, &mode, result.flip_tta);
+  auto counts = confusion_counts(model, test, transform,
+                                 evaluation_batch_size(o.batch_size, checkpoint.options.image_size, device), stop,
+                                 &mode, result.flip_tta);
   result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (!counts) {
     result.status = Status::kCancelled;

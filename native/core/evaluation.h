@@ -32,6 +32,11 @@ std::optional<torch::Tensor> confusion_counts(ResNet34& model, const Cifar10Data
                                               const StopToken& stop, const ComputeMode* mode = nullptr,
                                               bool flip_tta = false);
 
+// The batch size evaluation runs at for a run trained at `batch_size`: on CUDA at least 1024 images (256 above
+// 64 px), since scoring keeps no activations for backward and small batches leave a GPU waiting on the host; on
+// the CPU the run's own.
+int64_t evaluation_batch_size(int64_t batch_size, int64_t image_size, const torch::Device& device);
+
 double accuracy_of(const torch::Tensor& counts);
 TestMetrics test_metrics(const torch::Tensor& counts);
 

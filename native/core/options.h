@@ -36,6 +36,11 @@ enum class Augment { kNone, kFlip, kCropFlip };
 // Which c10d backend carries a distributed run's collectives. kAuto: NCCL on CUDA, Gloo on the CPU.
 enum class Backend { kAuto, kGloo, kNccl };
 
+// Whether training steps run through StaticStep (train_step.h), captured in a CUDA graph on a GPU. kAuto: captured
+// for single-process CUDA training, eager otherwise. kOn: captured on CUDA; on the CPU the same static-buffer step
+// without capture (what CI tests; no faster). kOff: always eager. A distributed run is always eager.
+enum class CudaGraph { kAuto, kOn, kOff };
+
 // Each enum's values with the names that the JS API, the command lines and checkpoints use for them, and what
 // the enum is called in messages. One table per enum: name_of, from_name and names_of read it.
 template <class E>
@@ -84,6 +89,13 @@ struct EnumNames<Backend> {
   static constexpr const char* what = "backend";
   static constexpr std::pair<Backend, const char*> table[] = {
       {Backend::kAuto, "auto"}, {Backend::kGloo, "gloo"}, {Backend::kNccl, "nccl"}};
+};
+
+template <>
+struct EnumNames<CudaGraph> {
+  static constexpr const char* what = "cudaGraph";
+  static constexpr std::pair<CudaGraph, const char*> table[] = {
+      {CudaGraph::kAuto, "auto"}, {CudaGraph::kOn, "on"}, {CudaGraph::kOff, "off"}};
 };
 
 template <class E>
@@ -167,6 +179,8 @@ struct TrainOptions {
   int threads = 0;
   Precision precision = Precision::kFp32;
   MemoryFormat memory_format = MemoryFormat::kAuto;
+  // A per-run choice, like the device: checkpoints do not record it.
+  CudaGraph cuda_graph = CudaGraph::kAuto;
   // Folder holding the CIFAR-10 binary batches (data_batch_1.bin ... test_batch.bin).
   std::string data_dir;
   // Use only the first N training / test records; 0 means all.

@@ -33,6 +33,7 @@ struct ProgressEvent {
   double accuracy = 0;
   double images_per_second = 0;
   double seconds = 0;  // epochEnd: the epoch's training time; trainEnd: the whole run
+  double valid_seconds = 0;  // epochEnd: the epoch's validation pass
   // trainBegin only.
   int64_t train_size = 0;
   int64_t valid_size = 0;

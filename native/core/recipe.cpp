@@ -59,33 +59,61 @@ namespace {
 // the running step: a copy from ordinary memory would first wait for the GPU to finish everything before it,
 // once per training step.
 torch::Tensor to_device(const torch::Tensor& host, const torch::Device& device) {
-  if (!device.is_cuda()) return host.to(device);
+  if (!host.defined() || !device.is_cuda()) return host.defined() ? host.to(device) : host;
   return host.pin_memory().to(device, /*non_blocking=*/true);
+}
+
+void copy_into(const torch::Tensor& host, torch::Tensor& into) {
+  if (!host.defined()) return;
+  if (into.is_cuda())
+    into.copy_(host.pin_memory(), /*non_blocking=*/true);
+  else
+    into.copy_(host);
 }
 
 }  // namespace
 
-torch::Tensor augment_batch(const torch::Tensor& images, Augment augment, uint64_t seed) {
-  if (augment == Augment::kNone) return images;
+AugmentDraws draw_augmentation(int64_t batch, Augment augment, uint64_t seed) {
+  AugmentDraws draws;
+  if (augment == Augment::kNone) return draws;
   auto gen = at::detail::createCPUGenerator(seed);
+  // The flips first, then the offsets: the order every earlier run drew them in.
+  draws.flip = torch::randint(0, 2, {batch}, gen, torch::kInt64);
+  if (augment == Augment::kCropFlip) draws.offsets = torch::randint(0, 2 * 4 + 1, {2, batch}, gen, torch::kInt64);
+  return draws;
+}
+
+AugmentDraws to_device(const AugmentDraws& draws, const torch::Device& device) {
+  return AugmentDraws{to_device(draws.flip, device), to_device(draws.offsets, device)};
+}
+
+void copy_draws(const AugmentDraws& draws, AugmentDraws& into) {
+  copy_into(draws.flip, into.flip);
+  copy_into(draws.offsets, into.offsets);
+}
+
+torch::Tensor apply_augmentation(const torch::Tensor& images, Augment augment, const AugmentDraws& draws) {
+  if (augment == Augment::kNone) return images;
   const int64_t b = images.size(0), side = images.size(3);
-  const auto device = images.device();
-  const auto on_device = torch::TensorOptions().dtype(torch::kInt64).device(device);
-  // The random numbers are drawn on the host (a few bytes per image) so that any device gives the same ones.
-  auto flip = to_device(torch::randint(0, 2, {b}, gen, torch::kInt64), device).to(torch::kBool).view({b, 1, 1, 1});
+  const auto on_device = torch::TensorOptions().dtype(torch::kInt64).device(images.device());
+  auto flip = draws.flip.to(torch::kBool).view({b, 1, 1, 1});
   torch::Tensor x = images;
   if (augment == Augment::kCropFlip) {
-    auto draws = to_device(torch::randint(0, 2 * 4 + 1, {2, b}, gen, torch::kInt64), device);
     namespace F = torch::nn::functional;
     auto padded = F::pad(images, F::PadFuncOptions({4, 4, 4, 4}).mode(torch::kConstant).value(0));
     // One gather picks every image's window: rows r0..r0+31 and columns c0..c0+31 of its padded copy.
     auto span = torch::arange(side, on_device);
-    auto rows = (draws[0].unsqueeze(1) + span).view({b, 1, side, 1});
-    auto cols = (draws[1].unsqueeze(1) + span).view({b, 1, 1, side});
+    auto rows = (draws.offsets[0].unsqueeze(1) + span).view({b, 1, side, 1});
+    auto cols = (draws.offsets[1].unsqueeze(1) + span).view({b, 1, 1, side});
     x = padded.index({torch::arange(b, on_device).view({b, 1, 1, 1}),
                       torch::arange(images.size(1), on_device).view({1, -1, 1, 1}), rows, cols});
   }
   return torch::where(flip, x.flip({3}), x);
+}
+
+torch::Tensor augment_batch(const torch::Tensor& images, Augment augment, uint64_t seed) {
+  return apply_augmentation(images, augment,
+                            to_device(draw_augmentation(images.size(0), augment, seed), images.device()));
 }
 
 }  // namespace libtorch_resnet::core

@@ -28,8 +28,28 @@ std::vector<torch::optim::OptimizerParamGroup> parameter_groups(const std::vecto
                                                                 const TrainOptions& options);
 torch::optim::SGDOptions sgd_options(const TrainOptions& options);
 
-// The augmentation `augment` applied to a uint8 [B, 3, 32, 32] batch on its own device, with random numbers
-// drawn from `seed` alone (batch_seed gives each step of each rank its own), so that a resume redraws them.
+// The random part of a batch's augmentation: per image a flip (0 or 1) and, for kCropFlip, where its 32x32 window
+// starts (row, column; 0..8) in the image padded by 4 pixels. int64 [B] and [2, B]; undefined when not drawn.
+struct AugmentDraws {
+  torch::Tensor flip;
+  torch::Tensor offsets;
+};
+
+// Draws for a batch of `batch` images on the host, from `seed` alone (batch_seed gives each step of each rank its
+// own), so that any device, a resume and a redraw all get the same ones.
+AugmentDraws draw_augmentation(int64_t batch, Augment augment, uint64_t seed);
+
+// Host draws on `device`; on CUDA through page-locked memory, so that the copy queues behind the running step
+// instead of waiting for it.
+AugmentDraws to_device(const AugmentDraws& draws, const torch::Device& device);
+
+// Host draws into `into`'s tensors (same shapes, any device), in place, the same way.
+void copy_draws(const AugmentDraws& draws, AugmentDraws& into);
+
+// `augment` applied to a uint8 [B, 3, 32, 32] batch with draws on the batch's device.
+torch::Tensor apply_augmentation(const torch::Tensor& images, Augment augment, const AugmentDraws& draws);
+
+// draw_augmentation, then apply_augmentation on the batch's device.
 torch::Tensor augment_batch(const torch::Tensor& images, Augment augment, uint64_t seed);
 
 // A seed for one step's augmentation: different for every run seed, epoch, step and rank.

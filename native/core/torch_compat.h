@@ -63,15 +63,20 @@ torch::optim::SGDParamState* sgd_state(Optimizer& optimizer, const torch::Tensor
 // guard must live on the thread that runs the model.
 class AutocastGuard {
  public:
-  AutocastGuard(c10::DeviceType device, at::ScalarType dtype) : device_(device) {
+  // `weight_cache` false turns off the cache of cast weights for the scope, as torch.autocast(cache_enabled=False)
+  // does: what a CUDA graph capture needs, since a cached cast would be replayed as it was when captured.
+  AutocastGuard(c10::DeviceType device, at::ScalarType dtype, bool weight_cache = true) : device_(device) {
     previous_enabled_ = enabled();
     previous_dtype_ = get_dtype();
+    previous_cache_ = at::autocast::is_autocast_cache_enabled();
     set_enabled(true);
     set_dtype(dtype);
+    at::autocast::set_autocast_cache_enabled(weight_cache && previous_cache_);
     at::autocast::increment_nesting();
   }
   ~AutocastGuard() {
     if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::set_autocast_cache_enabled(previous_cache_);
     set_enabled(previous_enabled_);
     set_dtype(previous_dtype_);
   }
@@ -97,6 +102,7 @@ class AutocastGuard {
 #endif
   c10::DeviceType device_;
   bool previous_enabled_ = false;
+  bool previous_cache_ = true;
   at::ScalarType previous_dtype_ = at::kFloat;
 };
 

@@ -16,6 +16,8 @@
 #include "resnet34.h"
 #include "runtime.h"
 #include "torch_compat.h"
+#include "train_step.h"
+#include "cuda/cuda_graph.h"
 
 namespace libtorch_resnet::core {
 
@@ -129,364 +131,508 @@ bool parameters_finite(const torch::nn::Module& model) {
                            epoch, bad_step);
 }
 
-}  // namespace
+// The events a run reports, built from what they report. emit() adds the run's epoch count.
+ProgressEvent event_of(EventType type) {
+  ProgressEvent e;
+  e.type = type;
+  return e;
+}
 
-TrainResult train(const TrainOptions& o, const ProgressFn& on_progress, const StopToken& stop) {
-  const auto run_start = Clock::now();
-  const auto emit = [&](ProgressEvent e) {
-    e.epochs = o.epochs;
-    if (on_progress) on_progress(e);
-  };
-  const auto event = [](EventType type) {
-    ProgressEvent e;
-    e.type = type;
-    return e;
-  };
+ProgressEvent epoch_begin_event(int64_t epoch, int64_t steps_per_epoch, int64_t samples) {
+  ProgressEvent e = event_of(EventType::kEpochBegin);
+  e.epoch = epoch;
+  e.steps_per_epoch = steps_per_epoch;
+  e.samples = samples;
+  return e;
+}
 
-  // Set-up. Grad mode and thread count are per thread, so they are set here, on the training thread.
-  const TrainingSlot slot("train()");
-  torch::AutoGradMode grad_mode(true);
-  TrainResult result;
-  result.threads = use_cpu_threads(o.threads);
-  const torch::Device device = device_for(o);
-  ComputeMode mode(o.precision, o.memory_format, device);
+ProgressEvent eval_begin_event(Phase phase, int64_t epoch, int64_t samples) {
+  ProgressEvent e = event_of(EventType::kEvalBegin);
+  e.phase = phase;
+  e.epoch = epoch;
+  e.samples = samples;
+  return e;
+}
+
+ProgressEvent epoch_end_event(const EpochStats& stats, int64_t steps_per_epoch, int64_t samples) {
+  ProgressEvent e = event_of(EventType::kEpochEnd);
+  e.epoch = stats.epoch;
+  e.steps_per_epoch = steps_per_epoch;
+  e.samples = samples;
+  e.loss = stats.train_loss;
+  e.accuracy = stats.valid_accuracy;
+  e.seconds = stats.seconds;
+  e.images_per_second = stats.images_per_second;
+  e.valid_seconds = stats.valid_seconds;
+  return e;
+}
+
+ProgressEvent checkpoint_event(const RunState& s, int64_t steps_per_epoch, const std::string& path) {
+  ProgressEvent e = event_of(EventType::kCheckpoint);
+  e.epoch = s.epochs_done;
+  e.step = s.step;
+  e.steps_per_epoch = steps_per_epoch;
+  e.path = path;
+  return e;
+}
+
+ProgressEvent train_end_event(const TrainResult& result) {
+  ProgressEvent e = event_of(EventType::kTrainEnd);
+  e.accuracy = result.test.accuracy;
+  e.seconds = result.seconds;
+  return e;
+}
+
+// Where an epoch stands: what a stop writes to resume it exactly, and the sums its reports read.
+struct EpochProgress {
+  int64_t epoch = 0;
+  // The first step this process takes (later than 1 in the epoch a resume lands in).
+  int64_t first_step = 1;
+  // The shuffle generator before the epoch's permutation was drawn, so that a resume redraws it.
+  torch::Tensor shuffle_rng;
+  // This rank's indices into the training split for the epoch: n_shard of them.
+  torch::Tensor order;
+  // The resumed epoch's seconds before its stop.
+  double earlier_seconds = 0;
+  Clock::time_point start;
+  // Sums over the epoch's steps, on the device; reading them back syncs, so it happens every log_every steps.
+  torch::Tensor loss_sum, correct;
+};
+
+// The steps since the last batchEnd event, on the device.
+struct MetricsWindow {
+  torch::Tensor loss, correct;
+  // Each step's loss, so that a non-finite one can be named without a sync per step.
+  torch::Tensor step_losses;
+  int64_t images = 0;
+  int64_t steps = 0;
+
+  MetricsWindow(int64_t capacity, const torch::TensorOptions& scalar)
+      : loss(torch::zeros({}, scalar)), correct(torch::zeros({}, scalar)), step_losses(torch::zeros({capacity}, scalar)) {}
+  void add(const StepOutput& out, const torch::Tensor& loss_sum, int64_t batch) {
+    loss += loss_sum;
+    correct += out.correct;
+    images += batch;
+    step_losses.select(0, steps++).copy_(out.loss);
+  }
+  void clear() {
+    loss = torch::zeros({}, loss.options());
+    correct = torch::zeros({}, correct.options());
+    images = 0;
+    steps = 0;
+  }
+};
+
+// One call of train(): the set-up in the constructor, then the epochs, each a loop of steps, then the test.
+class TrainingRun {
+ public:
+  TrainingRun(const TrainOptions& o, const ProgressFn& on_progress, const StopToken& stop);
+  TrainResult run();
+
+ private:
+  void emit(ProgressEvent e) const;
+  void load_data(torch::Generator& gen);
+  void build_model(std::optional<Checkpoint> resumed);
+  void choose_steps();
+  void begin_run();
+
+  std::optional<TrainResult> run_epoch(int64_t epoch);
+  EpochProgress begin_epoch(int64_t epoch);
+  StepOutput take_step(const EpochProgress& ep, int64_t step, double lr);
+  double check_replicas(int64_t epoch, int64_t step);
+  void report_window(const EpochProgress& ep, MetricsWindow& window, int64_t step, double lr, double checksum);
+  std::optional<TrainResult> end_epoch(const EpochProgress& ep);
+  RunState position(const EpochProgress& ep, int64_t steps_done);
+
+  std::optional<torch::Tensor> evaluate_split(const Cifar10Dataset& split);
+  void sync_buffers();
+  void write_checkpoint(const RunState& s);
+  std::string checkpoint_file(const char* name) const;
+  TrainResult cancelled(const RunState& s);
+  TrainResult finish();
+
+  const TrainOptions& o_;
+  const ProgressFn& on_progress_;
+  const StopToken& stop_;
+  const Clock::time_point run_start_ = Clock::now();
+  // Grad mode and thread count are per thread, so they are set here, on the training thread.
+  const TrainingSlot slot_{"train()"};
+  torch::AutoGradMode grad_mode_{true};
+  TrainResult result_;
+  torch::Device device_;
+  ComputeMode mode_;
+  std::unique_ptr<Communicator> comm_;
+  torch::Generator gen_;
+  std::optional<Splits> data_;
+  std::optional<BatchTransform> transform_;
+  ResNet34 model_{nullptr};
+  std::optional<torch::optim::SGD> optimizer_;
+  std::optional<GradientReducer> reducer_;
+  std::unique_ptr<EagerStep> eager_step_;
+  std::unique_ptr<StaticStep> static_step_;
+  RunState state_;
+  // Each rank's share of an epoch, DistributedSampler's: padded so that all take the same number of steps.
+  int64_t n_shard_ = 0;
+  int64_t steps_per_epoch_ = 0;
+  int64_t log_every_ = 1;
+  std::string checkpoint_dir_, last_path_, best_path_;
+};
+
+TrainingRun::TrainingRun(const TrainOptions& o, const ProgressFn& on_progress, const StopToken& stop)
+    : o_(o),
+      on_progress_(on_progress),
+      stop_(stop),
+      device_((result_.threads = use_cpu_threads(o.threads), device_for(o))),
+      mode_(o.precision, o.memory_format, device_) {
   std::optional<Checkpoint> resumed;
   if (!o.resume_from.empty()) {
     resumed = load_checkpoint(o.resume_from);
     check_resumable(*resumed, o);
   }
   // Distributed: every rank seeds alike, so all draw the same split and epoch permutations and take their own
-  // shard of each; rank 0 alone writes files.
-  std::unique_ptr<Communicator> comm;
-  if (o.distributed.enabled) comm = std::make_unique<Communicator>(o.distributed, device);
-  const int rank = comm ? comm->rank() : 0;
-  const int world = comm ? comm->world_size() : 1;
+  // shard of each; rank 0 alone writes files. The stop vote is read back on the host: every step on the CPU,
+  // where that costs nothing, and every log_every steps on a GPU, where a sync per step would stall the queue.
+  if (o.distributed.enabled)
+    comm_ = std::make_unique<C10dCommunicator>(o.distributed, device_,
+                                               device_.is_cuda() ? std::max<int64_t>(1, o.log_every) : 1);
+  else
+    comm_ = std::make_unique<SingleProcess>();
   torch::manual_seed(o.seed);
-  auto gen = at::detail::createCPUGenerator(o.seed);
+  gen_ = at::detail::createCPUGenerator(o.seed);
+  load_data(gen_);
+  build_model(std::move(resumed));
+  choose_steps();
+  begin_run();
+}
 
-  // Data
-  Splits data = load_splits(o, gen, device);
-  const int64_t n_train = data.train.size();
-  result.train_size = n_train;
-  result.valid_size = data.valid.size();
-  result.test_size = data.test.size();
+void TrainingRun::emit(ProgressEvent e) const {
+  e.epochs = o_.epochs;
+  if (on_progress_) on_progress_(e);
+}
+
+void TrainingRun::load_data(torch::Generator& gen) {
+  data_.emplace(load_splits(o_, gen, device_));
+  const int64_t n_train = data_->train.size();
+  result_.train_size = n_train;
+  result_.valid_size = data_->valid.size();
+  result_.test_size = data_->test.size();
+  const int rank = comm_->rank(), world = comm_->world_size();
+  if (n_train < world)
+    throw std::runtime_error(std::to_string(n_train) + " training records cannot be shared by " +
+                             std::to_string(world) + " processes; raise limitTrain or start fewer processes");
   if (world > 1) {
-    if (n_train < world)
-      throw std::runtime_error(std::to_string(n_train) + " training records cannot be shared by " +
-                               std::to_string(world) + " processes; raise limitTrain or start fewer processes");
-    data.valid = data.valid.subset(shard_indices(data.valid.size(), rank, world).to(device));
-    data.test = data.test.subset(shard_indices(data.test.size(), rank, world).to(device));
+    data_->valid = data_->valid.subset(shard_indices(data_->valid.size(), rank, world).to(device_));
+    data_->test = data_->test.subset(shard_indices(data_->test.size(), rank, world).to(device_));
   }
-  const BatchTransform transform(o.image_size, device, mode.channels_last());
+  transform_.emplace(o_.image_size, device_, mode_.channels_last());
+  n_shard_ = (n_train + world - 1) / world;
+  steps_per_epoch_ = (n_shard_ + o_.batch_size - 1) / o_.batch_size;
+  log_every_ = std::max<int64_t>(1, o_.log_every);
+}
 
-  // Model, optimizer and where the run stands
-  ResNet34 model(o.preset);
-  model->to(device);
-  mode.prepare(model);
-  torch::optim::SGD optimizer(parameter_groups(model->parameters(), o), sgd_options(o));
-  RunState state;
+void TrainingRun::build_model(std::optional<Checkpoint> resumed) {
+  model_ = ResNet34(o_.preset);
+  model_->to(device_);
+  mode_.prepare(model_);
+  optimizer_.emplace(parameter_groups(model_->parameters(), o_), sgd_options(o_));
   if (resumed) {
-    restore(*resumed, model, &optimizer);
-    state = resumed->state;
+    restore(*resumed, model_, &*optimizer_);
+    state_ = resumed->state;
     // The epoch's partial sums are the whole job's: rank 0 carries them on, so the final all-reduce counts them once.
-    if (rank != 0) state.partial_loss_sum = state.partial_correct = 0;
-    gen.set_state(state.shuffle_rng);
-    if (state.torch_rng.defined()) {
+    if (comm_->rank() != 0) state_.partial_loss_sum = state_.partial_correct = 0;
+    gen_.set_state(state_.shuffle_rng);
+    if (state_.torch_rng.defined()) {
       at::Generator global = at::detail::getDefaultCPUGenerator();  // a handle: shares the generator
-      global.set_state(state.torch_rng);
+      global.set_state(state_.torch_rng);
     }
     resumed.reset();  // its tensors are in the model and optimizer now
   }
-  result.resumed_epoch = state.epochs_done;
-  result.resumed_step = state.step;
-  std::optional<GradientReducer> reducer;
-  if (comm) {
+  if (o_.distributed.enabled) {
     // DDP's start: every rank begins from rank 0's weights and buffers (a resume reads the same file everywhere).
-    auto tensors = model->parameters();
-    for (const auto& b : model->buffers()) tensors.push_back(b);
-    comm->broadcast(tensors, "the broadcast of rank 0's weights");
-    reducer.emplace(*comm, model->parameters());
-    result.world_size = world;
-    result.rank = rank;
-    result.backend = name_of(comm->backend());
+    auto tensors = model_->parameters();
+    for (const auto& b : model_->buffers()) tensors.push_back(b);
+    comm_->broadcast(tensors, "the broadcast of rank 0's weights");
+    reducer_.emplace(*comm_, model_->parameters());
   }
-  // BatchNorm's running statistics drift apart on each rank's data. DDP overwrites them with rank 0's before
-  // every forward; as only evaluation and checkpoints read them, doing it before those gives the same numbers.
-  const auto sync_buffers = [&] {
-    if (comm) comm->broadcast(model->buffers(), "the broadcast of rank 0's BatchNorm statistics");
-  };
-  // Counts over a split this rank holds a shard of, summed over the ranks. A stop on any rank stops them all.
-  const auto evaluate_split = [&](const Cifar10Dataset& split) -> std::optional<torch::Tensor> {
-    if (!comm) return confusion_counts(model, split, transform, o.batch_size, stop, &mode, o.flip_tta);
-    sync_buffers();
-    auto counts = confusion_counts(model, split, transform, o.batch_size, stop, &mode, o.flip_tta);
-    auto shared = torch::cat({counts ? counts->view({-1}) : torch::zeros({kNumClasses * kNumClasses}, torch::kInt64),
-                              torch::full({1}, counts ? 0 : 1, torch::kInt64)})
-                      .to(device);
-    comm->allreduce(shared, Communicator::Reduce::kSum, "the evaluation counts' all-reduce");
-    shared = shared.cpu();
-    if (shared[kNumClasses * kNumClasses].item<int64_t>() > 0) return std::nullopt;
-    return shared.slice(0, 0, kNumClasses * kNumClasses).view({kNumClasses, kNumClasses});
-  };
-  // Whether the job stops before `step`: any rank's request stops every rank at the same step. The vote is a
-  // collective, read back on the host: every step on the CPU, where that costs nothing, and every log_every
-  // steps on a GPU, where a sync per step would stall the queue of work ahead.
-  const int64_t vote_every = device.is_cuda() ? std::max<int64_t>(1, o.log_every) : 1;
-  const auto stop_agreed = [&](int64_t step) {
-    if (!comm) return stop.requested();
-    if ((step - 1) % vote_every != 0) return false;
-    auto vote = torch::full({1}, stop.requested() ? 1.0f : 0.0f, torch::TensorOptions().device(device));
-    comm->allreduce(vote, Communicator::Reduce::kSum, "the stop vote");
-    return vote.item<float>() > 0;
-  };
+}
 
-  result.parameters = count_parameters(*model);
-  result.device = device.str();
-  result.channels_last = mode.channels_last();
-  result.precision = name_of(mode.precision());
-  result.libtorch_version = compat::libtorch_version();
+// The eager step takes every batch of a distributed run, and the epoch's last, shorter batch of any run; the
+// static one (captured on CUDA) the others when cudaGraph asks for it.
+void TrainingRun::choose_steps() {
+  const StepContext context{o_,         data_->train, *transform_,
+                            mode_,      model_,       *optimizer_,
+                            reducer_ ? &*reducer_ : nullptr};
+  eager_step_ = std::make_unique<EagerStep>(context);
+  const bool single = !o_.distributed.enabled;
+  if (o_.cuda_graph == CudaGraph::kOn && !single)
+    throw std::runtime_error("cudaGraph true is for a single process; distributed runs take eager steps "
+                             "(leave cudaGraph 'auto' or set it false)");
+  const bool wanted = o_.cuda_graph == CudaGraph::kOn || (o_.cuda_graph == CudaGraph::kAuto && single &&
+                                                         device_.is_cuda() && cuda::graphs_available());
+  const int64_t full_batch = std::min(o_.batch_size, n_shard_);
+  if (wanted) static_step_ = std::make_unique<StaticStep>(context, full_batch, /*capture=*/device_.is_cuda());
+  result_.cuda_graph = static_step_ && static_step_->captures();
+}
 
-  // Each rank's share of an epoch, DistributedSampler's: padded so that all take the same number of steps.
-  const int64_t n_shard = (n_train + world - 1) / world;
-  const int64_t steps_per_epoch = (n_shard + o.batch_size - 1) / o.batch_size;
-  const int64_t log_every = std::max<int64_t>(1, o.log_every);
-  {
-    ProgressEvent e = event(EventType::kTrainBegin);
-    e.steps_per_epoch = steps_per_epoch;
-    e.samples = n_train;
-    e.train_size = result.train_size;
-    e.valid_size = result.valid_size;
-    e.test_size = result.test_size;
-    e.parameters = result.parameters;
-    e.threads = result.threads;
-    e.device = result.device;
-    e.world_size = world;
-    e.rank = rank;
-    e.start_epoch = state.epochs_done;
-    e.start_step = state.step;
-    emit(e);
+void TrainingRun::begin_run() {
+  result_.resumed_epoch = state_.epochs_done;
+  result_.resumed_step = state_.step;
+  result_.parameters = count_parameters(*model_);
+  result_.device = device_.str();
+  result_.channels_last = mode_.channels_last();
+  result_.precision = name_of(mode_.precision());
+  result_.libtorch_version = compat::libtorch_version();
+  result_.world_size = comm_->world_size();
+  result_.rank = comm_->rank();
+  result_.backend = comm_->backend();
+  ProgressEvent e = event_of(EventType::kTrainBegin);
+  e.steps_per_epoch = steps_per_epoch_;
+  e.samples = result_.train_size;
+  e.train_size = result_.train_size;
+  e.valid_size = result_.valid_size;
+  e.test_size = result_.test_size;
+  e.parameters = result_.parameters;
+  e.threads = result_.threads;
+  e.device = result_.device;
+  e.world_size = result_.world_size;
+  e.rank = result_.rank;
+  e.start_epoch = state_.epochs_done;
+  e.start_step = state_.step;
+  emit(e);
+  checkpoint_dir_ = comm_->rank() == 0 ? o_.checkpoint_dir : std::string();
+  if (!checkpoint_dir_.empty()) remove_stale_temporaries(checkpoint_dir_);
+  last_path_ = checkpoint_file("last.pt");
+  best_path_ = checkpoint_file("best.pt");
+}
+
+TrainResult TrainingRun::run() {
+  model_->train();
+  for (int64_t epoch = state_.epochs_done + 1; epoch <= o_.epochs; ++epoch)
+    if (auto stopped = run_epoch(epoch)) return *stopped;
+  return finish();
+}
+
+EpochProgress TrainingRun::begin_epoch(int64_t epoch) {
+  emit(epoch_begin_event(epoch, steps_per_epoch_, result_.train_size));
+  EpochProgress ep;
+  ep.epoch = epoch;
+  ep.start = Clock::now();
+  // Drawing the permutation advances the generator; its state before the draw lets a resume redraw it.
+  ep.shuffle_rng = gen_.get_state();
+  ep.order = torch::randperm(result_.train_size, gen_, torch::kInt64).to(device_);
+  if (comm_->world_size() > 1) ep.order = shard_of_order(ep.order, comm_->rank(), comm_->world_size());
+  ep.first_step = epoch == state_.epochs_done + 1 ? state_.step + 1 : 1;
+  const bool resumed = ep.first_step > 1;
+  ep.earlier_seconds = resumed ? state_.partial_seconds : 0.0;
+  const auto scalar = torch::TensorOptions().dtype(torch::kFloat32).device(device_);
+  ep.loss_sum = torch::full({}, resumed ? state_.partial_loss_sum : 0.0, scalar);
+  ep.correct = torch::full({}, resumed ? state_.partial_correct : 0.0, scalar);
+  return ep;
+}
+
+std::optional<TrainResult> TrainingRun::run_epoch(int64_t epoch) {
+  EpochProgress ep = begin_epoch(epoch);
+  MetricsWindow window(std::min(log_every_, steps_per_epoch_), ep.loss_sum.options());
+  for (int64_t step = ep.first_step; step <= steps_per_epoch_; ++step) {
+    if (comm_->stop_before(step, stop_.requested())) return cancelled(position(ep, step - 1));
+    const double lr = scheduled_lr(o_, (epoch - 1) * steps_per_epoch_ + step - 1, steps_per_epoch_);
+    const int64_t start = (step - 1) * o_.batch_size;
+    const int64_t batch = std::min(start + o_.batch_size, n_shard_) - start;
+    const StepOutput out = take_step(ep, step, lr);
+    auto batch_loss_sum = out.loss * static_cast<double>(batch);
+    ep.loss_sum += batch_loss_sum;
+    ep.correct += out.correct;
+    window.add(out, batch_loss_sum, batch);
+    const bool check = o_.distributed.enabled && o_.distributed.check_replicas;
+    const double checksum = check ? check_replicas(epoch, step) : 0.0;
+    if (step % log_every_ == 0 || step == steps_per_epoch_) report_window(ep, window, step, lr, checksum);
   }
+  return end_epoch(ep);
+}
 
-  const std::string checkpoint_dir = rank == 0 ? o.checkpoint_dir : std::string();
-  const auto checkpoint_file = [&](const char* name) {
-    return checkpoint_dir.empty() ? std::string() : (std::filesystem::path(checkpoint_dir) / name).string();
-  };
-  if (!checkpoint_dir.empty()) remove_stale_temporaries(checkpoint_dir);
-  const std::string last_path = checkpoint_file("last.pt");
-  const std::string best_path = checkpoint_file("best.pt");
-  const auto write_checkpoint = [&](const RunState& s) {
-    if (last_path.empty()) return;
-    // A diverged network must never replace the last good checkpoint.
-    if (!std::isfinite(s.partial_loss_sum) || !parameters_finite(*model))
-      throw NonFiniteLossError("the network's weights are no longer finite (epoch " + std::to_string(s.epochs_done + 1) +
-                                   "); no checkpoint was written, " + last_path + " still holds the last good one",
-                               s.epochs_done + 1, s.step);
-    save_checkpoint(last_path, o, model, optimizer, s);
-    result.last_checkpoint = last_path;
-    ProgressEvent e = event(EventType::kCheckpoint);
-    e.epoch = s.epochs_done;
-    e.step = s.step;
-    e.steps_per_epoch = steps_per_epoch;
-    e.path = last_path;
-    emit(e);
-  };
-  const auto cancelled = [&](const RunState& s) {
-    sync_buffers();
-    write_checkpoint(s);
-    result.status = Status::kCancelled;
-    result.epochs = s.history;
-    result.seconds = seconds_since(run_start);
-    return result;
-  };
+StepOutput TrainingRun::take_step(const EpochProgress& ep, int64_t step, double lr) {
+  const int64_t start = (step - 1) * o_.batch_size;
+  const int64_t end = std::min(start + o_.batch_size, n_shard_);
+  StepInput in;
+  in.indices = ep.order.slice(0, start, end);
+  in.draws = draw_augmentation(end - start, o_.augment, batch_seed(o_.seed, ep.epoch, step, comm_->rank()));
+  in.lr = lr;
+  TrainStep& step_of_size =
+      static_step_ && end - start == static_step_->batch_size() ? static_cast<TrainStep&>(*static_step_) : *eager_step_;
+  return step_of_size.run(in);
+}
 
-  model->train();
-  for (int64_t epoch = state.epochs_done + 1; epoch <= o.epochs; ++epoch) {
-    {
-      ProgressEvent e = event(EventType::kEpochBegin);
-      e.epoch = epoch;
-      e.steps_per_epoch = steps_per_epoch;
-      e.samples = n_train;
-      emit(e);
-    }
-    const auto epoch_start = Clock::now();
-    // Drawing the permutation advances the generator; its state before the draw lets a resume redraw it.
-    const torch::Tensor epoch_rng = gen.get_state();
-    auto order = torch::randperm(n_train, gen, torch::kInt64).to(device);
-    if (world > 1) order = shard_of_order(order, rank, world);  // n_shard indices
-    const int64_t first_step = epoch == state.epochs_done + 1 ? state.step + 1 : 1;
-    const double earlier_seconds = first_step > 1 ? state.partial_seconds : 0.0;
-    // Sums stay on the device; reading them back forces a sync, so it happens only every log_every steps.
-    const auto scalar = torch::TensorOptions().dtype(torch::kFloat32).device(device);
-    auto epoch_loss = torch::full({}, first_step > 1 ? state.partial_loss_sum : 0.0, scalar);
-    auto epoch_correct = torch::full({}, first_step > 1 ? state.partial_correct : 0.0, scalar);
-    auto window_loss = torch::zeros({}, scalar);
-    auto window_correct = torch::zeros({}, scalar);
-    int64_t window_images = 0;
-    // Each step's loss since the last read-back, so a non-finite one can be named without a sync per step.
-    auto window_step_losses = torch::zeros({std::min(log_every, steps_per_epoch)}, scalar);
-    int64_t window_steps = 0;
-    // Where the run stands inside this epoch, for a checkpoint written on a stop.
-    const auto position = [&](int64_t steps_done) {
-      RunState s = state;
-      s.epochs_done = epoch - 1;
-      s.step = steps_done;
-      s.shuffle_rng = epoch_rng;
-      s.torch_rng = at::detail::getDefaultCPUGenerator().get_state();
-      auto sums = torch::stack({epoch_loss, epoch_correct}).to(torch::kDouble);
-      if (comm) comm->allreduce(sums, Communicator::Reduce::kSum, "the partial sums' all-reduce");
-      s.partial_loss_sum = sums[0].item<double>();
-      s.partial_correct = sums[1].item<double>();
-      s.partial_seconds = earlier_seconds + seconds_since(epoch_start);
-      return s;
-    };
-
-    for (int64_t step = first_step; step <= steps_per_epoch; ++step) {
-      if (stop_agreed(step)) return cancelled(position(step - 1));
-      const int64_t start = (step - 1) * o.batch_size;
-      const int64_t end = std::min(start + o.batch_size, n_shard);
-      auto idx = order.slice(0, start, end);
-      auto images = transform(augment_batch(data.train.images().index_select(0, idx), o.augment,
-                                            batch_seed(o.seed, epoch, step, rank)));
-      auto labels = data.train.labels().index_select(0, idx);
-      const double lr = scheduled_lr(o, (epoch - 1) * steps_per_epoch + step - 1, steps_per_epoch);
-      set_lr(optimizer, lr);
-
-      const auto [loss, logits] =
-          mode.sgd_step(model, optimizer, images, labels, reducer ? &*reducer : nullptr, o.label_smoothing);
-      auto batch_loss_sum = loss * static_cast<double>(end - start);
-      auto batch_correct = logits.argmax(1).eq(labels).sum().to(torch::kFloat32);
-      epoch_loss += batch_loss_sum;
-      epoch_correct += batch_correct;
-      window_loss += batch_loss_sum;
-      window_correct += batch_correct;
-      window_images += end - start;
-      window_step_losses.select(0, window_steps++).copy_(loss);
-      double checksum = 0;
-      if (comm && o.distributed.check_replicas) {
-        auto bounds = weights_checksum(*model);
-        bounds = torch::stack({bounds, -bounds});
-        comm->allreduce(bounds, Communicator::Reduce::kMax, "the replica check");
-        const double high = bounds[0].item<double>(), low = -bounds[1].item<double>();
-        if (high != low) {
-          std::ostringstream text;
-          text.precision(17);
-          text << "the ranks' weights differ after epoch " << epoch << ", step " << step << " (checksums from "
-               << low << " to " << high << "); the replicas diverged";
-          throw DistributedError(text.str());
-        }
-        checksum = high;
-      }
-
-      if (step % log_every == 0 || step == steps_per_epoch) {
-        if (comm) {
-          // The whole job's window, the same on every rank, so that all of them stop at the same non-finite
-          // step and report the same numbers. Every rank's batches are the same size, so the images add up to
-          // world times this rank's.
-          auto shared = torch::cat({torch::stack({window_loss, window_correct}),
-                                    window_step_losses.slice(0, 0, window_steps) / static_cast<double>(world)});
-          comm->allreduce(shared, Communicator::Reduce::kSum, "the training metrics' all-reduce");
-          window_loss = shared[0];
-          window_correct = shared[1];
-          window_images *= world;
-          window_step_losses.slice(0, 0, window_steps).copy_(shared.slice(0, 2));
-        }
-        ProgressEvent e = event(EventType::kBatchEnd);
-        e.phase = Phase::kTrain;
-        e.epoch = epoch;
-        e.step = step;
-        e.steps_per_epoch = steps_per_epoch;
-        e.samples = n_train;
-        e.loss = window_loss.item<double>() / static_cast<double>(window_images);
-        if (!std::isfinite(e.loss)) throw_non_finite(window_step_losses, window_steps, epoch, step, o, mode.precision());
-        e.accuracy = window_correct.item<double>() / static_cast<double>(window_images);
-        e.images_per_second = static_cast<double>(world * (end - (first_step - 1) * o.batch_size)) /
-                              seconds_since(epoch_start);
-        e.weights_checksum = checksum;
-        e.lr = lr;
-        emit(e);
-        window_loss = torch::zeros({}, scalar);
-        window_correct = torch::zeros({}, scalar);
-        window_images = 0;
-        window_steps = 0;
-      }
-    }
-    EpochStats stats;
-    stats.epoch = epoch;
-    // Every rank's images, the padding of the last shard included, as DistributedSampler counts them.
-    const int64_t n_seen = n_shard * world;
-    auto epoch_loss_total = epoch_loss.clone();
-    if (comm) comm->allreduce(epoch_loss_total, Communicator::Reduce::kSum, "the epoch loss' all-reduce");
-    stats.train_loss = epoch_loss_total.item<double>() / static_cast<double>(n_seen);
-    stats.seconds = earlier_seconds + seconds_since(epoch_start);
-    stats.images_per_second = static_cast<double>(n_seen) / stats.seconds;
-
-    if (result.valid_size > 0) {
-      ProgressEvent e = event(EventType::kEvalBegin);
-      e.phase = Phase::kValid;
-      e.epoch = epoch;
-      e.samples = result.valid_size;
-      emit(e);
-      auto valid = evaluate_split(data.valid);
-      if (!valid) return cancelled(position(steps_per_epoch));
-      stats.valid_accuracy = accuracy_of(*valid);
-    }
-    state.history.push_back(stats);
-    state.epochs_done = epoch;
-    state.step = 0;
-    state.shuffle_rng = gen.get_state();
-    state.torch_rng = at::detail::getDefaultCPUGenerator().get_state();
-    state.partial_loss_sum = state.partial_correct = state.partial_seconds = 0;
-    const bool best = result.valid_size > 0 && stats.valid_accuracy > state.best_valid_accuracy;
-    if (best) state.best_valid_accuracy = stats.valid_accuracy;
-    {
-      ProgressEvent e = event(EventType::kEpochEnd);
-      e.epoch = epoch;
-      e.steps_per_epoch = steps_per_epoch;
-      e.samples = n_train;
-      e.loss = stats.train_loss;
-      e.accuracy = stats.valid_accuracy;
-      e.seconds = stats.seconds;
-      e.images_per_second = stats.images_per_second;
-      emit(e);
-    }
-    if (result.valid_size == 0) sync_buffers();
-    write_checkpoint(state);
-    if (best && !last_path.empty()) {
-      publish_copy(last_path, best_path);
-      result.best_checkpoint = best_path;
-    }
+// With distributed.check_replicas: fails unless every rank holds the same weights after the step.
+double TrainingRun::check_replicas(int64_t epoch, int64_t step) {
+  auto bounds = weights_checksum(*model_);
+  bounds = torch::stack({bounds, -bounds});
+  comm_->allreduce(bounds, Communicator::Reduce::kMax, "the replica check");
+  const double high = bounds[0].item<double>(), low = -bounds[1].item<double>();
+  if (high != low) {
+    std::ostringstream text;
+    text.precision(17);
+    text << "the ranks' weights differ after epoch " << epoch << ", step " << step << " (checksums from " << low
+         << " to " << high << "); the replicas diverged";
+    throw DistributedError(text.str());
   }
-  result.epochs = state.history;
-  if (!checkpoint_dir.empty() && result.best_checkpoint.empty()) {
+  return high;
+}
+
+void TrainingRun::report_window(const EpochProgress& ep, MetricsWindow& w, int64_t step, double lr,
+                                double checksum) {
+  // The whole job's window, the same on every rank, so that all of them stop at the same non-finite step and
+  // report the same numbers. Every rank's batches are the same size, so the images add up to world times this
+  // rank's.
+  const int world = comm_->world_size();
+  auto shared = torch::cat({torch::stack({w.loss, w.correct}),
+                            w.step_losses.slice(0, 0, w.steps) / static_cast<double>(world)});
+  comm_->allreduce(shared, Communicator::Reduce::kSum, "the training metrics' all-reduce");
+  w.loss = shared[0];
+  w.correct = shared[1];
+  w.images *= world;
+  w.step_losses.slice(0, 0, w.steps).copy_(shared.slice(0, 2));
+
+  ProgressEvent e = event_of(EventType::kBatchEnd);
+  e.phase = Phase::kTrain;
+  e.epoch = ep.epoch;
+  e.step = step;
+  e.steps_per_epoch = steps_per_epoch_;
+  e.samples = result_.train_size;
+  e.loss = w.loss.item<double>() / static_cast<double>(w.images);
+  if (!std::isfinite(e.loss)) throw_non_finite(w.step_losses, w.steps, ep.epoch, step, o_, mode_.precision());
+  e.accuracy = w.correct.item<double>() / static_cast<double>(w.images);
+  const int64_t end = std::min(step * o_.batch_size, n_shard_);
+  e.images_per_second =
+      static_cast<double>(world * (end - (ep.first_step - 1) * o_.batch_size)) / seconds_since(ep.start);
+  e.weights_checksum = checksum;
+  e.lr = lr;
+  emit(e);
+  w.clear();
+}
+
+std::optional<TrainResult> TrainingRun::end_epoch(const EpochProgress& ep) {
+  EpochStats stats;
+  stats.epoch = ep.epoch;
+  // Every rank's images, the padding of the last shard included, as DistributedSampler counts them.
+  const int64_t n_seen = n_shard_ * comm_->world_size();
+  auto loss_total = ep.loss_sum.clone();
+  comm_->allreduce(loss_total, Communicator::Reduce::kSum, "the epoch loss' all-reduce");
+  stats.train_loss = loss_total.item<double>() / static_cast<double>(n_seen);
+  stats.seconds = ep.earlier_seconds + seconds_since(ep.start);
+  stats.images_per_second = static_cast<double>(n_seen) / stats.seconds;
+  if (result_.valid_size > 0) {
+    emit(eval_begin_event(Phase::kValid, ep.epoch, result_.valid_size));
+    const auto valid_start = Clock::now();
+    auto valid = evaluate_split(data_->valid);
+    if (!valid) return cancelled(position(ep, steps_per_epoch_));
+    stats.valid_accuracy = accuracy_of(*valid);
+    stats.valid_seconds = seconds_since(valid_start);
+  }
+  state_.history.push_back(stats);
+  state_.epochs_done = ep.epoch;
+  state_.step = 0;
+  state_.shuffle_rng = gen_.get_state();
+  state_.torch_rng = at::detail::getDefaultCPUGenerator().get_state();
+  state_.partial_loss_sum = state_.partial_correct = state_.partial_seconds = 0;
+  const bool best = result_.valid_size > 0 && stats.valid_accuracy > state_.best_valid_accuracy;
+  if (best) state_.best_valid_accuracy = stats.valid_accuracy;
+  emit(epoch_end_event(stats, steps_per_epoch_, result_.train_size));
+  if (result_.valid_size == 0) sync_buffers();
+  write_checkpoint(state_);
+  if (best && !last_path_.empty()) {
+    publish_copy(last_path_, best_path_);
+    result_.best_checkpoint = best_path_;
+  }
+  return std::nullopt;
+}
+
+// Where the run stands `steps_done` steps into `ep`, for a checkpoint written on a stop.
+RunState TrainingRun::position(const EpochProgress& ep, int64_t steps_done) {
+  RunState s = state_;
+  s.epochs_done = ep.epoch - 1;
+  s.step = steps_done;
+  s.shuffle_rng = ep.shuffle_rng;
+  s.torch_rng = at::detail::getDefaultCPUGenerator().get_state();
+  auto sums = torch::stack({ep.loss_sum, ep.correct}).to(torch::kDouble);
+  comm_->allreduce(sums, Communicator::Reduce::kSum, "the partial sums' all-reduce");
+  s.partial_loss_sum = sums[0].item<double>();
+  s.partial_correct = sums[1].item<double>();
+  s.partial_seconds = ep.earlier_seconds + seconds_since(ep.start);
+  return s;
+}
+
+// Counts over a split this rank holds a shard of, summed over the ranks; nullopt when stopped. A stop on any rank
+// stops them all.
+std::optional<torch::Tensor> TrainingRun::evaluate_split(const Cifar10Dataset& split) {
+  sync_buffers();
+  auto counts = confusion_counts(model_, split, *transform_, evaluation_batch_size(o_.batch_size, o_.image_size, device_), stop_,
+                                 &mode_, o_.flip_tta);
+  constexpr int64_t kCells = kNumClasses * kNumClasses;
+  auto shared = torch::cat({counts ? counts->view({-1}) : torch::zeros({kCells}, torch::kInt64),
+                            torch::full({1}, counts ? 0 : 1, torch::kInt64)})
+                    .to(device_);
+  comm_->allreduce(shared, Communicator::Reduce::kSum, "the evaluation counts' all-reduce");
+  shared = shared.cpu();
+  if (shared[kCells].item<int64_t>() > 0) return std::nullopt;
+  return shared.slice(0, 0, kCells).view({kNumClasses, kNumClasses});
+}
+
+// BatchNorm's running statistics drift apart on each rank's data. DDP overwrites them with rank 0's before every
+// forward; as only evaluation and checkpoints read them, doing it before those gives the same numbers.
+void TrainingRun::sync_buffers() { comm_->broadcast(model_->buffers(), "the broadcast of rank 0's BatchNorm statistics"); }
+
+std::string TrainingRun::checkpoint_file(const char* name) const {
+  return checkpoint_dir_.empty() ? std::string() : (std::filesystem::path(checkpoint_dir_) / name).string();
+}
+
+void TrainingRun::write_checkpoint(const RunState& s) {
+  if (last_path_.empty()) return;
+  // A diverged network must never replace the last good checkpoint.
+  if (!std::isfinite(s.partial_loss_sum) || !parameters_finite(*model_))
+    throw NonFiniteLossError("the network's weights are no longer finite (epoch " + std::to_string(s.epochs_done + 1) +
+                                 "); no checkpoint was written, " + last_path_ + " still holds the last good one",
+                             s.epochs_done + 1, s.step);
+  save_checkpoint(last_path_, o_, model_, *optimizer_, s);
+  result_.last_checkpoint = last_path_;
+  emit(checkpoint_event(s, steps_per_epoch_, last_path_));
+}
+
+TrainResult TrainingRun::cancelled(const RunState& s) {
+  sync_buffers();
+  write_checkpoint(s);
+  result_.status = Status::kCancelled;
+  result_.epochs = s.history;
+  result_.seconds = seconds_since(run_start_);
+  return result_;
+}
+
+TrainResult TrainingRun::finish() {
+  result_.epochs = state_.history;
+  if (!checkpoint_dir_.empty() && result_.best_checkpoint.empty()) {
     // A best.pt from before a resume still stands when no later epoch beat it.
     std::error_code ec;
-    if (std::filesystem::is_regular_file(best_path, ec)) result.best_checkpoint = best_path;
+    if (std::filesystem::is_regular_file(best_path_, ec)) result_.best_checkpoint = best_path_;
   }
+  emit(eval_begin_event(Phase::kTest, o_.epochs, result_.test_size));
+  const auto test_start = Clock::now();
+  auto test = evaluate_split(data_->test);
+  if (!test) return cancelled(state_);
+  result_.test = test_metrics(*test);
+  result_.test_seconds = seconds_since(test_start);
+  if (!checkpoint_dir_.empty()) {
+    if (result_.last_checkpoint.empty()) write_checkpoint(state_);
+    result_.weights = checkpoint_file("weights.pt");
+    save_weights(result_.weights, model_);
+  }
+  result_.seconds = seconds_since(run_start_);
+  emit(train_end_event(result_));
+  return result_;
+}
 
-  // Test
-  {
-    ProgressEvent e = event(EventType::kEvalBegin);
-    e.phase = Phase::kTest;
-    e.epoch = o.epochs;
-    e.samples = result.test_size;
-    emit(e);
-  }
-  auto test = evaluate_split(data.test);
-  if (!test) return cancelled(state);
-  result.test = test_metrics(*test);
-  if (!checkpoint_dir.empty()) {
-    if (result.last_checkpoint.empty()) write_checkpoint(state);
-    result.weights = checkpoint_file("weights.pt");
-    save_weights(result.weights, model);
-  }
-  result.seconds = seconds_since(run_start);
-  {
-    ProgressEvent e = event(EventType::kTrainEnd);
-    e.accuracy = result.test.accuracy;
-    e.seconds = result.seconds;
-    emit(e);
-  }
-  return result;
+}  // namespace
+
+TrainResult train(const TrainOptions& options, const ProgressFn& on_progress, const StopToken& stop) {
+  return TrainingRun(options, on_progress, stop).run();
 }
 
 }  // namespace libtorch_resnet::core

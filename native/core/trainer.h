@@ -29,8 +29,11 @@ struct TrainResult {
   int64_t train_size = 0;
   int64_t valid_size = 0;
   int64_t test_size = 0;
-  // This process's share of the run (a resumed run counts from the resume).
+  // This process's share of the run (a resumed run counts from the resume), and of it the final test's.
   double seconds = 0;
+  double test_seconds = 0;
+  // Whether the training steps were captured in a CUDA graph and replayed (cudaGraph).
+  bool cuda_graph = false;
   // Files written into checkpoint_dir (empty when none): the latest checkpoint, the best by validation
   // accuracy, and the final weights for Python.
   std::string last_checkpoint;

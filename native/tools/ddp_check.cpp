@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
     }
     use_cpu_threads(threads);
     const torch::Device cpu(torch::kCPU);
-    Communicator communicator(*distributed, cpu);
+    C10dCommunicator communicator(*distributed, cpu);
     const int rank = communicator.rank(), world = communicator.world_size();
     ComputeMode mode(Precision::kFp32, format, cpu);
 

@@ -3,7 +3,7 @@
 //   train_main DATA_DIR [--preset article|cifar] [--epochs N] [--batch-size N] [--lr X] [--image-size N]
 //              [--device D] [--threads N] [--limit-train N] [--limit-test N] [--log-every N]
 //              [--checkpoint-dir DIR] [--resume FILE] [--backend auto|gloo|nccl] [--check-replicas 1]
-//              [--timeout SECONDS]
+//              [--timeout SECONDS] [--cuda-graph auto|on|off]
 // With torchrun's variables set (WORLD_SIZE, RANK, LOCAL_RANK, MASTER_ADDR, MASTER_PORT) it is one rank of a
 // distributed run.
 #include <cstdio>
@@ -17,19 +17,8 @@
 
 using namespace libtorch_resnet::core;
 
-int main(int argc, char** argv) {
-  if (argc < 2 || std::strcmp(argv[1], "--help") == 0) {
-    std::fprintf(stderr, "usage: %s DATA_DIR [--preset article|cifar] [--epochs N] [--batch-size N] ...\n", argv[0]);
-    return 2;
-  }
-  TrainOptions o;
-  o.data_dir = argv[1];
-  try {
-    if (auto distributed = distributed_from_env()) o.distributed = *distributed;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 2;
-  }
+// Reads the flags after DATA_DIR into `o`; false (after saying why) on an unknown flag or value.
+bool parse_flags(int argc, char** argv, TrainOptions& o) {
   bool image_size_set = false;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
@@ -79,6 +68,8 @@ int main(int argc, char** argv) {
       o.precision = *from_name<Precision>(value);
     } else if (flag == "--memory-format" && from_name<MemoryFormat>(value)) {
       o.memory_format = *from_name<MemoryFormat>(value);
+    } else if (flag == "--cuda-graph" && from_name<CudaGraph>(value)) {
+      o.cuda_graph = *from_name<CudaGraph>(value);
     } else if (flag == "--checkpoint-dir") {
       o.checkpoint_dir = value;
     } else if (flag == "--resume") {
@@ -91,42 +82,60 @@ int main(int argc, char** argv) {
       o.distributed.check_replicas = std::atoi(value) != 0;
     } else {
       std::fprintf(stderr, "unknown flag or value: %s %s\n", flag.c_str(), value);
-      return 2;
+      return false;
     }
   }
   if (!image_size_set) o.image_size = o.preset == Preset::kArticle ? 224 : 32;
+  return true;
+}
 
-  const auto print = [](const ProgressEvent& e) {
-    switch (e.type) {
-      case EventType::kTrainBegin:
-        std::printf("rank %d of %d, device %s, %d threads, %lld parameters, %lld train / %lld valid / %lld test\n",
-                    e.rank, e.world_size, e.device.c_str(), e.threads, static_cast<long long>(e.parameters), static_cast<long long>(e.train_size),
-                    static_cast<long long>(e.valid_size), static_cast<long long>(e.test_size));
-        break;
-      case EventType::kBatchEnd:
-        std::printf("epoch %lld step %lld/%lld loss %.4f %.1f img/s", static_cast<long long>(e.epoch),
-                    static_cast<long long>(e.step), static_cast<long long>(e.steps_per_epoch), e.loss,
-                    e.images_per_second);
-        if (e.weights_checksum != 0) std::printf(" weights %.17g", e.weights_checksum);
-        std::printf("\n");
-        break;
-      case EventType::kEpochEnd:
-        std::printf("epoch %lld: loss %.4f, valid %.2f%%, %.1f s, %.1f img/s\n", static_cast<long long>(e.epoch),
-                    e.loss, 100 * e.accuracy, e.seconds, e.images_per_second);
-        break;
-      case EventType::kCheckpoint:
-        std::printf("checkpoint %s\n", e.path.c_str());
-        break;
-      case EventType::kTrainEnd:
-        std::printf("test accuracy %.2f%% after %.1f s\n", 100 * e.accuracy, e.seconds);
-        break;
-      default:
-        break;
-    }
-    std::fflush(stdout);
-  };
+void print_event(const ProgressEvent& e) {
+  switch (e.type) {
+    case EventType::kTrainBegin:
+      std::printf("rank %d of %d, device %s, %d threads, %lld parameters, %lld train / %lld valid / %lld test\n",
+                  e.rank, e.world_size, e.device.c_str(), e.threads, static_cast<long long>(e.parameters), static_cast<long long>(e.train_size),
+                  static_cast<long long>(e.valid_size), static_cast<long long>(e.test_size));
+      break;
+    case EventType::kBatchEnd:
+      std::printf("epoch %lld step %lld/%lld loss %.4f %.1f img/s", static_cast<long long>(e.epoch),
+                  static_cast<long long>(e.step), static_cast<long long>(e.steps_per_epoch), e.loss,
+                  e.images_per_second);
+      if (e.weights_checksum != 0) std::printf(" weights %.17g", e.weights_checksum);
+      std::printf("\n");
+      break;
+    case EventType::kEpochEnd:
+      std::printf("epoch %lld: loss %.4f, valid %.2f%%, %.1f s, %.1f img/s\n", static_cast<long long>(e.epoch),
+                  e.loss, 100 * e.accuracy, e.seconds, e.images_per_second);
+      break;
+    case EventType::kCheckpoint:
+      std::printf("checkpoint %s\n", e.path.c_str());
+      break;
+    case EventType::kTrainEnd:
+      std::printf("test accuracy %.2f%% after %.1f s\n", 100 * e.accuracy, e.seconds);
+      break;
+    default:
+      break;
+  }
+  std::fflush(stdout);
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0) {
+    std::fprintf(stderr, "usage: %s DATA_DIR [--preset article|cifar] [--epochs N] [--batch-size N] ...\n", argv[0]);
+    return 2;
+  }
+  TrainOptions o;
+  o.data_dir = argv[1];
   try {
-    train(o, print, StopToken());
+    if (auto distributed = distributed_from_env()) o.distributed = *distributed;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  }
+  if (!parse_flags(argc, argv, o)) return 2;
+
+  try {
+    train(o, print_event, StopToken());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

@@ -2,6 +2,7 @@
 // Training on a CUDA GPU through the real addon, on the mini data: every precision, channels-last, a stop and
 // resume, checkpoints that move to the CPU. Skipped where LibTorch sees no GPU (CI); scripts/gpu-check.sh runs it
 // on a GPU machine.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -13,6 +14,7 @@ import { AbortError, evaluate, predict, train } from '../../lib/index';
 import type { Precision, TrainConfig, TrainResult } from '../../lib/index';
 import { loadNative } from '../../lib/native';
 import { extractMini, tempDir, PLAIN_SGD } from '../fixtures/cifar';
+import { PYTHON } from '../fixtures/python';
 
 const cuda = loadNative().info().cudaAvailable;
 const describeCuda = cuda ? describe : describe.skip;
@@ -147,6 +149,88 @@ describeCuda('on a CUDA GPU', () => {
     expect(report.channelsLast).toBe(true);
     expect(report.tflops).toBeGreaterThan(0);
     if (report.peakTflops !== null) expect(report.mfu).toBeCloseTo(report.tflops / report.peakTflops, 9);
+  });
+});
+
+describeCuda('the training step captured in a CUDA graph', () => {
+  // 900 training images in batches of 45: 20 steps, all full, so every one of them is replayed after the warm-up.
+  const twenty = (): TrainConfig => ({
+    ...options(), epochs: 1, batchSize: 45, precision: 'fp32', logEvery: 1, limitTest: 100,
+  });
+
+  /** Each parameter's largest absolute difference between two weights files, relative to its largest value. */
+  function weightsDifference(a: string, b: string): number {
+    const script = [
+      'import sys, torch',
+      'a, b = torch.load(sys.argv[1]), torch.load(sys.argv[2])',
+      'print(max(((a[k].double() - b[k].double()).abs().max() / a[k].double().abs().max().clamp_min(1e-12)).item()',
+      '          for k in a if a[k].is_floating_point()))',
+    ].join('\n');
+    return Number(execFileSync(PYTHON, ['-c', script, a, b], { encoding: 'utf8' }).trim());
+  }
+
+  async function losses(config: TrainConfig) {
+    const seen: number[] = [];
+    const result = await train({ ...config, onProgress: (e) => e.type === 'batchEnd' && seen.push(e.loss) });
+    return { result, seen };
+  }
+
+  test("'auto' captures, and 20 captured steps end where 20 eager ones do, to within float32 rounding", async () => {
+    const eager = await losses({ ...twenty(), cudaGraph: false, runDir: path.join(work, 'graph-eager') });
+    const captured = await losses({ ...twenty(), cudaGraph: 'auto', runDir: path.join(work, 'graph-auto') });
+    expect(eager.result.cudaGraph).toBe(false);
+    expect(captured.result.cudaGraph).toBe(true);
+    expect(captured.seen).toHaveLength(20);
+    // The fused update rounds in another order than the multi-tensor one, and cuDNN may pick other TF32
+    // algorithms: the runs agree closely, not bit for bit.
+    captured.seen.forEach((loss, i) => expect(Math.abs(loss - eager.seen[i]!) / eager.seen[i]!).toBeLessThan(2e-3));
+    expect(weightsDifference(eager.result.checkpoints!.weights, captured.result.checkpoints!.weights)).toBeLessThan(1e-2);
+    // The comparison can fail: a run with another seed is far off.
+    const other = await losses({ ...twenty(), seed: 8, cudaGraph: 'auto', runDir: path.join(work, 'graph-other') });
+    expect(weightsDifference(eager.result.checkpoints!.weights, other.result.checkpoints!.weights)).toBeGreaterThan(1e-2);
+  });
+
+  test.each(['bf16', 'fp16'] as const)('%s: the captured recipe trains, losses finite and falling', async (precision) => {
+    const result = await train({
+      ...options(), precision, epochs: 2, batchSize: 64, cudaGraph: true, augment: 'crop-flip', labelSmoothing: 0.1,
+      nesterov: true, decayNormAndBias: false, scheduler: 'onecycle', warmupEpochs: 0.5, flipTta: true,
+      runDir: path.join(work, `graph-${precision}`),
+    });
+    expect(result.cudaGraph).toBe(true);
+    const [first, second] = result.epochs;
+    expect(Number.isFinite(first!.trainLoss) && Number.isFinite(second!.trainLoss)).toBe(true);
+    expect(second!.trainLoss).toBeLessThan(first!.trainLoss);
+    // Its checkpoint scores on the CPU as the run scored it.
+    const onCpu = await evaluate({ checkpoint: result.checkpoints!.last, device: 'cpu', dataDir: mini, download: false });
+    expect(Math.abs(onCpu.testAccuracy - result.testAccuracy)).toBeLessThanOrEqual(3 / 200);
+  });
+
+  test('a captured run stopped mid-epoch resumes to the end', async () => {
+    const controller = new AbortController();
+    const runDir = path.join(work, 'graph-resume');
+    let steps = 0;
+    const stopped = await train({
+      ...twenty(), epochs: 2, cudaGraph: true, runDir, signal: controller.signal,
+      onProgress: (e) => e.type === 'batchEnd' && ++steps === 25 && controller.abort(),
+    }).catch((e: Error) => e);
+    expect(stopped).toBeInstanceOf(AbortError);
+    const resumed = await train({ ...twenty(), epochs: 2, cudaGraph: true, resume: path.join(runDir, 'checkpoints', 'last.pt') });
+    expect(resumed.cudaGraph).toBe(true);
+    expect(resumed.epochs).toHaveLength(2);
+    expect(Number.isFinite(resumed.epochs[1]!.trainLoss)).toBe(true);
+  });
+
+  test('the benchmark times a captured step and splits it into host and GPU time', async () => {
+    const config = { preset: 'cifar', batchSize: 256, steps: 10, warmup: 2, rounds: 1, device: 'cuda', precision: 'bf16',
+      dataDir: mini, download: false, yardstick: false } as const;
+    const captured = await runBenchmark(loadNative(), resolveBenchConfig({ ...config, cudaGraph: true }));
+    const eager = await runBenchmark(loadNative(), resolveBenchConfig({ ...config, cudaGraph: false }));
+    expect(captured.cudaGraph).toBe(true);
+    expect(eager.cudaGraph).toBe(false);
+    expect(captured.gpuMsPerStep).toBeGreaterThan(0);
+    expect(eager.gpuMsPerStep).toBeGreaterThan(0);
+    // Replaying a graph is one launch: the host's part of a step shrinks.
+    expect(captured.hostMsPerStep!).toBeLessThan(eager.hostMsPerStep!);
   });
 });
 

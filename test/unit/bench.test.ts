@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { median, peakFor, reproduceCommand, runBenchmark } from '../../lib/bench';
-import { resolveBenchConfig } from '../../lib/config';
+import { defaultPeer, resolveBenchConfig } from '../../lib/config';
 import { FakeBinding, makeDataDir } from './fake-binding';
 
 let dataDir: string;
@@ -61,6 +61,7 @@ test('ours and the yardstick alternate; medians and their ratio are reported', a
     precision: 'fp32',
     memoryFormat: 'auto',
     dataDir,
+    cudaGraph: 'auto',
   });
   expect(reproduceCommand(report)).toBe(
     'npm run bench -- --device cpu --preset cifar --batch-size 32 --precision fp32 --memory-format contiguous ' +
@@ -100,4 +101,217 @@ test('options are checked like train()\'s', () => {
     .toMatchObject({ precision: 'bf16', memoryFormat: 'channels-last', yardstickWorkers: 8, peakTflops: 989 });
   expect(() => resolveBenchConfig({ step: 3 })).toThrow(/did you mean 'steps'\?/);
   expect(resolveBenchConfig({ preset: 'cifar' })).toMatchObject({ imageSize: 32, steps: 10, warmup: 3, rounds: 3 });
+});
+
+describe('cudaGraph and the step times', () => {
+  test("the option reaches the addon as 'auto', 'on' or 'off'; the report says what ran and how long a step took", async () => {
+    const cases: [boolean | 'auto' | undefined, string, boolean][] = [
+      [undefined, 'auto', true],
+      [true, 'on', true],
+      [false, 'off', false],
+    ];
+    for (const [cudaGraph, native, captured] of cases) {
+      const binding = new FakeBinding({ benchDevice: 'cuda:0' });
+      const config = resolveBenchConfig({ dataDir, yardstick: false, rounds: 3, batchSize: 32, cudaGraph });
+      const report = await runBenchmark(binding, config);
+      expect(binding.benchmarks.map((o) => o.cudaGraph)).toEqual([native, native, native]);
+      // The fake's steps take 32/10, 32/12 and 32/11 s; the medians are those of the 11 img/s round.
+      const step = 32 / 11;
+      expect(report.cudaGraph).toBe(captured);
+      expect(report.cudaGraphOption).toBe(cudaGraph ?? 'auto');
+      expect(report.gpuMsPerStep).toBeCloseTo(1000 * step * 0.9, 9);
+      expect(report.hostMsPerStep).toBeCloseTo(1000 * step * (captured ? 0.05 : 0.8), 9);
+      expect(report.peer).toBeNull();
+      expect(report).not.toHaveProperty('peerSkipped');
+    }
+  });
+
+  test('on the CPU the GPU time is not measured (null), the host time is', async () => {
+    const report = await runBenchmark(new FakeBinding(), resolveBenchConfig({ dataDir, yardstick: false, rounds: 1, batchSize: 10 }));
+    expect(report).toMatchObject({ cudaGraph: false, gpuMsPerStep: null });
+    expect(report.hostMsPerStep).toBeCloseTo(800, 9);
+  });
+
+  test('reproduceCommand names --cuda-graph / --no-cuda-graph and --peer when they were used', async () => {
+    const base = await runBenchmark(new FakeBinding(), resolveBenchConfig({ dataDir, yardstick: false, rounds: 1 }));
+    expect(reproduceCommand(base)).not.toMatch(/cuda-graph|--peer/);
+    const eager = await runBenchmark(new FakeBinding(), resolveBenchConfig({ dataDir, yardstick: false, rounds: 1, cudaGraph: false }));
+    expect(reproduceCommand(eager)).toMatch(/ --no-cuda-graph$/);
+    const on = await runBenchmark(new FakeBinding(), resolveBenchConfig({ dataDir, yardstick: false, rounds: 1, cudaGraph: true }));
+    expect(reproduceCommand(on)).toMatch(/ --cuda-graph$/);
+    const peer = await runBenchmark(
+      new FakeBinding(),
+      resolveBenchConfig({ dataDir, yardstick: false, rounds: 1, peer: path.join(work, 'missing.py'), peerCompile: 'reduce-overhead' }),
+    );
+    expect(reproduceCommand(peer)).toMatch(/ --peer --peer-compile reduce-overhead$/);
+  });
+
+  test('options: cudaGraph as for train(), peer a boolean or a path, peerCompile one of the modes', () => {
+    expect(resolveBenchConfig({})).toMatchObject({ cudaGraph: 'auto', peer: false, peerCompile: 'max-autotune', peerTimeout: 0 });
+    expect(() => resolveBenchConfig({ cudaGraph: 'off' })).toThrow(
+      "Expected 'auto', true or false for cudaGraph but received 'off' of type string",
+    );
+    expect(resolveBenchConfig({ peer: 'peer.py' }).peer).toBe(path.resolve('peer.py'));
+    expect(() => resolveBenchConfig({ peer: 3 })).toThrow(/^Expected boolean or path of pytorch_peer\.py for peer but received 3/);
+    expect(() => resolveBenchConfig({ peerCompile: 'fast' })).toThrow(
+      "Expected one of 'none', 'default', 'reduce-overhead' or 'max-autotune' for peerCompile but received 'fast' of type string",
+    );
+    expect(() => resolveBenchConfig({ peerTimeout: -1 })).toThrow(/for peerTimeout/);
+  });
+
+  test('peer: true finds the peer through LIBTORCH_RESNET_PEER, else beside the checkout', () => {
+    expect(defaultPeer({ LIBTORCH_RESNET_PEER: 'x/peer.py' })).toBe(path.resolve('x/peer.py'));
+    expect(defaultPeer({})).toBe(path.resolve(__dirname, '..', '..', '..', 'shared', 'anchors', 'pytorch_peer.py'));
+    const saved = process.env.LIBTORCH_RESNET_PEER;
+    process.env.LIBTORCH_RESNET_PEER = path.join(work, 'from-env.py');
+    try {
+      expect(resolveBenchConfig({ peer: true }).peer).toBe(path.join(work, 'from-env.py'));
+    } finally {
+      if (saved === undefined) delete process.env.LIBTORCH_RESNET_PEER;
+      else process.env.LIBTORCH_RESNET_PEER = saved;
+    }
+  });
+});
+
+describe('--peer', () => {
+  let peerPython: string;
+  let peer: string;
+  let calls: string;
+  beforeEach(() => {
+    // A Python that answers the import check and runs the script under Node, so the peer can be a Node script.
+    peerPython = path.join(work, 'peer-python');
+    fs.writeFileSync(peerPython, `#!/bin/sh\n[ "$1" = "-c" ] && exit 0\nexec "${process.execPath}" "$@"\n`);
+    fs.chmodSync(peerPython, 0o755);
+    calls = path.join(work, 'peer-calls');
+    // Like pytorch_peer.py: noise, then one JSON line whose speed depends on --compile. A file fail-<mode> beside it
+    // makes the run with that --compile fail with a Python-like traceback on stderr.
+    peer = path.join(work, 'pytorch_peer.py');
+    fs.writeFileSync(
+      peer,
+      `const fs = require('node:fs');
+const args = process.argv.slice(1);
+const arg = (name) => args[args.indexOf(name) + 1];
+fs.appendFileSync(${JSON.stringify(calls)}, JSON.stringify(args) + '\\n');
+const compile = arg('--compile');
+if (fs.existsSync(${JSON.stringify(work)} + '/fail-' + compile)) {
+  process.stderr.write('Traceback (most recent call last):\\n  File "pytorch_peer.py"\\ntorch._dynamo.exc.BackendCompilerFailed: ' + compile + ' broke\\n\\n');
+  process.exit(1);
+}
+const rates = { none: 7, default: 8, 'reduce-overhead': 9, 'max-autotune': 13 };
+console.log('W0101 inductor noise');
+console.log(JSON.stringify({ program: 'pytorch_peer.py', torch: '2.11.0+cu130', compile, images_per_second: rates[compile] }));
+`,
+    );
+  });
+  const peerCalls = () =>
+    fs.existsSync(calls)
+      ? fs.readFileSync(calls, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as string[])
+      : [];
+  const argOf = (args: string[], name: string) => args[args.indexOf(name) + 1];
+
+  test('on CUDA: eager and compiled, once for all rounds, at the settings ours ran with', async () => {
+    const binding = new FakeBinding({ benchDevice: 'cuda:0' });
+    const config = resolveBenchConfig({
+      dataDir, python: peerPython, yardstick: false, peer, rounds: 3, preset: 'cifar', batchSize: 16, steps: 4, warmup: 2,
+      precision: 'bf16', threads: 5,
+    });
+    const report = await runBenchmark(binding, config);
+    expect(binding.benchmarks).toHaveLength(3);
+    const runs = peerCalls();
+    expect(runs.map((args) => argOf(args, '--compile'))).toEqual(['none', 'max-autotune']);
+    for (const args of runs) {
+      expect(args[0]).toBe(peer);
+      expect({
+        data: argOf(args, '--data'), preset: argOf(args, '--preset'), imageSize: argOf(args, '--image-size'),
+        batchSize: argOf(args, '--batch-size'), precision: argOf(args, '--precision'), steps: argOf(args, '--bench-steps'),
+        warmup: argOf(args, '--warmup'), device: argOf(args, '--device'), threads: argOf(args, '--threads'),
+      }).toEqual({
+        // The device and thread count ours used (the fake reports 2 threads whatever was asked).
+        data: dataDir, preset: 'cifar', imageSize: '32', batchSize: '16', precision: 'bf16', steps: '4', warmup: '2',
+        device: 'cuda:0', threads: '2',
+      });
+    }
+    expect(report.peer).toEqual({ eager: 7, compiled: 13, mode: 'max-autotune', torch: '2.11.0+cu130' });
+    expect(report).not.toHaveProperty('peerSkipped');
+    expect(report).not.toHaveProperty('peerCompiledSkipped');
+    expect(report.ours).toBe(11);
+  });
+
+  test("--peer-compile picks the mode; 'none' runs the eager peer only", async () => {
+    const config = (peerCompile: string) =>
+      resolveBenchConfig({ dataDir, python: peerPython, yardstick: false, peer, rounds: 1, peerCompile });
+    const reduce = await runBenchmark(new FakeBinding({ benchDevice: 'cuda:0' }), config('reduce-overhead'));
+    expect(reduce.peer).toMatchObject({ eager: 7, compiled: 9, mode: 'reduce-overhead' });
+    fs.rmSync(calls);
+    const none = await runBenchmark(new FakeBinding({ benchDevice: 'cuda:0' }), config('none'));
+    expect(peerCalls().map((args) => argOf(args, '--compile'))).toEqual(['none']);
+    expect(none.peer).toEqual({ eager: 7, compiled: null, mode: 'none', torch: '2.11.0+cu130' });
+    expect(none.peerCompiledSkipped).toBe('turned off (--peer-compile none)');
+  });
+
+  test('on the CPU only the eager peer runs', async () => {
+    const report = await runBenchmark(
+      new FakeBinding(),
+      resolveBenchConfig({ dataDir, python: peerPython, yardstick: false, peer, rounds: 2 }),
+    );
+    expect(peerCalls().map((args) => [argOf(args, '--compile'), argOf(args, '--device')])).toEqual([['none', 'cpu']]);
+    expect(report.peer).toMatchObject({ eager: 7, compiled: null, mode: 'max-autotune' });
+    expect(report.peerCompiledSkipped).toMatch(/CPU/);
+  });
+
+  test('a failing peer is recorded as skipped with its last stderr line; our numbers stay', async () => {
+    fs.writeFileSync(path.join(work, 'fail-none'), '');
+    const config = resolveBenchConfig({ dataDir, python: peerPython, yardstick: false, peer, rounds: 3 });
+    const report = await runBenchmark(new FakeBinding({ benchDevice: 'cuda:0' }), config);
+    expect(report).toMatchObject({ ours: 11, cudaGraph: true, peer: { eager: null, compiled: null, torch: '' } });
+    expect(report.peerSkipped).toBe('eager run failed: torch._dynamo.exc.BackendCompilerFailed: none broke');
+    // Without an eager number there is nothing to compare a compiled one with: it is not tried.
+    expect(peerCalls()).toHaveLength(1);
+
+    fs.rmSync(path.join(work, 'fail-none'));
+    fs.writeFileSync(path.join(work, 'fail-max-autotune'), '');
+    const compiledFails = await runBenchmark(new FakeBinding({ benchDevice: 'cuda:0' }), config);
+    expect(compiledFails.peer).toMatchObject({ eager: 7, compiled: null });
+    expect(compiledFails).not.toHaveProperty('peerSkipped');
+    expect(compiledFails.peerCompiledSkipped).toBe(
+      'compiled run failed: torch._dynamo.exc.BackendCompilerFailed: max-autotune broke',
+    );
+  });
+
+  test('a peer that prints no JSON, or runs past --peer-timeout, is skipped too', async () => {
+    fs.writeFileSync(peer, "console.log('no json here');\n");
+    const noJson = await runBenchmark(
+      new FakeBinding(),
+      resolveBenchConfig({ dataDir, python: peerPython, yardstick: false, peer, rounds: 1 }),
+    );
+    expect(noJson.peerSkipped).toMatch(/^eager run failed: printed no JSON result line/);
+    fs.writeFileSync(peer, 'setTimeout(() => {}, 20000);\n');
+    const slow = await runBenchmark(
+      new FakeBinding(),
+      resolveBenchConfig({ dataDir, python: peerPython, yardstick: false, peer, rounds: 1, peerTimeout: 1 }),
+    );
+    expect(slow.peerSkipped).toBe('eager run failed: stopped after 1 s (--peer-timeout)');
+  });
+
+  test('skipped before it runs: tf32 and fp16, a missing file, a Python without torch', async () => {
+    for (const precision of ['tf32', 'fp16']) {
+      const report = await runBenchmark(
+        new FakeBinding(),
+        resolveBenchConfig({ dataDir, python: peerPython, yardstick: false, peer, rounds: 1, precision }),
+      );
+      expect(report.peer).toEqual({ eager: null, compiled: null, mode: 'max-autotune', torch: '' });
+      expect(report.peerSkipped).toBe(`the peer runs fp32 or bf16 only, not ${precision}`);
+    }
+    const missing = await runBenchmark(
+      new FakeBinding(),
+      resolveBenchConfig({ dataDir, python: peerPython, yardstick: false, peer: path.join(work, 'nope.py'), rounds: 1 }),
+    );
+    expect(missing.peerSkipped).toMatch(/nope\.py not found/);
+    const noTorch = await runBenchmark(
+      new FakeBinding(),
+      resolveBenchConfig({ dataDir, python: '/bin/false', yardstick: false, peer, rounds: 1 }),
+    );
+    expect(noTorch.peerSkipped).toMatch(/cannot import numpy, torch/);
+    expect(peerCalls()).toHaveLength(0);
+  });
 });

@@ -153,11 +153,17 @@ describe('help and version exit 0', () => {
       '--limit-train <n>',
       '--limit-test <n>',
       '--log-every <n>',
+      '--cuda-graph',
+      '--no-cuda-graph',
       '--json',
     ]) {
       expect(h.stdout.text).toContain(flag);
     }
     expect(h.stdout.text.replace(/\s+/g, ' ')).toContain('(default: 64 (article), 512 (cifar); 1–4096)');
+    expect(h.stdout.text.replace(/\s+/g, ' ')).toContain(
+      "Capture the training step in one CUDA graph: 'auto' does for single-process CUDA training",
+    );
+    expect(h.stdout.text.replace(/\s+/g, ' ')).toContain("(cudaGraph: false; neither flag: 'auto')");
     expect(h.stdout.text).not.toContain('--signal');
     expect(h.stdout.text).not.toContain('--on-progress');
   });
@@ -336,6 +342,129 @@ describe('train', () => {
       expect(path.dirname(dir)).toBe(path.join(fs.realpathSync(workDir), 'runs'));
       expect(fs.existsSync(path.join(dir, 'report.html'))).toBe(true);
     }
+  });
+});
+
+describe('train --cuda-graph', () => {
+  test.each([
+    [[], 'auto'],
+    [['--cuda-graph'], 'on'],
+    [['--no-cuda-graph'], 'off'],
+    [['--no-cuda-graph', '--cuda-graph'], 'on'],
+  ])('%j reaches the addon as %p', async (flags, native) => {
+    const h = harness();
+    expect(await run(['train', '--data-dir', dataDir, '--json', ...flags], h.io)).toBe(0);
+    expect(h.binding.started[0]!.cudaGraph).toBe(native);
+  });
+
+  test('--cuda-graph under a distributed environment: exit 2 naming the flag, nothing trained', async () => {
+    const h = harness();
+    const saved = { ...process.env };
+    Object.assign(process.env, { WORLD_SIZE: '2', RANK: '1', MASTER_ADDR: '127.0.0.1', MASTER_PORT: '29500' });
+    try {
+      expect(await run(['train', '--data-dir', dataDir, '--cuda-graph'], h.io)).toBe(2);
+    } finally {
+      for (const name of ['WORLD_SIZE', 'RANK', 'MASTER_ADDR', 'MASTER_PORT']) {
+        if (saved[name] === undefined) delete process.env[name];
+        else process.env[name] = saved[name];
+      }
+    }
+    expect(h.stderr.text).toMatch(/^error: option '--cuda-graph': Expected 'auto' or false in a distributed run for cudaGraph/);
+    expect(h.binding.started).toHaveLength(0);
+  });
+
+  test('--json: the result says whether the step was captured, the test time and each epoch\'s validation time', async () => {
+    const h = harness();
+    expect(await run(['train', '--data-dir', dataDir, '--json', '--device', 'cuda'], h.io)).toBe(0);
+    const objects = h.stdout.text.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(objects.filter((e) => e.type === 'epochEnd').map((e) => e.validSeconds)).toEqual([0.5, 0.1]);
+    const result = objects.at(-1)!;
+    // The fake captures on a CUDA device with 'auto'.
+    expect(result).toMatchObject({ type: 'result', cudaGraph: true, testSeconds: 0.2 });
+    expect((result.epochs as { validSeconds: number }[]).map((e) => e.validSeconds)).toEqual([0.5, 0.1]);
+    const eager = harness();
+    expect(await run(['train', '--data-dir', dataDir, '--json', '--device', 'cuda', '--no-cuda-graph'], eager.io)).toBe(0);
+    expect(JSON.parse(eager.stdout.text.trim().split('\n').at(-1)!)).toMatchObject({ cudaGraph: false });
+  });
+
+  test('the human summary: validation time per epoch and its share, whether the step was captured, the test time', async () => {
+    const h = harness();
+    expect(await run(['train', '--data-dir', dataDir, '--device', 'cuda'], h.io)).toBe(0);
+    expect(h.stdout.text).toContain('epoch 1/2 done: loss 2.2500, valid accuracy 10.00%, 1.5s, 105 img/s, validation 500ms (25% of the epoch)');
+    expect(h.stdout.text).toMatch(/epoch {2}train loss {2}valid acc {2}time {2}valid time {2}images\/s/);
+    // 0.6 s of validation in 3.5 s of epochs.
+    expect(h.stdout.text).toContain('training step: captured in a CUDA graph; validation 600ms (17% of the epochs)');
+    expect(h.stdout.text).toContain('test accuracy: 25.00% on 20 images in 200ms (3.2s in all, cpu, 4 threads)');
+    // The run report shows the validation times too.
+    const report = fs.readFileSync(path.join(h.stdout.text.match(/run folder: (.*)\n/)![1]!, 'report.html'), 'utf8');
+    expect(report).toContain('<th>validation time</th>');
+    expect(report).toContain('<td>0.5 s</td>');
+    expect(report).toContain('of 20 images (0.2 s)</h2>');
+    expect(report).toContain('<td>captured in a CUDA graph</td>');
+  });
+});
+
+describe('bench', () => {
+  let work: string;
+  let python: string;
+  let peer: string;
+  beforeEach(() => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'ltr-cli-bench-'));
+    python = path.join(work, 'python');
+    fs.writeFileSync(python, `#!/bin/sh\n[ "$1" = "-c" ] && exit 0\nexec "${process.execPath}" "$@"\n`);
+    fs.chmodSync(python, 0o755);
+    peer = path.join(work, 'peer.js');
+    fs.writeFileSync(
+      peer,
+      "const a = process.argv; const c = a[a.indexOf('--compile') + 1];\n" +
+        "console.log(JSON.stringify({ torch: '2.11.0', images_per_second: c === 'none' ? 5 : 22 }));\n",
+    );
+  });
+  afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
+
+  test('--no-cuda-graph and --peer: the addon hears the option; the output has the step times and the peer', async () => {
+    const h = harness(new FakeBinding({ benchDevice: 'cuda:0' }));
+    const argv = ['bench', '--data-dir', dataDir, '--no-yardstick', '--rounds', '1', '--batch-size', '10', '--python', python];
+    expect(await run([...argv, '--no-cuda-graph', '--peer', peer, '--peer-compile', 'reduce-overhead'], h.io)).toBe(0);
+    expect(h.stderr.text).toBe('');
+    expect(h.binding.benchmarks[0]!.cudaGraph).toBe('off');
+    // 10 images at 10 img/s: a 1 s step, 90% of it measured on the GPU, 80% of it issuing (eager).
+    expect(h.stdout.text).toContain('step: 900.0 ms on the GPU, host issues it in 800.0 ms (eager)');
+    expect(h.stdout.text).toContain(
+      'ours 10.00 img/s, peer eager 5.00 img/s (ours 2.00x), peer compiled (reduce-overhead) 22.00 img/s (ours 0.45x), peer on torch 2.11.0',
+    );
+    expect(h.stdout.text).toMatch(/reproduce: .* --no-cuda-graph --peer --peer-compile reduce-overhead\n/);
+
+    const j = harness(new FakeBinding({ benchDevice: 'cuda:0' }));
+    expect(await run([...argv, '--peer', peer, '--json'], j.io)).toBe(0);
+    expect(j.binding.benchmarks[0]!.cudaGraph).toBe('auto');
+    const report = JSON.parse(j.stdout.text.trim().split('\n').at(-1)!);
+    expect(report).toMatchObject({
+      cudaGraph: true,
+      peer: { eager: 5, compiled: 22, mode: 'max-autotune', torch: '2.11.0' },
+    });
+    expect(report.hostMsPerStep).toBeCloseTo(50, 9);
+    expect(report.gpuMsPerStep).toBeCloseTo(900, 9);
+    expect(j.stderr.text).toContain('host issues it in 50.0 ms (captured in a CUDA graph)');
+  });
+
+  test('without --peer there is no peer; a failing one is reported and the benchmark still succeeds', async () => {
+    const h = harness();
+    const argv = ['bench', '--data-dir', dataDir, '--no-yardstick', '--rounds', '1', '--python', python, '--json'];
+    expect(await run(argv, h.io)).toBe(0);
+    expect(JSON.parse(h.stdout.text.trim().split('\n').at(-1)!)).toMatchObject({ peer: null, gpuMsPerStep: null });
+    fs.writeFileSync(peer, "process.stderr.write('ImportError: no module named torch\\n'); process.exit(1);\n");
+    const f = harness();
+    expect(await run([...argv.slice(0, -1), '--peer', peer], f.io)).toBe(0);
+    expect(f.stdout.text).toContain('peer not run: eager run failed: ImportError: no module named torch');
+    expect(f.stdout.text).toMatch(/^ours 10\.00 img\/s on cpu/m);
+  });
+
+  test('a bad --peer-compile or --cuda-graph value is a usage error', async () => {
+    const h = harness();
+    expect(await run(['bench', '--data-dir', dataDir, '--peer-compile', 'fast'], h.io)).toBe(2);
+    expect(h.stderr.text).toMatch(/^error: option '--peer-compile': Expected one of 'none', 'default', 'reduce-overhead' or 'max-autotune'/);
+    expect(h.binding.benchmarks).toHaveLength(0);
   });
 });
 

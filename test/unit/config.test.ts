@@ -7,6 +7,7 @@ import {
   OPTION_SPECS,
   PRESET_RECIPES,
   defaultDataDir,
+  nativeCudaGraph,
   editDistance,
   resolveConfig,
   suggestOption,
@@ -130,6 +131,17 @@ const cases: Case[] = [
   ['limitTest string', { limitTest: 'all' }, T, TYPE, "Expected integer of at least 1 for limitTest but received 'all' of type string"],
   ['logEvery 0', { logEvery: 0 }, R, RANGE, 'Expected integer between 1 and 100000 for logEvery but received 0 of type number'],
   ['logEvery 100001', { logEvery: 100001 }, R, RANGE, 'Expected integer between 1 and 100000 for logEvery but received 100001 of type number'],
+  ['cudaGraph string', { cudaGraph: 'on' }, T, VALUE, "Expected 'auto', true or false for cudaGraph but received 'on' of type string"],
+  ['cudaGraph number', { cudaGraph: 1 }, T, TYPE, "Expected 'auto', true or false for cudaGraph but received 1 of type number"],
+  ['cudaGraph null', { cudaGraph: null }, T, TYPE, "Expected 'auto', true or false for cudaGraph but received null of type null"],
+  [
+    'cudaGraph true in a distributed run',
+    { cudaGraph: true, distributed: { worldSize: 2, rank: 0 } },
+    R,
+    VALUE,
+    "Expected 'auto' or false in a distributed run for cudaGraph but received true of type boolean; distributed runs " +
+      "stay eager (only single-process training captures its step); use 'auto' or false",
+  ],
   ['signal plain object', { signal: {} }, T, TYPE, 'Expected AbortSignal for signal but received {} of type object'],
   ['signal true', { signal: true }, T, TYPE, 'Expected AbortSignal for signal but received true of type boolean'],
   ['onProgress string', { onProgress: 'log' }, T, TYPE, "Expected function for onProgress but received 'log' of type string"],
@@ -144,7 +156,7 @@ const cases: Case[] = [
     T,
     VALUE,
     "Unknown option 'colour'; the options are epochs, lr, batchSize, momentum, weightDecay, decayNormAndBias, nesterov, scheduler, warmupEpochs, labelSmoothing, augment, flipTta, validSplit, seed, " +
-      'preset, imageSize, device, threads, precision, memoryFormat, dataDir, download, limitTrain, limitTest, logEvery, runDir, resume, ' +
+      'preset, imageSize, device, threads, precision, memoryFormat, cudaGraph, dataDir, download, limitTrain, limitTest, logEvery, runDir, resume, ' +
       'distributed, signal, onProgress',
   ],
 ];
@@ -198,6 +210,7 @@ describe('resolveConfig defaults', () => {
       threads: 0,
       precision: 'fp32',
       memoryFormat: 'auto',
+      cudaGraph: 'auto',
       dataDir: '/var/cache/xdg/libtorch-resnet',
       download: {
         url: 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz',
@@ -364,6 +377,7 @@ describe('OPTION_SPECS', () => {
       'threads',
       'precision',
       'memoryFormat',
+      'cudaGraph',
       'dataDir',
       'download',
       'limitTrain',
@@ -460,6 +474,7 @@ describe('toNativeOptions', () => {
       checkpointDir: '',
       resumeFrom: '',
       distributed: null,
+      cudaGraph: 'auto',
     });
   });
 
@@ -471,5 +486,39 @@ describe('toNativeOptions', () => {
   test('keeps limits', () => {
     const native = toNativeOptions(resolveConfig({ limitTrain: 512, limitTest: 256 }), '/d');
     expect([native.limitTrain, native.limitTest]).toEqual([512, 256]);
+  });
+});
+
+describe('cudaGraph', () => {
+  test("'auto', true and false are kept, 'auto' by default, and reach the addon as 'auto', 'on' and 'off'", () => {
+    expect(resolveConfig({}).cudaGraph).toBe('auto');
+    const cases: [unknown, string][] = [['auto', 'auto'], [true, 'on'], [false, 'off']];
+    for (const [given, native] of cases) {
+      const config = resolveConfig({ cudaGraph: given });
+      expect(config.cudaGraph).toBe(given);
+      expect(config.given).toContain('cudaGraph');
+      expect(toNativeOptions(config, '/d').cudaGraph).toBe(native);
+    }
+    expect([nativeCudaGraph('auto'), nativeCudaGraph(true), nativeCudaGraph(false)]).toEqual(['auto', 'on', 'off']);
+    // Left out, or undefined, it is not among the options the caller set (a resume may take nothing for it).
+    expect(resolveConfig({ cudaGraph: undefined }).given).not.toContain('cudaGraph');
+  });
+
+  test("a distributed run takes 'auto' and false, from the option or from torchrun's environment; true is refused", () => {
+    const distributed = { worldSize: 2, rank: 1, masterPort: 29500 };
+    expect(resolveConfig({ cudaGraph: 'auto', distributed }).cudaGraph).toBe('auto');
+    expect(toNativeOptions(resolveConfig({ cudaGraph: false, distributed }), '/d').cudaGraph).toBe('off');
+    const env = { WORLD_SIZE: '2', RANK: '0', MASTER_ADDR: '127.0.0.1', MASTER_PORT: '29500' };
+    expect(() => resolveConfig({ cudaGraph: true }, env)).toThrow(
+      /^Expected 'auto' or false in a distributed run for cudaGraph but received true of type boolean; distributed runs stay eager/,
+    );
+    expect(() => resolveConfig({ cudaGraph: true }, env)).toThrow(RangeError);
+    // distributed: false turns the environment off, and with it the refusal.
+    expect(resolveConfig({ cudaGraph: true, distributed: false }, env).cudaGraph).toBe(true);
+  });
+
+  test('its table row: both flags, the default and the allowed values', () => {
+    const spec = OPTION_SPECS.find((s) => s.name === 'cudaGraph')!;
+    expect(spec).toMatchObject({ type: 'boolean', default: 'auto', defaultText: "'auto'", range: "'auto' | true | false", cli: true });
   });
 });

@@ -42,12 +42,12 @@ export const EVENTS: NativeEvent[] = [
   { type: 'batchEnd', phase: 'train', epoch: 1, epochs: 2, step: 1, stepsPerEpoch: 2, loss: 2.3, accuracy: 0.2, imagesPerSecond: 100, lr: 0.01 },
   { type: 'batchEnd', phase: 'train', epoch: 1, epochs: 2, step: 2, stepsPerEpoch: 2, loss: 2.2, accuracy: 0.2, imagesPerSecond: 110, lr: 0.01 },
   { type: 'evalBegin', phase: 'valid', epoch: 1, samples: 10 },
-  { type: 'epochEnd', epoch: 1, epochs: 2, trainLoss: 2.25, validAccuracy: 0.1, seconds: 1.5, imagesPerSecond: 105 },
+  { type: 'epochEnd', epoch: 1, epochs: 2, trainLoss: 2.25, validAccuracy: 0.1, seconds: 1.5, validSeconds: 0.5, imagesPerSecond: 105 },
   { type: 'epochBegin', epoch: 2, epochs: 2, stepsPerEpoch: 2 },
   { type: 'batchEnd', phase: 'train', epoch: 2, epochs: 2, step: 1, stepsPerEpoch: 2, loss: 2.0, accuracy: 0.2, imagesPerSecond: 120, lr: 0.01 },
   { type: 'batchEnd', phase: 'train', epoch: 2, epochs: 2, step: 2, stepsPerEpoch: 2, loss: 1.9, accuracy: 0.2, imagesPerSecond: 130, lr: 0.01 },
   { type: 'evalBegin', phase: 'valid', epoch: 2, samples: 10 },
-  { type: 'epochEnd', epoch: 2, epochs: 2, trainLoss: 1.95, validAccuracy: 0.3, seconds: 1.4, imagesPerSecond: 125 },
+  { type: 'epochEnd', epoch: 2, epochs: 2, trainLoss: 1.95, validAccuracy: 0.3, seconds: 1.4, validSeconds: 0.1, imagesPerSecond: 125 },
   { type: 'evalBegin', phase: 'test', epoch: 2, samples: 20 },
   { type: 'trainEnd', testAccuracy: 0.25, seconds: 3.2 },
 ];
@@ -60,8 +60,8 @@ function plainResult(status: 'completed' | 'cancelled'): NativeTrainResult {
   return {
     status,
     epochs: [
-      { epoch: 1, trainLoss: 2.25, validAccuracy: 0.1, seconds: 1.5, imagesPerSecond: 105 },
-      { epoch: 2, trainLoss: 1.95, validAccuracy: 0.3, seconds: 1.4, imagesPerSecond: 125 },
+      { epoch: 1, trainLoss: 2.25, validAccuracy: 0.1, seconds: 1.5, validSeconds: 0.5, imagesPerSecond: 105 },
+      { epoch: 2, trainLoss: 1.95, validAccuracy: 0.3, seconds: 1.4, validSeconds: 0.1, imagesPerSecond: 125 },
     ],
     testAccuracy: 0.25,
     perClassAccuracy: [0.5, 0, 0.5, 0, 0.5, 0, 0.5, 0, 0.5, 0],
@@ -84,6 +84,8 @@ function plainResult(status: 'completed' | 'cancelled'): NativeTrainResult {
     worldSize: 1,
     rank: 0,
     backend: '',
+    cudaGraph: false,
+    testSeconds: 0.2,
   };
 }
 
@@ -138,6 +140,8 @@ export interface FakeScript {
   checkpoint?: NativeCheckpointInfo | NativeError;
   /** Class probabilities startPrediction gives every image. */
   probabilities?: number[];
+  /** The device startBenchmark reports ('cpu'); a 'cuda' one also measures GPU time. */
+  benchDevice?: string;
 }
 
 export class FakeBinding implements NativeBinding {
@@ -164,9 +168,14 @@ export class FakeBinding implements NativeBinding {
     const queue = [...(this.script.events ?? EVENTS)];
     let stop = false;
     // As the core does: 'auto' resolves for the device, the CPU here.
+    // cudaGraph: the fake plays a CUDA device when options.device starts with 'cuda', where 'auto' and 'on' capture
+    // (a distributed run never does); on the CPU nothing is captured.
+    const captured =
+      options.device.startsWith('cuda') && options.distributed === null && options.cudaGraph !== 'off';
     const nativeResult = (status: 'completed' | 'cancelled') => ({
       ...plainResult(status),
       precision: options.precision === 'auto' ? ('fp32' as const) : options.precision,
+      cudaGraph: captured,
     });
     const finish = (error: NativeError | null, result?: NativeTrainResult) => {
       this.doneCalls += 1;
@@ -281,20 +290,28 @@ export class FakeBinding implements NativeBinding {
     this.benchmarks.push(options);
     // 10, 12, 11, ... images/s on successive calls, so medians are checkable.
     const rate = [10, 12, 11][(this.benchmarks.length - 1) % 3]!;
+    const device = this.script.benchDevice ?? 'cpu';
+    const cuda = device.startsWith('cuda');
+    const captured = cuda && options.cudaGraph !== 'off';
+    const secondsPerStep = options.batchSize / rate;
     setImmediate(() =>
       onDone(null, {
         status: 'completed',
         imagesPerSecond: rate,
-        secondsPerStep: options.batchSize / rate,
+        secondsPerStep,
         dataBatchesPerSecond: 500,
         dataFraction: 0.01,
         trainFlopsPerImage: 3e9,
         flopsPerSecond: 3e9 * rate,
         channelsLast: options.memoryFormat === 'channels-last',
         parameters: 21298314,
-        device: 'cpu',
+        device,
         libtorchVersion: '1.13.1',
         threads: 2,
+        cudaGraph: captured,
+        // Issuing a captured step is one replay; eager steps take most of the step on the host.
+        hostSecondsPerStep: secondsPerStep * (captured ? 0.05 : 0.8),
+        gpuSecondsPerStep: cuda ? secondsPerStep * 0.9 : 0,
       }),
     );
     return { cancel: () => undefined };

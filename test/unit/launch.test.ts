@@ -340,6 +340,19 @@ describe('libtorch-resnet launch', () => {
     expect(JSON.parse(stdout.text)).toMatchObject({ RANK: '0', WORLD_SIZE: '1' });
   });
 
+  test('--cuda-graph and --no-cuda-graph reach the workers as given', async () => {
+    // A worker that prints its arguments.
+    const echo = path.join(tmp, 'echo-args.js');
+    fs.writeFileSync(echo, 'process.stdout.write(JSON.stringify(process.argv.slice(2)) + "\\n");\n');
+    const h = harness();
+    const io = { ...h.io, launchWorker: [process.execPath, echo] };
+    expect(await run(['launch', '--nproc-per-node', '1', '--', 'train', '--no-cuda-graph', '--epochs', '1'], io)).toBe(0);
+    expect(JSON.parse(stdout.text)).toEqual(['train', '--no-cuda-graph', '--epochs', '1']);
+    stdout.chunks.length = 0;
+    expect(await run(['launch', 'train', '--cuda-graph'], io)).toBe(0);
+    expect(JSON.parse(stdout.text)).toEqual(['train', '--cuda-graph']);
+  });
+
   test('Ctrl-C interrupts the workers (exit 130); a second Ctrl-C kills them', async () => {
     const h = harness();
     const pending = run(['launch', '--nproc-per-node', '2', '--', 'train', 'trap-int', 'ignore-int'], h.io);

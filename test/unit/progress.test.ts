@@ -80,12 +80,12 @@ describe('formatEventLine', () => {
       'epoch 1/2 step 1/2: loss 2.3000, accuracy 20.00%, 100 img/s',
       'epoch 1/2 step 2/2: loss 2.2000, accuracy 20.00%, 110 img/s',
       undefined,
-      'epoch 1/2 done: loss 2.2500, valid accuracy 10.00%, 1.5s, 105 img/s',
+      'epoch 1/2 done: loss 2.2500, valid accuracy 10.00%, 1.5s, 105 img/s, validation 500ms (25% of the epoch)',
       'epoch 2/2',
       'epoch 2/2 step 1/2: loss 2.0000, accuracy 20.00%, 120 img/s',
       'epoch 2/2 step 2/2: loss 1.9000, accuracy 20.00%, 130 img/s',
       undefined,
-      'epoch 2/2 done: loss 1.9500, valid accuracy 30.00%, 1.4s, 125 img/s',
+      'epoch 2/2 done: loss 1.9500, valid accuracy 30.00%, 1.4s, 125 img/s, validation 100ms (7% of the epoch)',
       'testing on 20 images',
       'test accuracy 25.00% after 3.2s',
     ]);
@@ -96,8 +96,8 @@ describe('formatSummary', () => {
   test('per-epoch table, test accuracy, per-class accuracy', () => {
     const text = formatSummary({
       epochs: [
-        { epoch: 1, trainLoss: 2.25, validAccuracy: 0.1, seconds: 1.5, imagesPerSecond: 105 },
-        { epoch: 2, trainLoss: 1.95, validAccuracy: 0.3, seconds: 61, imagesPerSecond: 1250 },
+        { epoch: 1, trainLoss: 2.25, validAccuracy: 0.1, seconds: 1.5, validSeconds: 0.5, imagesPerSecond: 105 },
+        { epoch: 2, trainLoss: 1.95, validAccuracy: 0.3, seconds: 61, validSeconds: 4, imagesPerSecond: 1250 },
       ],
       testAccuracy: 0.25,
       perClassAccuracy: [0.5, 0, 0.5, 0, 0.5, 0, 0.5, 0, 0.5, 1],
@@ -106,14 +106,18 @@ describe('formatSummary', () => {
       threads: 4,
       testSize: 20,
       seconds: 63,
+      testSeconds: 0.8,
+      cudaGraph: false,
     });
     expect(text).toBe(
       [
-        'epoch  train loss  valid acc    time  images/s',
-        '    1      2.2500     10.00%    1.5s       105',
-        '    2      1.9500     30.00%  1m 01s      1250',
+        'epoch  train loss  valid acc    time  valid time  images/s',
+        '    1      2.2500     10.00%    1.5s       500ms       105',
+        '    2      1.9500     30.00%  1m 01s        4.0s      1250',
         '',
-        'test accuracy: 25.00% on 20 images (1m 03s in all, cpu, 4 threads)',
+        // 4.5 s of validation in 67 s of epochs.
+        'training step: eager; validation 4.5s (7% of the epochs)',
+        'test accuracy: 25.00% on 20 images in 800ms (1m 03s in all, cpu, 4 threads)',
         'per-class accuracy:',
         '  airplane     50.00%',
         '  automobile    0.00%',

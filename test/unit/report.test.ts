@@ -75,6 +75,25 @@ describe('renderReport', () => {
     expect(running).not.toContain('id="confusion"');
   });
 
+  test("the epochs table has each epoch's training and validation time; the test heading its time", () => {
+    const timed = renderReport(
+      input({
+        epochs: [
+          { epoch: 1, trainLoss: 2, validAccuracy: 0.2, seconds: 12.34, validSeconds: 0.81, imagesPerSecond: 100 },
+          // From a checkpoint written before validation was timed.
+          { epoch: 2, trainLoss: 1, validAccuracy: 0.4, seconds: 11, imagesPerSecond: 100 },
+        ],
+        test: { ...input().test!, seconds: 1.26 },
+      }),
+    );
+    const epochs = /<table id="epochs">[\s\S]*?<\/table>/.exec(timed)![0];
+    expect(epochs).toContain('<th>training time</th><th>validation time</th>');
+    expect(epochs).toContain('<td>12.3 s</td><td>0.8 s</td>');
+    expect(epochs).toContain('<td>11.0 s</td><td>—</td>');
+    expect(timed).toContain('<h2>Test: 55.00% of 100 images (1.3 s)</h2>');
+    expect(html).toContain('<h2>Test: 55.00% of 100 images</h2>');
+  });
+
   test('the same input gives the same page', () => {
     expect(renderReport(input())).toBe(html);
   });

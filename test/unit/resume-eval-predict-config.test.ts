@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 // Checking the options of a resume, evaluate() and predict(): the same messages and codes as train()'s.
+import fs from 'node:fs';
 import path from 'node:path';
 
 import { RESUME_FIXED, RESUME_SWITCHABLE, mergeResume, resolveConfig, resolveEvalConfig, resolvePredictConfig } from '../../lib/config';
-import { checkpointInfo } from './fake-binding';
+import { trainWith } from '../../lib/train';
+import { FakeBinding, checkpointInfo, makeDataDir } from './fake-binding';
 
 const CHECKPOINT = '/runs/a/checkpoints/last.pt';
 
@@ -97,6 +99,30 @@ describe('mergeResume', () => {
       code: 'ERR_INVALID_ARG_VALUE',
       message: expect.stringMatching(new RegExp(`^Cannot change ${name} when resuming: the checkpoint was trained with`)),
     });
+  });
+
+  test('cudaGraph is per run: the checkpoint does not hold it, and each resume may choose it', async () => {
+    expect(saved).not.toHaveProperty('cudaGraph');
+    expect([...RESUME_FIXED, ...RESUME_SWITCHABLE]).not.toContain('cudaGraph');
+    expect(mergeResume(resolveConfig({ resume: CHECKPOINT }), saved).cudaGraph).toBe('auto');
+    for (const cudaGraph of [true, false, 'auto'] as const) {
+      expect(mergeResume(resolveConfig({ resume: CHECKPOINT, cudaGraph }), saved).cudaGraph).toBe(cudaGraph);
+    }
+    // A checkpoint whose options somehow carried it (a file from another build) still does not decide it.
+    const stray = { ...saved, cudaGraph: 'on' } as typeof saved;
+    expect(mergeResume(resolveConfig({ resume: CHECKPOINT, cudaGraph: false }), stray).cudaGraph).toBe(false);
+    // Through train(): the addon hears the resumed run's own choice.
+    const dataDir = makeDataDir();
+    try {
+      for (const [cudaGraph, native] of [[false, 'off'], [true, 'on'], [undefined, 'auto']] as const) {
+        const binding = new FakeBinding();
+        await trainWith(binding, { resume: path.join(dataDir, 'runs', 'a', 'checkpoints', 'last.pt'), dataDir, cudaGraph });
+        expect(binding.checkpointsRead).toHaveLength(1);
+        expect(binding.started[0]).toMatchObject({ cudaGraph: native, batchSize: 32, preset: 'cifar' });
+      }
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   test('the same value given explicitly is fine', () => {

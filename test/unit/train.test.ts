@@ -28,8 +28,8 @@ describe('a completed run', () => {
     expect(seen).toEqual(EVENTS);
     expect(result).toEqual({
       epochs: [
-        { epoch: 1, trainLoss: 2.25, validAccuracy: 0.1, seconds: 1.5, imagesPerSecond: 105 },
-        { epoch: 2, trainLoss: 1.95, validAccuracy: 0.3, seconds: 1.4, imagesPerSecond: 125 },
+        { epoch: 1, trainLoss: 2.25, validAccuracy: 0.1, seconds: 1.5, validSeconds: 0.5, imagesPerSecond: 105 },
+        { epoch: 2, trainLoss: 1.95, validAccuracy: 0.3, seconds: 1.4, validSeconds: 0.1, imagesPerSecond: 125 },
       ],
       testAccuracy: 0.25,
       perClassAccuracy: [0.5, 0, 0.5, 0, 0.5, 0, 0.5, 0, 0.5, 0],
@@ -45,6 +45,8 @@ describe('a completed run', () => {
       validSize: 10,
       testSize: 20,
       seconds: 3.2,
+      testSeconds: 0.2,
+      cudaGraph: false,
       worldSize: 1,
       rank: 0,
     });
@@ -84,6 +86,7 @@ describe('a completed run', () => {
         checkpointDir: '',
         resumeFrom: '',
         distributed: null,
+        cudaGraph: 'auto',
       },
     ]);
   });
