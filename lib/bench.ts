@@ -5,11 +5,12 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 
-import { nativeCudaGraph } from './config';
+import { DATA_DIR_ENV, nativeCudaGraph } from './config';
 import type { CudaGraph, ResolvedBenchConfig } from './config';
-import { prepareDataset } from './dataset';
+import { BATCHES_FOLDER, BATCH_FILES, RECORD_BYTES, prepareDataset } from './dataset';
 import { captureCallerStack } from './errors';
 import type { NativeBenchResult, NativeBinding } from './native';
 import { runJob } from './train';
@@ -35,6 +36,140 @@ export interface BenchPeer {
   readonly torch: string;
 }
 
+/** What the benchmark's records are: CIFAR-10 found in the data folder, or records generated for want of it. */
+export type BenchData = 'cifar-10' | 'generated';
+
+/** Where the benchmark's records come from, as runBenchmark's `onData` hears it before the first round. */
+export interface BenchDataInfo {
+  readonly data: BenchData;
+  /** The data folder looked in (for 'generated': the one that holds no CIFAR-10). */
+  readonly dataDir: string;
+  /** For 'generated': the training records generated. */
+  readonly records?: number;
+}
+
+/**
+ * Training records generated when there is no CIFAR-10: five equal batches of 820, the fewest that cover the 4096
+ * records the native benchmark reads (native/core/benchmark.cpp, kBenchRecords).
+ */
+export const GENERATED_TRAIN_RECORDS = 5 * 820;
+/** Records of the generated test_batch.bin (the timed steps never read it; the layout has it). */
+export const GENERATED_TEST_RECORDS = 500;
+/** The generator's seed: the same bytes on every run and machine. */
+export const GENERATED_SEED = 20240519;
+
+/** mulberry32: a small seeded generator of uint32s, enough for pixel noise. */
+function generator(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+}
+
+/**
+ * Writes `records` seeded records in CIFAR-10's binary layout: each a label byte (0-9) then 3072 pixel bytes,
+ * 32x32 red, then green, then blue. Each image is a colour gradient (a base, a slope across, a slope down, per
+ * channel) with noise on top: structure like a photo's, not constant and not pure noise.
+ */
+function generatedRecords(records: number, next: () => number): Uint8Array {
+  const out = new Uint8Array(records * RECORD_BYTES);
+  for (let r = 0; r < records; r++) {
+    const base = r * RECORD_BYTES;
+    out[base] = next() % 10;
+    for (let c = 0; c < 3; c++) {
+      const start = next() % 256;
+      const across = ((next() % 17) - 8) / 2;
+      const down = ((next() % 17) - 8) / 2;
+      let at = base + 1 + c * 1024;
+      for (let y = 0; y < 32; y++) {
+        for (let x = 0; x < 32; x += 4) {
+          // One draw gives the noise (-16..15) of four pixels.
+          const noise = next();
+          for (let k = 0; k < 4; k++) {
+            const value = start + across * (x + k) + down * y + (((noise >>> (8 * k)) & 31) - 16);
+            out[at++] = value < 0 ? 0 : value > 255 ? 255 : value;
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Writes generated CIFAR-10 into `dir`/cifar-10-batches-bin/: data_batch_1..5.bin holding `trainRecords` between
+ * them (equal batches: it must be a multiple of 5) and test_batch.bin holding `testRecords`, deterministic for a
+ * seed. For timing without the data set; never for training (the labels mean nothing).
+ *
+ * @example
+ * await writeGeneratedCifar(fs.mkdtempSync('/tmp/bench-'), { trainRecords: 4100, testRecords: 500, seed: 1 });
+ */
+export async function writeGeneratedCifar(
+  dir: string,
+  options: { trainRecords: number; testRecords: number; seed: number },
+): Promise<void> {
+  const { trainRecords, testRecords, seed } = options;
+  if (!Number.isInteger(trainRecords) || trainRecords <= 0 || trainRecords % 5 !== 0) {
+    throw new RangeError(`trainRecords must be a positive multiple of 5, not ${trainRecords}`);
+  }
+  if (!Number.isInteger(testRecords) || testRecords <= 0) {
+    throw new RangeError(`testRecords must be a positive integer, not ${testRecords}`);
+  }
+  const batches = path.join(dir, BATCHES_FOLDER);
+  await fs.promises.mkdir(batches, { recursive: true });
+  const next = generator(seed);
+  for (const name of BATCH_FILES) {
+    const records = name === 'test_batch.bin' ? testRecords : trainRecords / 5;
+    await fs.promises.writeFile(path.join(batches, name), generatedRecords(records, next));
+  }
+}
+
+/**
+ * The folder to benchmark on. CIFAR-10 where the data folder has it (or extracts it from an archive there, or
+ * downloads it when `download` asks); where it has none and no folder was chosen, records generated into a
+ * temporary folder (`remove`: delete it afterwards); where a chosen folder (`dataDir`, $LIBTORCH_RESNET_DATA) has
+ * none, an ERR_DATA_NOT_FOUND that says so.
+ */
+async function benchData(config: ResolvedBenchConfig): Promise<{ dir: string; info: BenchDataInfo; remove?: string }> {
+  try {
+    const dir = await prepareDataset(config.dataDir, { download: config.download });
+    return { dir, info: { data: 'cifar-10', dataDir: dir } };
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'ERR_DATA_NOT_FOUND' || config.download !== false) throw error;
+    const root = path.resolve(config.dataDir);
+    if (config.dataDirGiven) {
+      const how = process.env[DATA_DIR_ENV] && config.dataDir === path.resolve(process.env[DATA_DIR_ENV])
+        ? `$${DATA_DIR_ENV}`
+        : 'dataDir (--data-dir)';
+      const e = new Error(
+        `no CIFAR-10 to benchmark on in ${root}, the folder chosen by ${how} (looked for ${BATCHES_FOLDER}/, the ` +
+          `six .bin files and cifar-10-binary.tar.gz there). Pass --download (download: true) to fetch it there ` +
+          `(163 MB), put it there, or choose no data folder to benchmark on generated records instead`,
+        { cause: error },
+      ) as Error & { code: string; path: string };
+      e.code = 'ERR_DATA_NOT_FOUND';
+      e.path = root;
+      throw e;
+    }
+    const temp = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'libtorch-resnet-bench-data-'));
+    try {
+      await writeGeneratedCifar(temp, {
+        trainRecords: GENERATED_TRAIN_RECORDS,
+        testRecords: GENERATED_TEST_RECORDS,
+        seed: GENERATED_SEED,
+      });
+    } catch (writeError) {
+      await fs.promises.rm(temp, { recursive: true, force: true });
+      throw writeError;
+    }
+    return { dir: temp, info: { data: 'generated', dataDir: root, records: GENERATED_TRAIN_RECORDS }, remove: temp };
+  }
+}
+
 /**
  * What the benchmark reports: medians over the rounds, in images/s, and what ran.
  *
@@ -46,6 +181,10 @@ export interface BenchReport {
   readonly date: string;
   readonly machine: string;
   readonly device: string;
+  /** 'cifar-10': the data folder's CIFAR-10; 'generated': seeded records in its layout, for want of it. */
+  readonly data: BenchData;
+  /** For 'generated': how many training records were generated. */
+  readonly generatedRecords?: number;
   readonly libtorchVersion: string;
   /** The yardstick's torch.__version__; null when it did not run. */
   readonly yardstickTorch: string | null;
@@ -290,15 +429,34 @@ async function yardstickProblem(config: ResolvedBenchConfig): Promise<string | u
 
 /**
  * Times ours and the yardstick `rounds` times each, alternating, and reports the medians.
- * `onRound` hears each round as it ends.
+ * `onData` hears where the records come from, before the first round; `onRound` hears each round as it ends.
+ * Without CIFAR-10 in the default data folder it times on generated records (see {@link BenchDataInfo}); it
+ * downloads only when `config.download` says so.
  */
 export async function runBenchmark(
   binding: NativeBinding,
   config: ResolvedBenchConfig,
   onRound: (round: BenchRound, index: number) => void = () => undefined,
+  onData: (info: BenchDataInfo) => void = () => undefined,
 ): Promise<BenchReport> {
   const callerStack = captureCallerStack(runBenchmark);
-  const dataDir = await prepareDataset(config.dataDir, { download: config.download });
+  const { dir: dataDir, info, remove } = await benchData(config);
+  try {
+    onData(info);
+    return await timeBenchmark(binding, config, dataDir, info, callerStack, onRound);
+  } finally {
+    if (remove !== undefined) await fs.promises.rm(remove, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+async function timeBenchmark(
+  binding: NativeBinding,
+  config: ResolvedBenchConfig,
+  dataDir: string,
+  info: BenchDataInfo,
+  callerStack: string,
+  onRound: (round: BenchRound, index: number) => void,
+): Promise<BenchReport> {
   const skipped = await yardstickProblem(config);
   const rounds: BenchRound[] = [];
   const results: NativeBenchResult[] = [];
@@ -333,6 +491,8 @@ export async function runBenchmark(
     date: new Date().toISOString().slice(0, 10),
     machine: `${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
     device: first.device,
+    data: info.data,
+    ...(info.records !== undefined ? { generatedRecords: info.records } : {}),
     libtorchVersion: first.libtorchVersion,
     yardstickTorch,
     preset: config.preset,

@@ -399,7 +399,7 @@ async function benchCommand(opts: Record<string, unknown>, command: Command, io:
   const input: Record<string, unknown> = {};
   for (const name of ['preset', 'imageSize', 'batchSize', 'steps', 'warmup', 'rounds', 'device', 'threads', 'dataDir',
     'precision', 'memoryFormat', 'yardstickWorkers', 'peakTflops', 'yardstick', 'python', 'cudaGraph', 'peer', 'peerCompile',
-    'peerTimeout']) {
+    'peerTimeout', 'download']) {
     if (command.getOptionValueSource(name) === 'cli') input[name] = opts[name];
   }
   let config: ResolvedBenchConfig;
@@ -416,10 +416,20 @@ async function benchCommand(opts: Record<string, unknown>, command: Command, io:
         `preset ${config.preset} at ${config.imageSize} px, batch ${config.batchSize}, ${config.precision}, ` +
         `memory format ${config.memoryFormat}, cudaGraph ${config.cudaGraph === 'auto' ? "'auto'" : config.cudaGraph}`,
     );
-    const report = await runBenchmark(getBinding(io.binding), config, (round, i) => {
-      const yardstick = round.yardstick === null ? '' : `, yardstick ${round.yardstick.toFixed(2)} img/s`;
-      log(`round ${i + 1}/${config.rounds}: ours ${round.ours.toFixed(2)} img/s${yardstick}`);
-    });
+    const report = await runBenchmark(
+      getBinding(io.binding),
+      config,
+      (round, i) => {
+        const yardstick = round.yardstick === null ? '' : `, yardstick ${round.yardstick.toFixed(2)} img/s`;
+        log(`round ${i + 1}/${config.rounds}: ours ${round.ours.toFixed(2)} img/s${yardstick}`);
+      },
+      (data) =>
+        log(
+          data.data === 'generated'
+            ? `data: generated, ${data.records} records (no CIFAR-10 at ${data.dataDir}; --download to fetch it)`
+            : `data: CIFAR-10 at ${data.dataDir}`,
+        ),
+    );
     if (report.yardstickSkipped) log(`yardstick not run: ${report.yardstickSkipped}`);
     log(
       `ours ${report.ours.toFixed(2)} img/s` +
@@ -637,7 +647,8 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
     .addOption(numberOption('--rounds <n>', 'Rounds, ours and the yardstick alternating (default: 3)'))
     .option('--device <device>', "'auto', 'cpu', 'cuda' or 'cuda:N' (default: 'auto')")
     .addOption(numberOption('--threads <n>', 'CPU threads for both; 0 uses every core (default: 0)'))
-    .option('--data-dir <dir>', 'Folder where CIFAR-10 is (default: as for train)')
+    .option('--data-dir <dir>', 'Folder where CIFAR-10 is; one without it is an error (default: as for train; without CIFAR-10 there, generated records)')
+    .option('--download', 'Download CIFAR-10 (163 MB) into the data folder when it lacks it (default: no download)')
     .option('--precision <p>', "'fp32', 'tf32', 'bf16' or 'fp16' (default: 'fp32'; the yardstick always runs fp32)")
     .option('--memory-format <f>', "'auto', 'contiguous' or 'channels-last' (default: 'auto')")
     .addOption(numberOption('--yardstick-workers <n>', "The yardstick's DataLoader workers (default: 0, as in the article)"))

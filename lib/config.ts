@@ -650,7 +650,8 @@ const SPECS = {
     defaultText: 'none',
     range: '',
     expected: 'function',
-    description: 'Receives every progress event (download, trainBegin, epochBegin, batchEnd, evalBegin, epochEnd, trainEnd).',
+    description:
+      'Receives every progress event (download, trainBegin, epochBegin, step, batchEnd, evalBegin, epochEnd, checkpoint, trainEnd).',
     cli: false,
   },
 } as const satisfies { readonly [K in OptionName]-?: OptionSpec & { readonly name: K } };
@@ -1510,7 +1511,16 @@ export interface BenchConfig {
   rounds?: number | undefined;
   device?: Device | string | undefined;
   threads?: number | undefined;
+  /**
+   * Where CIFAR-10 is (as train()'s). When neither it nor $LIBTORCH_RESNET_DATA is given and the default folder holds
+   * no CIFAR-10, the benchmark runs on generated records in CIFAR-10's binary layout; when one is given and holds
+   * none, the benchmark fails (unless `download`).
+   */
   dataDir?: string | undefined;
+  /**
+   * As train()'s, but false by default: a benchmark fetches CIFAR-10 (163 MB) only when asked (true, or
+   * { url?, md5? }; `--download`).
+   */
   download?: TrainConfig['download'];
   /** As train()'s ('fp32'). The yardstick always runs the article's float32. */
   precision?: Precision | undefined;
@@ -1558,6 +1568,9 @@ export interface ResolvedBenchConfig {
   readonly device: Device;
   readonly threads: number;
   readonly dataDir: string;
+  /** Whether dataDir was chosen (the option, or $LIBTORCH_RESNET_DATA) rather than the default cache folder. */
+  readonly dataDirGiven: boolean;
+  /** false unless asked for. */
   readonly download: false | DownloadSource;
   readonly precision: Precision;
   readonly memoryFormat: MemoryFormat;
@@ -1665,7 +1678,9 @@ export function resolveBenchConfig(input: unknown = {}): ResolvedBenchConfig {
     device: has('device') ? readDevice(given.device) : DEFAULTS.device,
     threads: has('threads') ? readInteger(given.threads, SPECS.threads) : DEFAULTS.threads,
     dataDir: has('dataDir') ? readDataDir(given.dataDir) : defaultDataDir(),
-    download: resolveDownload(has('download') ? given.download : DEFAULTS.download),
+    dataDirGiven: has('dataDir') || Boolean(process.env[DATA_DIR_ENV]),
+    // Never a 163 MB download unless asked: without data the benchmark generates records (lib/bench.ts).
+    download: resolveDownload(has('download') ? given.download : false),
     precision: has('precision') ? readBenchPrecision(given.precision) : 'fp32',
     memoryFormat: has('memoryFormat')
       ? readEnum<MemoryFormat>(given.memoryFormat, SPECS.memoryFormat)

@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: MIT
 // Fetches the CIFAR-10 archive: streamed to a temporary file while its md5 is computed, retried and resumed,
 // renamed into place only once verified. Also the lock that keeps two processes from fetching at once.
+// HTTP goes through Node's own http/https: undici 6 and 7 (the releases that run on Node 20) could kill the
+// process with an uncatchable assertion when a server closed the connection while the body was paused under
+// backpressure (issue 19, nodejs/undici#5360); test/unit/download-framing.test.ts guards against that.
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -11,8 +16,7 @@ import { Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
-import { Agent, EnvHttpProxyAgent, request } from 'undici';
-import type { Dispatcher } from 'undici';
+import { HttpsProxyAgent } from 'https-proxy-agent';
 
 import { createAbortError } from './errors';
 
@@ -71,8 +75,12 @@ export interface DownloadOptions {
   totalTimeoutMs?: number | undefined;
   /** Minimum time between two progress events (200). */
   progressIntervalMs?: number | undefined;
-  /** The HTTP dispatcher; default: an undici EnvHttpProxyAgent, so HTTPS_PROXY / HTTP_PROXY / NO_PROXY apply. */
-  dispatcher?: Dispatcher | undefined;
+  /**
+   * The `http.Agent` for every request, http and https alike (so one that serves both, such as a proxy agent);
+   * default: a CONNECT tunnel through HTTPS_PROXY / HTTP_PROXY unless NO_PROXY names the host, else a direct
+   * connection, chosen per URL (see {@link proxyFor}).
+   */
+  agent?: http.Agent | undefined;
 }
 
 /**
@@ -148,16 +156,164 @@ class RetryableError extends Error {
   }
 }
 
-const NETWORK_TIMEOUT_CODES = new Set(['UND_ERR_BODY_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+// Error codes that mean "too slow" rather than "broken": our own stall watchdog, and the OS's connect timeout.
+const NETWORK_TIMEOUT_CODES = new Set(['ERR_DOWNLOAD_STALL', 'ETIMEDOUT']);
 
-let defaultDispatcher: Dispatcher | undefined;
-function getDispatcher(options: DownloadOptions): Dispatcher {
-  if (options.dispatcher) return options.dispatcher;
-  // EnvHttpProxyAgent (experimental in undici 6, and it says so on stderr) only when a proxy is set.
-  const env = process.env;
-  const proxied = Boolean(env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy);
-  defaultDispatcher ??= proxied ? new EnvHttpProxyAgent() : new Agent();
-  return defaultDispatcher;
+const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443 };
+
+/**
+ * The proxy a request for `url` goes through, from the environment, or undefined for a direct connection; the
+ * rules of undici's EnvHttpProxyAgent, which this package used before: http URLs take `http_proxy` (else
+ * `HTTP_PROXY`), https URLs `https_proxy` (else `HTTPS_PROXY`) and, when neither is set, the http proxy.
+ * `no_proxy` (else `NO_PROXY`) lists hosts reached directly, split at commas or spaces: `*` for all, `host`
+ * exactly, `.example.com` or `*.example.com` as a suffix, each with an optional `:port`.
+ *
+ * @example
+ * proxyFor(new URL('https://www.cs.toronto.edu/x'), { HTTPS_PROXY: 'http://proxy:3128' }); // 'http://proxy:3128'
+ */
+export function proxyFor(url: URL, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const httpProxy = env.http_proxy ?? env.HTTP_PROXY;
+  const httpsProxy = env.https_proxy ?? env.HTTPS_PROXY;
+  const proxy = url.protocol === 'https:' ? httpsProxy || httpProxy : httpProxy;
+  if (!proxy) return undefined;
+  const noProxy = env.no_proxy ?? env.NO_PROXY ?? '';
+  const entries = noProxy
+    .split(/[,\s]/)
+    .filter(Boolean)
+    .map((entry) => {
+      const parsed = /^(.+):(\d+)$/.exec(entry);
+      return { host: (parsed ? parsed[1]! : entry).toLowerCase(), port: parsed ? Number(parsed[2]) : 0 };
+    });
+  if (entries.length === 0) return proxy;
+  if (noProxy === '*') return undefined;
+  // url.host keeps the brackets of an IPv6 address, as NO_PROXY entries write it.
+  const host = url.host.replace(/:\d*$/, '').toLowerCase();
+  const port = Number(url.port) || DEFAULT_PORTS[url.protocol] || 0;
+  for (const entry of entries) {
+    if (entry.port && entry.port !== port) continue;
+    const direct = /^[.*]/.test(entry.host) ? host.endsWith(entry.host.replace(/^\*/, '')) : host === entry.host;
+    if (direct) return undefined;
+  }
+  return proxy;
+}
+
+// Node's own HTTP client, one connection per attempt (a retry never reuses a socket the server may be closing).
+const directAgents = { http: new http.Agent({ keepAlive: false }), https: new https.Agent({ keepAlive: false }) };
+const proxyAgents = new Map<string, http.Agent>();
+
+function agentFor(url: URL, options: DownloadOptions): http.Agent {
+  if (options.agent) return options.agent;
+  const proxy = proxyFor(url);
+  if (proxy === undefined) return url.protocol === 'https:' ? directAgents.https : directAgents.http;
+  // Tunnelled with CONNECT for http and https URLs alike, as undici's ProxyAgent did; credentials in the proxy
+  // URL become a Proxy-Authorization header.
+  let agent = proxyAgents.get(proxy);
+  if (!agent) {
+    agent = new HttpsProxyAgent(proxy, { keepAlive: false });
+    proxyAgents.set(proxy, agent);
+  }
+  return agent;
+}
+
+const REDIRECT_STATUSES = new Set([300, 301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 5;
+
+/** A request in flight: its response once the headers are in, and the watchdog that drops it when it stalls. */
+interface Exchange {
+  readonly response: http.IncomingMessage;
+  /** Restarts the stall timer: a byte was received or written. */
+  touch(): void;
+  /** Why the exchange was dropped by us (a stall), which trumps the error the dropped stream reports. */
+  readonly failure: Error | undefined;
+  /** Stops the watchdog, and drops the connection unless the body was read to its end. */
+  close(): void;
+}
+
+function stallError(what: string, ms: number): Error {
+  return Object.assign(new Error(`${what} for ${ms} ms`), { code: 'ERR_DOWNLOAD_STALL' });
+}
+
+/**
+ * One GET with Node's http/https (redirects followed up to MAX_REDIRECTS; then the redirect itself is the answer,
+ * as undici's maxRedirections did). Every error of the request and its response is listened to from the start,
+ * so no server behaviour (a reset, a close mid-body, a close while the body is paused) can become an uncaught
+ * exception; they reach the caller as a rejection here or as the body stream's error.
+ */
+function get(url: string, headers: http.OutgoingHttpHeaders, options: DownloadOptions, signal: AbortSignal): Promise<Exchange> {
+  const stall = options.stallTimeoutMs ?? 30_000;
+  return new Promise<Exchange>((resolve, reject) => {
+    let failure: Error | undefined;
+    let current: http.ClientRequest | undefined;
+    let response: http.IncomingMessage | undefined;
+    let settled = false;
+    // One timer for the whole exchange: headers within `stall`, then no gap of `stall` between body chunks.
+    // Destroying the response (not the request, which would dump the body's pending bytes and let it end
+    // early) makes the body stream fail with this error.
+    const timer = setTimeout(() => {
+      failure = stallError(response ? 'no data received or written' : 'no response headers', stall);
+      if (response) response.destroy(failure);
+      else current?.destroy(failure);
+      fail(failure);
+    }, stall);
+    const close = (): void => {
+      clearTimeout(timer);
+    };
+    const fail = (err: Error): void => {
+      if (settled) return;
+      settled = true;
+      close();
+      reject(err);
+    };
+    const send = (target: URL, redirects: number): void => {
+      if (signal.aborted) return fail(signal.reason as Error);
+      const client = target.protocol === 'https:' ? https : target.protocol === 'http:' ? http : undefined;
+      if (!client) return fail(new Error(`cannot follow a redirect to ${target.href} (not http or https)`));
+      let req: http.ClientRequest;
+      try {
+        req = client.request(target, { method: 'GET', headers, agent: agentFor(target, options), signal });
+      } catch (err) {
+        return fail(err as Error);
+      }
+      current = req;
+      // Kept for the request's whole life: after the response, its errors also reach the response stream.
+      req.on('error', (err) => {
+        if (req === current) fail(failure ?? err);
+      });
+      req.on('response', (res) => {
+        // Before anyone reads the body, so that a close in between cannot throw; pipeline() sees the error too.
+        res.on('error', () => undefined);
+        const status = res.statusCode ?? 0;
+        const location = res.headers.location;
+        if (REDIRECT_STATUSES.has(status) && location && redirects < MAX_REDIRECTS) {
+          res.resume();
+          req.destroy();
+          let next: URL;
+          try {
+            next = new URL(location, target);
+          } catch {
+            return fail(new Error(`the server redirected to an invalid URL: ${location}`));
+          }
+          return send(next, redirects + 1);
+        }
+        if (settled) return void req.destroy();
+        settled = true;
+        response = res;
+        resolve({
+          response: res,
+          touch: () => void timer.refresh(),
+          get failure() {
+            return failure;
+          },
+          close: () => {
+            close();
+            if (!res.complete || !res.readableEnded) req.destroy();
+          },
+        });
+      });
+      req.end();
+    };
+    send(new URL(url), 0);
+  });
 }
 
 /** Tracks bytes, the md5 and the rate, and sends throttled progress events. */
@@ -196,12 +352,32 @@ class Progress {
   }
 }
 
-function sink(file: fs.WriteStream, progress: Progress): Writable {
+/** A write to the temporary file failed (as opposed to the network). */
+class FileWriteError extends Error {
+  constructor(override readonly cause: Error) {
+    super(cause.message);
+  }
+}
+
+// Hashes, counts and writes each chunk, waiting for the file's 'drain' (backpressure reaches the source);
+// `touch` is told of every chunk received and written.
+function sink(file: fs.WriteStream, progress: Progress, touch: () => void = () => undefined): Writable {
   return new Writable({
     write(chunk: Buffer, _encoding, callback) {
+      touch();
+      if (file.errored) return callback(new FileWriteError(file.errored));
       progress.add(chunk);
-      if (file.write(chunk)) callback();
-      else file.once('drain', () => callback());
+      if (file.write(chunk)) return callback();
+      const done = (err?: Error): void => {
+        file.off('drain', onDrain);
+        file.off('error', onError);
+        touch();
+        callback(err && new FileWriteError(err));
+      };
+      const onDrain = (): void => done();
+      const onError = (err: Error): void => done(err);
+      file.once('drain', onDrain);
+      file.once('error', onError);
     },
   });
 }
@@ -230,23 +406,31 @@ async function attempt(
   options: DownloadOptions,
   signal: AbortSignal,
 ): Promise<void> {
-  const stall = options.stallTimeoutMs ?? 30_000;
   const from = progress.bytes;
-  let response: Dispatcher.ResponseData;
+  let exchange: Exchange;
   try {
-    response = await request(url, {
-      dispatcher: getDispatcher(options),
-      method: 'GET',
-      headers: from > 0 ? { range: `bytes=${from}-` } : {},
-      headersTimeout: stall,
-      bodyTimeout: stall,
-      maxRedirections: 5,
-      signal,
-    });
+    exchange = await get(url, from > 0 ? { range: `bytes=${from}-` } : {}, options, signal);
   } catch (err) {
     throw toRetryable(err, signal);
   }
-  const { statusCode, headers, body } = response;
+  try {
+    await receive(url, temp, progress, exchange, signal);
+  } finally {
+    exchange.close();
+  }
+}
+
+async function receive(
+  url: string,
+  temp: string,
+  progress: Progress,
+  exchange: Exchange,
+  signal: AbortSignal,
+): Promise<void> {
+  const from = progress.bytes;
+  const { response: body } = exchange;
+  const statusCode = body.statusCode ?? 0;
+  const { headers } = body;
   if (statusCode >= 400 || (statusCode !== 200 && statusCode !== 206)) {
     body.resume();
     const error = new DownloadError(
@@ -270,7 +454,10 @@ async function attempt(
   else progress.total = Number.isFinite(length) ? length + progress.bytes : progress.total;
   const file = await openTemp(temp, resumed ? 'a' : 'w', url);
   try {
-    await pipeline(body, sink(file, progress));
+    await pipeline(body, sink(file, progress, exchange.touch), { signal });
+    // A body that ended without its framing's end (fewer bytes than Content-Length, no last chunk) errors in
+    // Node's parser; this is the second line of defence, so that only a complete message counts.
+    if (!body.complete) throw new Error('the connection closed before the response was complete');
   } catch (err) {
     // Every byte counted (and hashed) has been handed to the file stream; flush them before the next attempt
     // resumes after them. Destroying the stream would drop writes still queued, leaving a hole that the
@@ -279,10 +466,16 @@ async function attempt(
     const onDisk = await fsp.stat(temp).then((s) => s.size, () => -1);
     if (onDisk !== progress.bytes) progress.reset();
     if (err instanceof DownloadError) throw err;
-    if ((err as NodeJS.ErrnoException).syscall !== undefined && !(err as { code?: string }).code?.startsWith('UND_')) {
-      throw fsError(err, temp, url);
-    }
-    throw toRetryable(err, signal);
+    if (err instanceof FileWriteError) throw fsError(err.cause, temp, url);
+    if (exchange.failure || signal.aborted || body.complete) throw toRetryable(exchange.failure ?? err, signal);
+    // Node's parser saw the connection end before the framing's end: fewer bytes than Content-Length, or a
+    // chunked body without its last chunk (Node says "aborted", ECONNRESET).
+    const code = (err as { code?: string }).code ?? 'network error';
+    const of = progress.total === null ? '' : ` of ${progress.total}`;
+    throw new RetryableError(
+      `the connection closed before the whole response arrived, after ${progress.bytes}${of} bytes (${code})`,
+      false,
+    );
   }
   await closeStream(file, temp, url);
   if (progress.total !== null && progress.bytes < progress.total) {

@@ -2,8 +2,14 @@
 // The errors this package creates: TorchError for native failures, AbortError for cancelled runs.
 
 /**
- * A failure inside LibTorch or the native addon, carrying a string `code`:
- * `ERR_TORCH` (a `c10::Error`), `ERR_TORCH_OOM` (out of memory) or `ERR_NATIVE` (any other C++ exception).
+ * A failure inside LibTorch or the native addon, carrying a string `code` that says what went wrong:
+ * - `ERR_DISK_FULL`: a checkpoint, weights file or folder could not be written for lack of space;
+ * - `ERR_PERMISSION`: a file or folder may not be read or written (or the file system is read-only);
+ * - `ERR_FILE_NOT_FOUND`: a checkpoint or CIFAR-10 file is not there; `ERR_FILE`: another file failure;
+ * - `ERR_CHECKPOINT`: a checkpoint that is damaged, truncated or not this package's;
+ * - `ERR_DATA`: CIFAR-10 files that are there but damaged;
+ * - `ERR_NON_FINITE_LOSS`, `ERR_BUSY`, `ERR_DISTRIBUTED`: the training run's own failures;
+ * - `ERR_TORCH` (a `c10::Error`), `ERR_TORCH_OOM` (out of memory), and `ERR_NATIVE` for any other C++ exception.
  * Its stack is the caller's: it points at the `train()` or `info()` call that failed.
  *
  * @example
@@ -16,7 +22,7 @@
  * }
  */
 export class TorchError extends Error {
-  /** `ERR_TORCH`, `ERR_TORCH_OOM` or `ERR_NATIVE`. */
+  /** One of the codes listed on the class, e.g. `ERR_DISK_FULL`, `ERR_CHECKPOINT`, `ERR_TORCH_OOM`. */
   readonly code: string;
 
   constructor(message: string, code = 'ERR_TORCH', options?: ErrorOptions) {

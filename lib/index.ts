@@ -51,6 +51,7 @@ export type {
   DownloadEvent,
   TrainBeginEvent,
   EpochBeginEvent,
+  StepEvent,
   BatchEndEvent,
   EvalBeginEvent,
   EpochEndEvent,

@@ -153,6 +153,17 @@ export type NativeEvent =
     }
   | { type: 'epochBegin'; epoch: number; epochs: number; stepsPerEpoch: number }
   | {
+      /** After every training step (before that step's batchEnd, when one is due); reads nothing from the device. */
+      type: 'step';
+      epoch: number;
+      epochs: number;
+      /** 1-based within the epoch. */
+      step: number;
+      stepsPerEpoch: number;
+      /** The epoch's training time so far as the host sees it (a resumed epoch's includes the time before the stop). */
+      seconds: number;
+    }
+  | {
       type: 'batchEnd';
       phase: 'train';
       epoch: number;

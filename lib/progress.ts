@@ -48,6 +48,27 @@ export interface EpochBeginEvent {
 }
 
 /**
+ * A training step ended; sent after every step, before that step's batchEnd when one is due. Cheap (nothing is
+ * read back from the device), so a progress bar can move every step; the metrics come with batchEnd.
+ *
+ * @example
+ * onProgress: (e) => { if (e.type === 'step') process.stdout.write(`\r${e.step}/${e.stepsPerEpoch} ${e.seconds.toFixed(1)}s`); }
+ */
+export interface StepEvent {
+  readonly type: 'step';
+  readonly epoch: number;
+  readonly epochs: number;
+  /** 1-based within the epoch. */
+  readonly step: number;
+  readonly stepsPerEpoch: number;
+  /**
+   * The epoch's training time so far as the host sees it (on a GPU it runs ahead of the device by the queued
+   * work); on a resumed epoch it includes the time before the stop.
+   */
+  readonly seconds: number;
+}
+
+/**
  * A training step ended; sent every `logEvery` steps and on the last step of an epoch.
  *
  * @example
@@ -152,6 +173,7 @@ export type TrainEvent =
   | DownloadEvent
   | TrainBeginEvent
   | EpochBeginEvent
+  | StepEvent
   | BatchEndEvent
   | EvalBeginEvent
   | EpochEndEvent
@@ -306,6 +328,9 @@ export function formatEventLine(event: TrainEvent): string | undefined {
       );
     case 'epochBegin':
       return `epoch ${event.epoch}/${event.epochs}`;
+    case 'step':
+      // One per step: too many for a log; batchEnd prints every logEvery steps.
+      return undefined;
     case 'batchEnd':
       return (
         `epoch ${event.epoch}/${event.epochs} step ${event.step}/${event.stepsPerEpoch}: ` +
@@ -379,6 +404,191 @@ export function formatSummary(result: SummaryInput): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * A time left, for an ETA: whole seconds under a minute, else as {@link formatDuration}; '–' when not known.
+ *
+ * @example
+ * formatEta(13.2); // '14s'
+ * formatEta(undefined); // '–'
+ */
+export function formatEta(seconds: number | undefined): string {
+  if (seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return '–';
+  if (Math.ceil(seconds) < 60) return `${Math.ceil(seconds)}s`;
+  return formatDuration(Math.max(60, seconds));
+}
+
+/**
+ * The bar's ETA: the current epoch's training steps left, then the whole run's (validation and test included).
+ *
+ * @example
+ * formatEtas(14, 37); // '14s (epoch) · 37s (run)'
+ * formatEtas(undefined, undefined); // '–'
+ */
+export function formatEtas(epochSeconds: number | undefined, runSeconds: number | undefined): string {
+  if (epochSeconds === undefined && runSeconds === undefined) return '–';
+  return `${formatEta(epochSeconds)} (epoch) · ${formatEta(runSeconds)} (run)`;
+}
+
+/**
+ * The line the CLI prints early in a run that would take over an hour: how long, at what speed, and what is
+ * faster.
+ *
+ * @example
+ * formatSlowRun(34800, 4.1, 'cpu', 2);
+ * // "this run will take about 9h 40m at 4.1 s a step on cpu (2 threads); for minutes instead: a GPU
+ * //  (--device cuda), the cifar preset (--preset cifar), or fewer images (--limit-train N)"
+ */
+export function formatSlowRun(seconds: number, secondsPerStep: number, device?: string, threads?: number): string {
+  const step = secondsPerStep >= 1 ? `${secondsPerStep.toFixed(1)} s` : `${Math.round(secondsPerStep * 1000)} ms`;
+  const where =
+    device === undefined ? '' : device === 'cpu' ? ` on cpu${threads ? ` (${threads} threads)` : ''}` : ` on ${device}`;
+  const faster =
+    device === undefined || device === 'cpu'
+      ? 'for minutes instead: a GPU (--device cuda), the cifar preset (--preset cifar), or fewer images ' +
+        '(--limit-train N)'
+      : 'for less: the cifar preset (--preset cifar), fewer epochs (--epochs N), or fewer images (--limit-train N)';
+  return `this run will take about ${formatDuration(seconds)} at ${step} a step${where}; ${faster}`;
+}
+
+/**
+ * A run's time left, estimated from its events (feed it every one, in order); the bar's ETA and the slow-run
+ * warning come from it.
+ *
+ * - The current epoch's step time is measured from its `step` events: between its first one and the latest (so
+ *   that a first step slowed by warm-up or loading does not skew it); from the first alone until there is a
+ *   second; before any, as for the later epochs below.
+ * - Later epochs take the mean step time of the epochs finished in this process (epochEnd's `seconds`); before
+ *   one has finished, the current epoch's.
+ * - Validation and the final test take the measured validation time per image (epochEnd's `validSeconds`); before
+ *   one is measured, a third of the training time per image (a forward pass, no backward).
+ *
+ * @example
+ * const estimate = new RunEstimate();
+ * onProgress = (e) => {
+ *   estimate.observe(e);
+ *   if (e.type === 'step') console.log(formatEtas(estimate.epochSeconds(), estimate.runSeconds()));
+ * };
+ */
+export class RunEstimate {
+  private begin: TrainBeginEvent | undefined;
+  private epochs = 0;
+  private stepsPerEpoch = 0;
+  private epoch = 0;
+  private step = 0;
+  private seconds = 0;
+  // The current epoch's first step event, and whether its validation is done.
+  private first: { step: number; seconds: number } | undefined;
+  private validated = false;
+  // Epochs finished in this process.
+  private finishedEpochs = 0;
+  private finishedSeconds = 0;
+  private validatedEpochs = 0;
+  private validSeconds = 0;
+  private steps = 0;
+
+  /** Takes in one event; those that say nothing of time are ignored. */
+  observe(event: TrainEvent): void {
+    switch (event.type) {
+      case 'trainBegin':
+        this.begin = event;
+        this.epochs = event.epochs;
+        this.stepsPerEpoch = event.stepsPerEpoch;
+        this.enterEpoch(event.startEpoch + 1, event.startStep);
+        return;
+      case 'epochBegin':
+        this.epochs = event.epochs;
+        this.stepsPerEpoch = event.stepsPerEpoch;
+        // A resumed epoch begins where trainBegin said.
+        if (event.epoch !== this.epoch) this.enterEpoch(event.epoch, 0);
+        return;
+      case 'step':
+        this.epochs = event.epochs;
+        this.stepsPerEpoch = event.stepsPerEpoch;
+        if (event.epoch !== this.epoch || this.validated) this.enterEpoch(event.epoch, 0);
+        this.step = event.step;
+        this.seconds = event.seconds;
+        this.first ??= { step: event.step, seconds: event.seconds };
+        this.steps += 1;
+        return;
+      case 'epochEnd':
+        this.finishedEpochs += 1;
+        this.finishedSeconds += event.seconds;
+        if (event.validSeconds > 0) {
+          this.validatedEpochs += 1;
+          this.validSeconds += event.validSeconds;
+        }
+        this.step = this.stepsPerEpoch;
+        this.validated = true;
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Step events taken in so far. */
+  get stepsSeen(): number {
+    return this.steps;
+  }
+
+  /** Seconds a step of the current epoch takes, as measured; undefined before there is a measure. */
+  secondsPerStep(): number | undefined {
+    const first = this.first;
+    if (first && this.step > first.step && this.seconds > first.seconds) {
+      return (this.seconds - first.seconds) / (this.step - first.step);
+    }
+    if (first && this.step > 0 && this.seconds > 0) return this.seconds / this.step;
+    return this.finishedSecondsPerStep();
+  }
+
+  /** Seconds left in the current epoch's training steps; undefined while not known. */
+  epochSeconds(): number | undefined {
+    if (this.validated) return 0;
+    const perStep = this.secondsPerStep();
+    return perStep === undefined ? undefined : Math.max(0, this.stepsPerEpoch - this.step) * perStep;
+  }
+
+  /** Seconds left in the whole run: training, validation and the final test; undefined while not known. */
+  runSeconds(): number | undefined {
+    const epochLeft = this.epochSeconds();
+    const perStep = this.finishedSecondsPerStep() ?? this.secondsPerStep();
+    if (epochLeft === undefined || perStep === undefined) return undefined;
+    const laterEpochs = Math.max(0, this.epochs - this.epoch);
+    const validations = laterEpochs + (this.validated ? 0 : 1);
+    const evalImages = validations * (this.begin?.validSize ?? 0) + (this.begin?.testSize ?? 0);
+    return epochLeft + laterEpochs * this.stepsPerEpoch * perStep + evalImages * this.evalSecondsPerImage(perStep);
+  }
+
+  /** trainBegin's device and threads, once seen. */
+  get device(): { device: string; threads: number } | undefined {
+    return this.begin && { device: this.begin.device, threads: this.begin.threads };
+  }
+
+  private enterEpoch(epoch: number, step: number): void {
+    this.epoch = epoch;
+    this.step = step;
+    this.seconds = 0;
+    this.first = undefined;
+    this.validated = false;
+  }
+
+  private finishedSecondsPerStep(): number | undefined {
+    if (this.finishedEpochs === 0 || this.stepsPerEpoch === 0 || this.finishedSeconds <= 0) return undefined;
+    return this.finishedSeconds / (this.finishedEpochs * this.stepsPerEpoch);
+  }
+
+  private evalSecondsPerImage(secondsPerStep: number): number {
+    const validSize = this.begin?.validSize ?? 0;
+    if (this.validatedEpochs > 0 && validSize > 0) return this.validSeconds / (this.validatedEpochs * validSize);
+    const trainSize = this.begin?.trainSize ?? 0;
+    return trainSize > 0 ? (secondsPerStep * this.stepsPerEpoch) / trainSize / 3 : 0;
+  }
+}
+
+/** A run longer than this gets the slow-run line at its start. */
+export const SLOW_RUN_SECONDS = 3600;
+/** Steps timed before the slow-run check (or the end of a shorter first epoch). */
+const SLOW_RUN_CHECK_STEPS = 3;
+
 /** Where a renderer writes. */
 export interface ProgressStream {
   write(chunk: string): unknown;
@@ -386,8 +596,10 @@ export interface ProgressStream {
 }
 
 /**
- * Draws a run's events: a bar per epoch (cli-progress) with loss, images/s and ETA when the stream is a terminal,
- * plain lines otherwise.
+ * Draws a run's events: a bar per epoch (cli-progress) that moves every step, with loss, images/s (every
+ * batchEnd) and the ETA of the epoch and of the run ({@link RunEstimate}) when the stream is a terminal; plain lines
+ * otherwise (none for `step` events). Either way, a run that would take over an hour says so at its start, from the
+ * speed of its first steps ({@link formatSlowRun}).
  *
  * @example
  * const renderer = new ProgressRenderer(process.stdout);
@@ -399,6 +611,9 @@ export class ProgressRenderer {
   private bar: cliProgress.SingleBar | undefined;
   private downloadBar: cliProgress.SingleBar | undefined;
   private lastDownloadTenth = -1;
+  private readonly estimate = new RunEstimate();
+  private slowRunChecked = false;
+  private resumedAt: { epoch: number; step: number } | undefined;
 
   constructor(stream: ProgressStream, options: { tty?: boolean } = {}) {
     this.stream = stream;
@@ -412,37 +627,47 @@ export class ProgressRenderer {
       return;
     }
     this.stopDownloadBar();
+    this.estimate.observe(event);
+    if (event.type === 'trainBegin') this.resumedAt = { epoch: event.startEpoch + 1, step: event.startStep };
+    const slowRun = event.type === 'step' ? this.checkSlowRun(event) : undefined;
     if (!this.tty) {
-      const text = formatEventLine(event);
+      const text = slowRun ?? formatEventLine(event);
       if (text !== undefined) this.stream.write(`${text}\n`);
       return;
     }
+    // Over the bar's line, which the next redraw puts back below.
+    if (slowRun !== undefined) this.stream.write(`\r\u001b[2K${slowRun}\n`);
     switch (event.type) {
       case 'epochBegin':
         this.stopBar();
+        // cli-progress's own ETA is left out: it reads '0s' before the first update.
         this.bar = new cliProgress.SingleBar(
           {
-            format:
-              'epoch {epochText} [{bar}] {value}/{total} | loss {loss} | acc {accuracy} | {rate} | ETA {eta_formatted}',
+            format: 'epoch {epochText} [{bar}] {value}/{total} | loss {loss} | acc {accuracy} | {rate} | ETA {etaText}',
             stream: this.stream as NodeJS.WritableStream,
             hideCursor: true,
             clearOnComplete: true,
-            etaBuffer: 20,
+            barsize: 20,
           },
           cliProgress.Presets.shades_classic,
         );
-        this.bar.start(event.stepsPerEpoch, 0, {
+        this.bar.start(event.stepsPerEpoch, this.startStep(event), {
           epochText: `${event.epoch}/${event.epochs}`,
           loss: '-',
           accuracy: '-',
           rate: '- img/s',
+          etaText: this.etaText(),
         });
+        return;
+      case 'step':
+        this.bar?.update(event.step, { etaText: this.etaText() });
         return;
       case 'batchEnd':
         this.bar?.update(event.step, {
           loss: formatLoss(event.loss),
           accuracy: formatPercent(event.accuracy),
           rate: formatRate(event.imagesPerSecond),
+          etaText: this.etaText(),
         });
         return;
       case 'evalBegin':
@@ -460,6 +685,28 @@ export class ProgressRenderer {
   stop(): void {
     this.stopDownloadBar();
     this.stopBar();
+  }
+
+  private etaText(): string {
+    return formatEtas(this.estimate.epochSeconds(), this.estimate.runSeconds());
+  }
+
+  // Where an epoch's bar starts: a resumed epoch at the steps taken before the stop.
+  private startStep(event: EpochBeginEvent): number {
+    const resumed = this.resumedAt;
+    return resumed !== undefined && resumed.epoch === event.epoch ? resumed.step : 0;
+  }
+
+  // Once, after the first few steps (or the end of a shorter first epoch): the slow-run line, when due.
+  private checkSlowRun(event: StepEvent): string | undefined {
+    if (this.slowRunChecked) return undefined;
+    if (this.estimate.stepsSeen < SLOW_RUN_CHECK_STEPS && event.step < event.stepsPerEpoch) return undefined;
+    this.slowRunChecked = true;
+    const seconds = this.estimate.runSeconds();
+    const perStep = this.estimate.secondsPerStep();
+    if (seconds === undefined || perStep === undefined || seconds <= SLOW_RUN_SECONDS) return undefined;
+    const device = this.estimate.device;
+    return formatSlowRun(seconds, perStep, device?.device, device?.threads);
   }
 
   // A bar in bytes on a terminal; elsewhere a line at every tenth of the way (or every event without a total).

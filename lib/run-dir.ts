@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The run folder: config.json, metrics.jsonl (every event, one JSON object per line), result.json, report.html,
-// and checkpoints/ (written by the native core). A resumed run continues the same folder.
+// The run folder: config.json, metrics.jsonl (every event but `step`, one JSON object per line), result.json,
+// report.html, and checkpoints/ (written by the native core). A resumed run continues the same folder.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -119,8 +119,12 @@ export class RunDirectory {
     return path.join(this.dir, 'report.html');
   }
 
-  /** Appends the event to metrics.jsonl; refreshes report.html after every epoch. */
+  /**
+   * Appends the event to metrics.jsonl (all but `step` events: one line per step would bloat the file, and
+   * batchEnd carries the metrics); refreshes report.html after every epoch.
+   */
   record(event: TrainEvent): void {
+    if (event.type === 'step') return;
     this.metrics.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
     switch (event.type) {
       case 'trainBegin':

@@ -234,6 +234,13 @@ Napi::Object to_js(Napi::Env env, const core::ProgressEvent& e) {
       num("epochs", e.epochs);
       num("stepsPerEpoch", e.steps_per_epoch);
       break;
+    case EventType::kStep:
+      num("epoch", e.epoch);
+      num("epochs", e.epochs);
+      num("step", e.step);
+      num("stepsPerEpoch", e.steps_per_epoch);
+      num("seconds", e.seconds);
+      break;
     case EventType::kBatchEnd:
       o.Set("phase", core::phase_name(e.phase));
       num("epoch", e.epoch);

@@ -4,10 +4,24 @@
 #include <c10/util/Exception.h>
 
 #include <exception>
+#include <filesystem>
 
 #include "../core/failures.h"
 
 namespace libtorch_resnet::binding {
+
+namespace {
+
+const char* file_error_code(core::FileError::Kind kind) {
+  switch (kind) {
+    case core::FileError::Kind::kDiskFull: return "ERR_DISK_FULL";
+    case core::FileError::Kind::kPermission: return "ERR_PERMISSION";
+    case core::FileError::Kind::kMissing: return "ERR_FILE_NOT_FOUND";
+    default: return "ERR_FILE";
+  }
+}
+
+}  // namespace
 
 NativeFailure describe_current_exception() {
   try {
@@ -18,6 +32,14 @@ NativeFailure describe_current_exception() {
     return {"ERR_BUSY", e.what()};
   } catch (const core::DistributedError& e) {
     return {"ERR_DISTRIBUTED", e.what()};
+  } catch (const core::FileError& e) {
+    return {file_error_code(e.kind), e.what()};
+  } catch (const core::CheckpointError& e) {
+    return {"ERR_CHECKPOINT", e.what()};
+  } catch (const core::DataError& e) {
+    return {"ERR_DATA", e.what()};
+  } catch (const std::filesystem::filesystem_error& e) {
+    return {file_error_code(core::FileError::kind_of(e.code().value())), e.what()};
   } catch (const c10::OutOfMemoryError& e) {
     return {"ERR_TORCH_OOM", std::string(e.what_without_backtrace()) + " (out of memory: try a smaller batchSize)"};
   } catch (const c10::Error& e) {

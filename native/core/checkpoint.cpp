@@ -10,9 +10,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <stdexcept>
 
+#include "failures.h"
 #include "torch_compat.h"
 
 namespace libtorch_resnet::core {
@@ -28,8 +28,13 @@ using GenericDict = c10::impl::GenericDict;
 
 GenericDict string_dict() { return GenericDict(c10::StringType::get(), c10::AnyType::get()); }
 
-std::runtime_error io_error(const std::string& what, const std::string& path) {
-  return std::runtime_error(what + " " + path + ": " + std::strerror(errno));
+FileError io_error(const std::string& what, const std::string& path) { return FileError::from_errno(errno, what, path); }
+
+// create_directories, with its failure as a FileError (a full disk or a folder we may not write to).
+void make_folder(const fs::path& folder) {
+  std::error_code ec;
+  fs::create_directories(folder, ec);
+  if (ec) throw FileError::from_errno(ec.value(), "cannot create the folder", folder.string());
 }
 
 void fsync_folder(const fs::path& folder) {
@@ -46,7 +51,7 @@ std::string temporary_name(const std::string& path) {
 
 void write_atomically(const std::string& path, const std::vector<char>& bytes) {
   const fs::path target(path);
-  if (target.has_parent_path()) fs::create_directories(target.parent_path());
+  if (target.has_parent_path()) make_folder(target.parent_path());
   const std::string tmp = temporary_name(path);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw io_error("cannot write", tmp);
@@ -77,12 +82,25 @@ void write_atomically(const std::string& path, const std::vector<char>& bytes) {
 
 std::vector<char> read_file(const std::string& path) {
   std::error_code ec;
-  if (!fs::exists(path, ec)) throw std::runtime_error("checkpoint " + path + " does not exist");
-  if (!fs::is_regular_file(path, ec)) throw std::runtime_error("checkpoint " + path + " is not a file");
-  std::ifstream in(path, std::ios::binary);
+  if (!fs::exists(path, ec))
+    throw FileError("checkpoint " + path + " does not exist; check the path (train() writes them into "
+                    "<runDir>/checkpoints/)", FileError::Kind::kMissing);
+  if (!fs::is_regular_file(path, ec)) throw FileError("checkpoint " + path + " is not a file", FileError::Kind::kOther);
   std::vector<char> bytes(static_cast<size_t>(fs::file_size(path, ec)));
-  if (ec || !in.read(bytes.data(), static_cast<std::streamsize>(bytes.size())))
-    throw std::runtime_error("cannot read checkpoint " + path);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw io_error("cannot read checkpoint", path);
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const auto error = io_error("cannot read checkpoint", path);
+      ::close(fd);
+      throw error;
+    }
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
   return bytes;
 }
 
@@ -196,7 +214,7 @@ class Reader {
   const c10::IValue& at(const std::string& key) const {
     auto found = dict_.find(key);
     if (found == dict_.end())
-      throw std::runtime_error("checkpoint " + path_ + " lacks '" + where_ + key +
+      throw CheckpointError("checkpoint " + path_ + " lacks '" + where_ + key +
                                "'; it is damaged or was not written by libtorch-resnet's train()");
     return found->value();
   }
@@ -204,7 +222,7 @@ class Reader {
   const c10::IValue& typed(const std::string& key, Check check, const char* type) const {
     const auto& value = at(key);
     if (!check(value))
-      throw std::runtime_error("checkpoint " + path_ + ": '" + where_ + key + "' is not " + type +
+      throw CheckpointError("checkpoint " + path_ + ": '" + where_ + key + "' is not " + type +
                                "; the file is damaged");
     return value;
   }
@@ -261,7 +279,7 @@ class Reader {
 template <class E>
 E named(const Reader& r, const std::string& name) {
   if (auto value = from_name<E>(name)) return *value;
-  throw std::runtime_error("checkpoint " + r.path() + " has an unknown " + EnumNames<E>::what + " '" + name +
+  throw CheckpointError("checkpoint " + r.path() + " has an unknown " + EnumNames<E>::what + " '" + name +
                            "'; it is damaged or was written by a later libtorch-resnet");
 }
 
@@ -333,22 +351,22 @@ Checkpoint load_checkpoint(const std::string& path) {
   try {
     loaded = torch::pickle_load(bytes);
   } catch (const std::exception& e) {
-    throw std::runtime_error("checkpoint " + path +
+    throw CheckpointError("checkpoint " + path +
                              " cannot be read: it is truncated, damaged or not a checkpoint (a file written by "
                              "train() into <runDir>/checkpoints/ is expected)");
   }
   if (!loaded.isGenericDict())
-    throw std::runtime_error("checkpoint " + path + " is not a libtorch-resnet checkpoint (no dict inside)");
+    throw CheckpointError("checkpoint " + path + " is not a libtorch-resnet checkpoint (no dict inside)");
   const Reader top(path, loaded.toGenericDict());
   if (top.raw().find("format") == top.raw().end() && top.raw().find("conv1.0.weight") != top.raw().end())
-    throw std::runtime_error("checkpoint " + path +
+    throw CheckpointError("checkpoint " + path +
                              " holds weights only (an export for Python); pass a checkpoint such as "
                              "<runDir>/checkpoints/last.pt or best.pt");
   if (top.text("format") != kFormat)
-    throw std::runtime_error("checkpoint " + path + " is not a libtorch-resnet checkpoint");
+    throw CheckpointError("checkpoint " + path + " is not a libtorch-resnet checkpoint");
   const int64_t version = top.integer("format_version");
   if (version > kFormatVersion)
-    throw std::runtime_error("checkpoint " + path + " has format version " + std::to_string(version) +
+    throw CheckpointError("checkpoint " + path + " has format version " + std::to_string(version) +
                              ", newer than this libtorch-resnet reads (" + std::to_string(kFormatVersion) +
                              "); upgrade libtorch-resnet");
 
@@ -376,21 +394,21 @@ Checkpoint load_checkpoint(const std::string& path) {
   const auto valid_seconds = history.numbers_or_zeros("valid_seconds", loss.size());
   if (accuracy.size() != loss.size() || seconds.size() != loss.size() || rate.size() != loss.size() ||
       valid_seconds.size() != loss.size() || static_cast<int64_t>(loss.size()) != c.state.epochs_done)
-    throw std::runtime_error("checkpoint " + path + " has a history that does not match its epoch count");
+    throw CheckpointError("checkpoint " + path + " has a history that does not match its epoch count");
   for (size_t i = 0; i < loss.size(); ++i)
     c.state.history.push_back(
         {static_cast<int64_t>(i) + 1, loss[i], accuracy[i], seconds[i], rate[i], valid_seconds[i]});
 
   for (const auto& item : top.dict("model").raw()) {
     if (!item.key().isString() || !item.value().isTensor())
-      throw std::runtime_error("checkpoint " + path + " has a model entry that is not a named tensor");
+      throw CheckpointError("checkpoint " + path + " has a model entry that is not a named tensor");
     c.model.insert(item.key().toStringRef(), item.value().toTensor());
   }
   const Reader optimizer = top.dict("optimizer");
   for (const auto& item : optimizer.dict("state").raw()) {
     const auto& entry = item.value();
     if (!item.key().isInt() || !entry.isGenericDict())
-      throw std::runtime_error("checkpoint " + path + " has a damaged optimizer state");
+      throw CheckpointError("checkpoint " + path + " has a damaged optimizer state");
     const auto momentum = Reader(path, entry.toGenericDict(), "optimizer.state.").tensor("momentum_buffer");
     c.momentum.insert(item.key().toInt(), momentum);
   }
@@ -402,11 +420,11 @@ void restore(const Checkpoint& c, ResNet34& model, torch::optim::SGD* optimizer)
   const auto load = [&](const std::string& name, torch::Tensor& target) {
     auto found = c.model.find(name);
     if (found == c.model.end())
-      throw std::runtime_error("checkpoint " + c.path + " has no '" + name + "' for preset '" +
+      throw CheckpointError("checkpoint " + c.path + " has no '" + name + "' for preset '" +
                                name_of(c.options.preset) + "'; the file is damaged");
     const torch::Tensor& value = found->value();
     if (value.sizes() != target.sizes())
-      throw std::runtime_error("checkpoint " + c.path + ": '" + name + "' has shape " + c10::str(value.sizes()) +
+      throw CheckpointError("checkpoint " + c.path + ": '" + name + "' has shape " + c10::str(value.sizes()) +
                                " where preset '" + name_of(c.options.preset) + "' has " +
                                c10::str(target.sizes()));
     target.copy_(value);
@@ -418,7 +436,7 @@ void restore(const Checkpoint& c, ResNet34& model, torch::optim::SGD* optimizer)
   for (const auto& item : c.momentum) {
     const int64_t i = item.key();
     if (i < 0 || i >= static_cast<int64_t>(params.size()) || item.value().sizes() != params[i].sizes())
-      throw std::runtime_error("checkpoint " + c.path + " has a momentum buffer that fits no parameter");
+      throw CheckpointError("checkpoint " + c.path + " has a momentum buffer that fits no parameter");
     // Shaped like the parameter (device and layout, channels-last included), as SGD would have made it.
     compat::sgd_state(*optimizer, params[i], /*create=*/true)
         ->momentum_buffer(torch::empty_like(params[i]).copy_(item.value()));
@@ -434,7 +452,10 @@ void publish_copy(const std::string& from, const std::string& to) {
   if (::link(from.c_str(), tmp.c_str()) != 0) {
     std::error_code ec;
     fs::copy_file(from, tmp, fs::copy_options::overwrite_existing, ec);
-    if (ec) throw std::runtime_error("cannot copy " + from + " to " + tmp + ": " + ec.message());
+    if (ec) {
+      ::unlink(tmp.c_str());
+      throw FileError::from_errno(ec.value(), "cannot copy " + from + " to", tmp);
+    }
   }
   if (::rename(tmp.c_str(), to.c_str()) != 0) {
     const auto error = io_error("cannot rename to", to);

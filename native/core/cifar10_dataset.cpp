@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include "cifar10_dataset.h"
 
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <vector>
+
+#include "failures.h"
 
 namespace libtorch_resnet::core {
 
@@ -25,13 +28,14 @@ fs::path batches_dir(const std::string& dir) {
 int64_t read_records(const fs::path& file, int64_t max_records, std::vector<uint8_t>& out) {
   std::error_code ec;
   if (!fs::exists(file, ec))
-    throw std::runtime_error("CIFAR-10 file " + file.string() +
-                             " is missing; point dataDir at a folder holding the binary batches "
-                             "(cifar-10-batches-bin/)");
-  if (!fs::is_regular_file(file, ec)) throw std::runtime_error("CIFAR-10 file " + file.string() + " is not a file");
+    throw FileError("CIFAR-10 file " + file.string() +
+                        " is missing; point dataDir at a folder holding the binary batches (cifar-10-batches-bin/)",
+                    FileError::Kind::kMissing);
+  if (!fs::is_regular_file(file, ec))
+    throw FileError("CIFAR-10 file " + file.string() + " is not a file", FileError::Kind::kOther);
   const auto bytes = static_cast<int64_t>(fs::file_size(file, ec));
   if (ec || bytes % kRecordBytes != 0 || bytes == 0)
-    throw std::runtime_error("CIFAR-10 file " + file.string() + " has " + std::to_string(bytes) +
+    throw DataError("CIFAR-10 file " + file.string() + " has " + std::to_string(bytes) +
                              " bytes, not a whole number of 3073-byte records; the file is damaged, delete it and "
                              "fetch the data again");
   const int64_t records = std::min(bytes / kRecordBytes, max_records);
@@ -39,7 +43,7 @@ int64_t read_records(const fs::path& file, int64_t max_records, std::vector<uint
   out.resize(offset + static_cast<size_t>(records * kRecordBytes));
   std::ifstream in(file, std::ios::binary);
   if (!in.read(reinterpret_cast<char*>(out.data() + offset), records * kRecordBytes))
-    throw std::runtime_error("cannot read CIFAR-10 file " + file.string());
+    throw FileError::from_errno(errno, "cannot read CIFAR-10 file", file.string());
   return records;
 }
 
@@ -65,7 +69,7 @@ Cifar10Dataset Cifar10Dataset::load(const std::string& dir, Split split, int64_t
   // clone() copies out of `raw`, which dies with this frame.
   auto images = records.slice(1, 1).reshape({n, 3, kImageSide, kImageSide}).clone();
   if (n > 0 && labels.max().item<int64_t>() >= kNumClasses)
-    throw std::runtime_error("CIFAR-10 data in " + root.string() + " has a label above 9; the files are damaged");
+    throw DataError("CIFAR-10 data in " + root.string() + " has a label above 9; the files are damaged");
   return Cifar10Dataset(images, labels);
 }
 

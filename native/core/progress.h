@@ -10,7 +10,10 @@
 
 namespace libtorch_resnet::core {
 
-enum class EventType { kTrainBegin, kEpochBegin, kBatchEnd, kEvalBegin, kEpochEnd, kCheckpoint, kTrainEnd };
+// kStep comes after every training step and reads nothing back from the device (epoch, step and the epoch's
+// seconds so far, as the host sees them), so a progress bar moves every step; kBatchEnd, with loss and accuracy,
+// every log_every steps.
+enum class EventType { kTrainBegin, kEpochBegin, kStep, kBatchEnd, kEvalBegin, kEpochEnd, kCheckpoint, kTrainEnd };
 
 // How a job ended when it did not throw.
 enum class Status { kCompleted, kCancelled };
@@ -32,7 +35,9 @@ struct ProgressEvent {
   // trainEnd: test accuracy
   double accuracy = 0;
   double images_per_second = 0;
-  double seconds = 0;  // epochEnd: the epoch's training time; trainEnd: the whole run
+  // step: the epoch's training time so far (the host's: on a GPU it runs ahead of the device by the queued work);
+  // epochEnd: the epoch's training time; trainEnd: the whole run
+  double seconds = 0;
   double valid_seconds = 0;  // epochEnd: the epoch's validation pass
   // trainBegin only.
   int64_t train_size = 0;
@@ -59,6 +64,7 @@ struct ProgressEvent {
 inline const char* event_type_name(EventType type) {
   switch (type) {
     case EventType::kTrainBegin: return "trainBegin";
+    case EventType::kStep: return "step";
     case EventType::kEpochBegin: return "epochBegin";
     case EventType::kBatchEnd: return "batchEnd";
     case EventType::kEvalBegin: return "evalBegin";

@@ -146,6 +146,16 @@ ProgressEvent epoch_begin_event(int64_t epoch, int64_t steps_per_epoch, int64_t 
   return e;
 }
 
+ProgressEvent step_event(int64_t epoch, int64_t step, int64_t steps_per_epoch, int64_t samples, double seconds) {
+  ProgressEvent e = event_of(EventType::kStep);
+  e.epoch = epoch;
+  e.step = step;
+  e.steps_per_epoch = steps_per_epoch;
+  e.samples = samples;
+  e.seconds = seconds;
+  return e;
+}
+
 ProgressEvent eval_begin_event(Phase phase, int64_t epoch, int64_t samples) {
   ProgressEvent e = event_of(EventType::kEvalBegin);
   e.phase = phase;
@@ -245,6 +255,7 @@ class TrainingRun {
   RunState position(const EpochProgress& ep, int64_t steps_done);
 
   std::optional<torch::Tensor> evaluate_split(const Cifar10Dataset& split);
+  double slowest_rank(double seconds);
   void sync_buffers();
   void write_checkpoint(const RunState& s);
   std::string checkpoint_file(const char* name) const;
@@ -445,6 +456,7 @@ std::optional<TrainResult> TrainingRun::run_epoch(int64_t epoch) {
     window.add(out, batch_loss_sum, batch);
     const bool check = o_.distributed.enabled && o_.distributed.check_replicas;
     const double checksum = check ? check_replicas(epoch, step) : 0.0;
+    emit(step_event(epoch, step, steps_per_epoch_, result_.train_size, ep.earlier_seconds + seconds_since(ep.start)));
     if (step % log_every_ == 0 || step == steps_per_epoch_) report_window(ep, window, step, lr, checksum);
   }
   return end_epoch(ep);
@@ -526,7 +538,7 @@ std::optional<TrainResult> TrainingRun::end_epoch(const EpochProgress& ep) {
     auto valid = evaluate_split(data_->valid);
     if (!valid) return cancelled(position(ep, steps_per_epoch_));
     stats.valid_accuracy = accuracy_of(*valid);
-    stats.valid_seconds = seconds_since(valid_start);
+    stats.valid_seconds = slowest_rank(seconds_since(valid_start));
   }
   state_.history.push_back(stats);
   state_.epochs_done = ep.epoch;
@@ -577,6 +589,13 @@ std::optional<torch::Tensor> TrainingRun::evaluate_split(const Cifar10Dataset& s
   return shared.slice(0, 0, kCells).view({kNumClasses, kNumClasses});
 }
 
+// An evaluation's time for the whole job, the same on every rank: its slowest rank's.
+double TrainingRun::slowest_rank(double seconds) {
+  auto t = torch::full({1}, seconds, torch::TensorOptions().dtype(torch::kDouble).device(device_));
+  comm_->allreduce(t, Communicator::Reduce::kMax, "the evaluation time's all-reduce");
+  return t.item<double>();
+}
+
 // BatchNorm's running statistics drift apart on each rank's data. DDP overwrites them with rank 0's before every
 // forward; as only evaluation and checkpoints read them, doing it before those gives the same numbers.
 void TrainingRun::sync_buffers() { comm_->broadcast(model_->buffers(), "the broadcast of rank 0's BatchNorm statistics"); }
@@ -618,7 +637,7 @@ TrainResult TrainingRun::finish() {
   auto test = evaluate_split(data_->test);
   if (!test) return cancelled(state_);
   result_.test = test_metrics(*test);
-  result_.test_seconds = seconds_since(test_start);
+  result_.test_seconds = slowest_rank(seconds_since(test_start));
   if (!checkpoint_dir_.empty()) {
     if (result_.last_checkpoint.empty()) write_checkpoint(state_);
     result_.weights = checkpoint_file("weights.pt");

@@ -144,7 +144,7 @@ describe('stopping and failing', () => {
     fs.truncateSync(file, 3073 * 2 + 100);
     const error = await train({ epochs: 1, preset: 'cifar', dataDir: dir, download: false }).catch((e) => e);
     expect(error).toBeInstanceOf(TorchError);
-    expect(error.code).toBe('ERR_NATIVE');
+    expect(error.code).toBe('ERR_DATA');
     expect(error.message).toContain('data_batch_2.bin');
     expect(error.message).toContain('3073-byte records');
     expect(error.message).not.toMatch(/frame #|Exception raised from/);

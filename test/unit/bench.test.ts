@@ -1,12 +1,27 @@
 // SPDX-License-Identifier: MIT
 // The benchmark's bookkeeping on a fake addon and a fake yardstick: alternation, medians, ratio, options.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-import { median, peakFor, reproduceCommand, runBenchmark } from '../../lib/bench';
+import { create as createTar } from 'tar';
+
+import {
+  GENERATED_TEST_RECORDS,
+  GENERATED_TRAIN_RECORDS,
+  median,
+  peakFor,
+  reproduceCommand,
+  runBenchmark,
+  writeGeneratedCifar,
+} from '../../lib/bench';
+import type { BenchDataInfo } from '../../lib/bench';
 import { defaultPeer, resolveBenchConfig } from '../../lib/config';
-import { FakeBinding, makeDataDir } from './fake-binding';
+import * as download from '../../lib/download';
+import { FakeBinding, makeDataDir, rejection } from './fake-binding';
 
 let dataDir: string;
 let work: string;
@@ -313,5 +328,215 @@ console.log(JSON.stringify({ program: 'pytorch_peer.py', torch: '2.11.0+cu130', 
     );
     expect(noTorch.peerSkipped).toMatch(/cannot import numpy, torch/);
     expect(peerCalls()).toHaveLength(0);
+  });
+});
+
+describe('data: CIFAR-10, or generated records without it; a download only when asked', () => {
+  const BATCHES = ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin', 'test_batch.bin'];
+  const ENV = ['XDG_CACHE_HOME', 'LIBTORCH_RESNET_DATA', 'LIBTORCH_RESNET_CIFAR_URL', 'LIBTORCH_RESNET_CIFAR_MD5'];
+  let savedEnv: Record<string, string | undefined>;
+  let cache: string;
+  let defaultDir: string;
+  let server: http.Server;
+  let requests: string[];
+  let archive: Buffer;
+  let archiveMd5: string;
+  let downloadSpy: jest.SpyInstance;
+  /** A Python stand-in for the yardstick and the peer: logs "<script> <--data> <bytes of its data_batch_1.bin>". */
+  let dataPython: string;
+  let peer: string;
+
+  beforeAll(async () => {
+    // A small archive in the official layout (10 records a batch), served by a local "mirror" that counts requests.
+    const src = fs.mkdtempSync(path.join(os.tmpdir(), 'ltr-bench-archive-'));
+    await writeGeneratedCifar(src, { trainRecords: 50, testRecords: 10, seed: 7 });
+    const file = path.join(src, 'cifar-10-binary.tar.gz');
+    await createTar({ gzip: true, file, cwd: src }, ['cifar-10-batches-bin']);
+    archive = fs.readFileSync(file);
+    archiveMd5 = createHash('md5').update(archive).digest('hex');
+    fs.rmSync(src, { recursive: true, force: true });
+    server = http.createServer((req, res) => {
+      requests.push(req.url ?? '');
+      res.writeHead(200, { 'content-length': archive.length });
+      res.end(archive);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  beforeEach(() => {
+    savedEnv = Object.fromEntries(ENV.map((name) => [name, process.env[name]]));
+    cache = fs.mkdtempSync(path.join(os.tmpdir(), 'ltr-bench-cache-'));
+    // The default data folder: $XDG_CACHE_HOME/libtorch-resnet, here absent (no CIFAR-10 on this machine).
+    delete process.env.LIBTORCH_RESNET_DATA;
+    process.env.XDG_CACHE_HOME = cache;
+    defaultDir = path.join(cache, 'libtorch-resnet');
+    // Were anything to download, it would come from here.
+    process.env.LIBTORCH_RESNET_CIFAR_URL = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cifar-10-binary.tar.gz`;
+    process.env.LIBTORCH_RESNET_CIFAR_MD5 = archiveMd5;
+    requests = [];
+    downloadSpy = jest.spyOn(download, 'downloadArchive');
+    dataPython = path.join(work, 'data-python');
+    fs.writeFileSync(
+      dataPython,
+      '#!/bin/sh\n[ "$1" = "-c" ] && exit 0\n' +
+        'echo "$(basename "$1") $3 $(wc -c < "$3/cifar-10-batches-bin/data_batch_1.bin")" >> "$(dirname "$0")/data-calls"\n' +
+        'echo "{\\"torch\\": \\"1.13.0a0\\", \\"images_per_second\\": 5, \\"threads\\": 2}"\n',
+    );
+    fs.chmodSync(dataPython, 0o755);
+    peer = path.join(work, 'pytorch_peer.py');
+    fs.writeFileSync(peer, '');
+  });
+  afterEach(() => {
+    downloadSpy.mockRestore();
+    for (const name of ENV) {
+      if (savedEnv[name] === undefined) delete process.env[name];
+      else process.env[name] = savedEnv[name];
+    }
+    fs.rmSync(cache, { recursive: true, force: true });
+  });
+  const dataCalls = () => fs.readFileSync(path.join(work, 'data-calls'), 'utf8').trim().split('\n');
+
+  test('no CIFAR-10 in the default folder: ours, the yardstick and the peer run on generated records; nothing is downloaded', async () => {
+    const seen: { dataDir: string; files: [string, number][]; first: Buffer }[] = [];
+    const binding = new FakeBinding({
+      onBenchmark: (options) => {
+        const batches = path.join(options.dataDir, 'cifar-10-batches-bin');
+        seen.push({
+          dataDir: options.dataDir,
+          files: fs.readdirSync(batches).sort().map((name) => [name, fs.statSync(path.join(batches, name)).size]),
+          first: fs.readFileSync(path.join(batches, 'data_batch_1.bin')),
+        });
+      },
+    });
+    const heard: BenchDataInfo[] = [];
+    const config = resolveBenchConfig({ python: dataPython, yardstick, peer, rounds: 2, batchSize: 8 });
+    expect(config).toMatchObject({ dataDir: defaultDir, dataDirGiven: false, download: false });
+    const report = await runBenchmark(binding, config, undefined, (info) => heard.push(info));
+
+    expect(GENERATED_TRAIN_RECORDS).toBeGreaterThanOrEqual(4096); // what the native benchmark reads
+    expect(heard).toEqual([{ data: 'generated', dataDir: defaultDir, records: GENERATED_TRAIN_RECORDS }]);
+    expect(report).toMatchObject({ data: 'generated', generatedRecords: GENERATED_TRAIN_RECORDS, ours: 11, yardstick: 5 });
+    // The official layout: five equal training batches and a test batch, whole 3073-byte records.
+    expect(seen).toHaveLength(2);
+    const generated = seen[0]!.dataDir;
+    expect(generated).not.toBe(defaultDir);
+    expect(seen[1]!.dataDir).toBe(generated);
+    expect(seen[0]!.files).toEqual(
+      BATCHES.map((name) => [name, (name === 'test_batch.bin' ? GENERATED_TEST_RECORDS : GENERATED_TRAIN_RECORDS / 5) * 3073]),
+    );
+    // Labels 0-9 in every record's first byte; pixels that vary, not a constant.
+    const records = seen[0]!.first;
+    const labels = new Set<number>();
+    for (let r = 0; r < records.length / 3073; r++) labels.add(records[r * 3073]!);
+    expect([...labels].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(new Set(records.subarray(1, 3073)).size).toBeGreaterThan(32);
+    // The yardstick (each round) and the peer (once) read the same folder, while it is there.
+    const batchBytes = String((GENERATED_TRAIN_RECORDS / 5) * 3073);
+    expect(dataCalls()).toEqual([
+      `article_resnet34.py ${generated} ${batchBytes}`,
+      `article_resnet34.py ${generated} ${batchBytes}`,
+      `pytorch_peer.py ${generated} ${batchBytes}`,
+    ]);
+    expect(report.peer).toMatchObject({ eager: 5 });
+    // Removed afterwards; the default folder is left as it was; no download was tried.
+    expect(fs.existsSync(generated)).toBe(false);
+    expect(fs.existsSync(defaultDir)).toBe(false);
+    expect(downloadSpy).not.toHaveBeenCalled();
+    expect(requests).toEqual([]);
+  });
+
+  test('generated records are the same on every run; the folder is removed when the benchmark fails too', async () => {
+    const a = fs.mkdtempSync(path.join(work, 'a-'));
+    const b = fs.mkdtempSync(path.join(work, 'b-'));
+    await writeGeneratedCifar(a, { trainRecords: 10, testRecords: 3, seed: 1 });
+    await writeGeneratedCifar(b, { trainRecords: 10, testRecords: 3, seed: 1 });
+    for (const name of BATCHES) {
+      expect(fs.readFileSync(path.join(a, 'cifar-10-batches-bin', name))).toEqual(
+        fs.readFileSync(path.join(b, 'cifar-10-batches-bin', name)),
+      );
+    }
+    await writeGeneratedCifar(b, { trainRecords: 10, testRecords: 3, seed: 2 });
+    expect(fs.readFileSync(path.join(a, 'cifar-10-batches-bin', 'data_batch_1.bin'))).not.toEqual(
+      fs.readFileSync(path.join(b, 'cifar-10-batches-bin', 'data_batch_1.bin')),
+    );
+    await expect(writeGeneratedCifar(b, { trainRecords: 12, testRecords: 3, seed: 1 })).rejects.toThrow(/multiple of 5/);
+
+    let generated = '';
+    const failing = new FakeBinding({
+      onBenchmark: (options) => {
+        generated = options.dataDir;
+        throw new Error('addon failed');
+      },
+    });
+    await expect(runBenchmark(failing, resolveBenchConfig({ yardstick: false, rounds: 1 }))).rejects.toThrow('addon failed');
+    expect(generated).not.toBe('');
+    expect(fs.existsSync(generated)).toBe(false);
+  });
+
+  test('CIFAR-10 present: data cifar-10, and the addon, the yardstick and the peer get that folder', async () => {
+    // Given explicitly (batch files, as makeDataDir writes them).
+    const binding = new FakeBinding();
+    const report = await runBenchmark(binding, resolveBenchConfig({ dataDir, yardstick: false, rounds: 1 }));
+    expect(report.data).toBe('cifar-10');
+    expect(report).not.toHaveProperty('generatedRecords');
+    expect(binding.benchmarks[0]!.dataDir).toBe(dataDir);
+    // In the default folder, in the real layout.
+    await writeGeneratedCifar(defaultDir, { trainRecords: 5, testRecords: 1, seed: 3 });
+    const heard: BenchDataInfo[] = [];
+    const inDefault = new FakeBinding();
+    const found = await runBenchmark(
+      inDefault,
+      resolveBenchConfig({ python: dataPython, yardstick, peer, rounds: 1 }),
+      undefined,
+      (info) => heard.push(info),
+    );
+    expect(heard).toEqual([{ data: 'cifar-10', dataDir: defaultDir }]);
+    expect(found.data).toBe('cifar-10');
+    expect(inDefault.benchmarks[0]!.dataDir).toBe(defaultDir);
+    expect(dataCalls()).toEqual([`article_resnet34.py ${defaultDir} 3073`, `pytorch_peer.py ${defaultDir} 3073`]);
+    expect(fs.existsSync(path.join(defaultDir, 'cifar-10-batches-bin', 'data_batch_1.bin'))).toBe(true);
+    expect(downloadSpy).not.toHaveBeenCalled();
+    expect(requests).toEqual([]);
+  });
+
+  test('a chosen data folder without CIFAR-10 fails with a message, generates nothing and downloads nothing', async () => {
+    const empty = fs.mkdtempSync(path.join(work, 'empty-'));
+    const binding = new FakeBinding();
+    const error = await rejection(runBenchmark(binding, resolveBenchConfig({ dataDir: empty, yardstick: false, rounds: 1 })));
+    expect(error.code).toBe('ERR_DATA_NOT_FOUND');
+    expect(error.message).toMatch(new RegExp(`^no CIFAR-10 to benchmark on in ${empty}, the folder chosen by dataDir \\(--data-dir\\)`));
+    expect(error.message).toMatch(/Pass --download \(download: true\) to fetch it there/);
+    // $LIBTORCH_RESNET_DATA chooses a folder as much as --data-dir does.
+    process.env.LIBTORCH_RESNET_DATA = empty;
+    const fromEnv = resolveBenchConfig({ yardstick: false, rounds: 1 });
+    expect(fromEnv).toMatchObject({ dataDir: empty, dataDirGiven: true });
+    expect((await rejection(runBenchmark(binding, fromEnv))).message).toMatch(/chosen by \$LIBTORCH_RESNET_DATA/);
+    expect(binding.benchmarks).toHaveLength(0);
+    expect(fs.readdirSync(empty)).toEqual([]);
+    expect(downloadSpy).not.toHaveBeenCalled();
+    expect(requests).toEqual([]);
+  });
+
+  test('download: true (--download) still downloads into the data folder, and times on it', async () => {
+    expect(resolveBenchConfig({}).download).toBe(false);
+    const config = resolveBenchConfig({ download: true, yardstick: false, rounds: 1 });
+    expect(config.download).toEqual({ url: process.env.LIBTORCH_RESNET_CIFAR_URL, md5: archiveMd5 });
+    const binding = new FakeBinding();
+    const report = await runBenchmark(binding, config);
+    expect(requests).toEqual(['/cifar-10-binary.tar.gz']);
+    expect(downloadSpy).toHaveBeenCalledTimes(1);
+    expect(report.data).toBe('cifar-10');
+    expect(binding.benchmarks[0]!.dataDir).toBe(defaultDir);
+    expect(fs.statSync(path.join(defaultDir, 'cifar-10-batches-bin', 'data_batch_5.bin')).size).toBe(10 * 3073);
+    // Into a chosen empty folder as well.
+    const chosen = fs.mkdtempSync(path.join(work, 'chosen-'));
+    const into = new FakeBinding();
+    expect((await runBenchmark(into, resolveBenchConfig({ dataDir: chosen, download: true, yardstick: false, rounds: 1 }))).data)
+      .toBe('cifar-10');
+    expect(into.benchmarks[0]!.dataDir).toBe(chosen);
+    expect(requests).toHaveLength(2);
   });
 });

@@ -1,13 +1,19 @@
 // SPDX-License-Identifier: MIT
 // The CLI run in-process with a fake binding: flags, exit codes, --json output, Ctrl-C, info.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
 import { PNG } from 'pngjs';
+import { create as createTar } from 'tar';
 
+import { GENERATED_TRAIN_RECORDS, writeGeneratedCifar } from '../../lib/bench';
 import { run } from '../../lib/cli';
 import type { CliIo } from '../../lib/cli';
+import * as download from '../../lib/download';
 import { EVENTS, FakeBinding, makeDataDir, nativeError } from './fake-binding';
 
 class Capture {
@@ -458,6 +464,103 @@ describe('bench', () => {
     expect(await run([...argv.slice(0, -1), '--peer', peer], f.io)).toBe(0);
     expect(f.stdout.text).toContain('peer not run: eager run failed: ImportError: no module named torch');
     expect(f.stdout.text).toMatch(/^ours 10\.00 img\/s on cpu/m);
+  });
+
+  describe('data: CIFAR-10, generated records without it, --download', () => {
+    const ENV = ['XDG_CACHE_HOME', 'LIBTORCH_RESNET_DATA', 'LIBTORCH_RESNET_CIFAR_URL', 'LIBTORCH_RESNET_CIFAR_MD5'];
+    let saved: Record<string, string | undefined>;
+    let defaultDir: string;
+    let server: http.Server;
+    let requests: string[];
+    let archive: Buffer;
+    let downloadSpy: jest.SpyInstance;
+    beforeAll(async () => {
+      // A local mirror of a small archive in the official layout, counting requests.
+      const src = fs.mkdtempSync(path.join(os.tmpdir(), 'ltr-cli-bench-archive-'));
+      await writeGeneratedCifar(src, { trainRecords: 50, testRecords: 10, seed: 7 });
+      await createTar({ gzip: true, file: path.join(src, 'a.tar.gz'), cwd: src }, ['cifar-10-batches-bin']);
+      archive = fs.readFileSync(path.join(src, 'a.tar.gz'));
+      fs.rmSync(src, { recursive: true, force: true });
+      server = http.createServer((req, res) => {
+        requests.push(req.url ?? '');
+        res.writeHead(200, { 'content-length': archive.length });
+        res.end(archive);
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    });
+    afterAll(async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    beforeEach(() => {
+      saved = Object.fromEntries(ENV.map((name) => [name, process.env[name]]));
+      // The default data folder, $XDG_CACHE_HOME/libtorch-resnet, does not exist.
+      delete process.env.LIBTORCH_RESNET_DATA;
+      process.env.XDG_CACHE_HOME = path.join(work, 'cache');
+      defaultDir = path.join(work, 'cache', 'libtorch-resnet');
+      process.env.LIBTORCH_RESNET_CIFAR_URL = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cifar.tar.gz`;
+      process.env.LIBTORCH_RESNET_CIFAR_MD5 = createHash('md5').update(archive).digest('hex');
+      requests = [];
+      downloadSpy = jest.spyOn(download, 'downloadArchive');
+    });
+    afterEach(() => {
+      downloadSpy.mockRestore();
+      for (const name of ENV) {
+        if (saved[name] === undefined) delete process.env[name];
+        else process.env[name] = saved[name];
+      }
+    });
+    const lastJson = (h: Harness) => JSON.parse(h.stdout.text.trim().split('\n').at(-1)!) as Record<string, unknown>;
+
+    test('no CIFAR-10 and no --data-dir: generated records, said in the output and the JSON; nothing downloaded', async () => {
+      const h = harness();
+      expect(await run(['bench', '--no-yardstick', '--rounds', '1'], h.io)).toBe(0);
+      expect(h.stderr.text).toBe('');
+      expect(h.stdout.text).toContain(
+        `\ndata: generated, ${GENERATED_TRAIN_RECORDS} records (no CIFAR-10 at ${defaultDir}; --download to fetch it)\n` +
+          'round 1/1: ours 10.00 img/s\n',
+      );
+      const generated = h.binding.benchmarks[0]!.dataDir;
+      expect(generated).not.toBe(defaultDir);
+      expect(fs.existsSync(generated)).toBe(false);
+
+      const j = harness();
+      expect(await run(['bench', '--no-yardstick', '--rounds', '1', '--json'], j.io)).toBe(0);
+      expect(lastJson(j)).toMatchObject({ data: 'generated', generatedRecords: GENERATED_TRAIN_RECORDS });
+      expect(j.stderr.text).toContain(`data: generated, ${GENERATED_TRAIN_RECORDS} records (no CIFAR-10 at ${defaultDir};`);
+      expect(fs.existsSync(defaultDir)).toBe(false);
+      expect(downloadSpy).not.toHaveBeenCalled();
+      expect(requests).toEqual([]);
+    });
+
+    test('--data-dir with CIFAR-10: data cifar-10; an empty --data-dir fails with a message and exit 1', async () => {
+      const h = harness();
+      expect(await run(['bench', '--data-dir', dataDir, '--no-yardstick', '--rounds', '1', '--json'], h.io)).toBe(0);
+      expect(lastJson(h).data).toBe('cifar-10');
+      expect(lastJson(h)).not.toHaveProperty('generatedRecords');
+      expect(h.stderr.text).toContain(`data: CIFAR-10 at ${dataDir}\n`);
+      expect(h.binding.benchmarks[0]!.dataDir).toBe(dataDir);
+
+      const empty = fs.mkdtempSync(path.join(work, 'empty-'));
+      const e = harness();
+      expect(await run(['bench', '--data-dir', empty, '--no-yardstick', '--rounds', '1'], e.io)).toBe(1);
+      expect(e.stderr.text).toMatch(
+        new RegExp(`^libtorch-resnet: no CIFAR-10 to benchmark on in ${empty}, the folder chosen by dataDir \\(--data-dir\\).*` +
+          'Pass --download .* \\[ERR_DATA_NOT_FOUND\\]\n$'),
+      );
+      expect(e.binding.benchmarks).toHaveLength(0);
+      expect(requests).toEqual([]);
+    });
+
+    test('--download fetches CIFAR-10 into the data folder and times on it', async () => {
+      const h = harness();
+      expect(await run(['bench', '--download', '--no-yardstick', '--rounds', '1', '--json'], h.io)).toBe(0);
+      expect(requests).toEqual(['/cifar.tar.gz']);
+      expect(downloadSpy).toHaveBeenCalledTimes(1);
+      expect(lastJson(h).data).toBe('cifar-10');
+      expect(h.binding.benchmarks[0]!.dataDir).toBe(defaultDir);
+      expect(fs.existsSync(path.join(defaultDir, 'cifar-10-batches-bin', 'test_batch.bin'))).toBe(true);
+    });
   });
 
   test('a bad --peer-compile or --cuda-graph value is a usage error', async () => {

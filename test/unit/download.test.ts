@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -15,7 +16,7 @@ import { create } from 'tar';
 import { resolveConfig } from '../../lib/config';
 import { BATCH_FILES, COMPLETE_MARKER, LOCK_FILE, batchSizeProblem, prepareDataset } from '../../lib/dataset';
 import type { PrepareDatasetOptions } from '../../lib/dataset';
-import { DownloadError, OFFICIAL_MD5, OFFICIAL_URL, downloadArchive, withLock } from '../../lib/download';
+import { DownloadError, OFFICIAL_MD5, OFFICIAL_URL, downloadArchive, proxyFor, withLock } from '../../lib/download';
 import type { DownloadEvent } from '../../lib/download';
 import { ProgressRenderer } from '../../lib/progress';
 import { trainWith } from '../../lib/train';
@@ -394,6 +395,159 @@ describe('faults', () => {
       prepareDataset(tmp, { ...options(`${base}/c.tar.gz`), signal: controller.signal }),
     );
     expect(error.name).toBe('AbortError');
+    expect(entries(tmp)).toEqual([]);
+  });
+});
+
+describe('transport: proxies, redirects, timeouts, the disk', () => {
+  const saved = { ...process.env };
+  afterEach(() => {
+    process.env = { ...saved };
+    jest.restoreAllMocks();
+  });
+
+  /** A CONNECT proxy on loopback that records each tunnel's target and Proxy-Authorization header. */
+  async function connectProxy(): Promise<{ url: string; tunnels: { target: string; auth?: string }[]; close(): Promise<void> }> {
+    const tunnels: { target: string; auth?: string }[] = [];
+    const sockets = new Set<net.Socket>();
+    const proxy = http.createServer((_req, res) => res.writeHead(405).end());
+    proxy.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
+      const target = req.url ?? '';
+      tunnels.push({ target, auth: req.headers['proxy-authorization'] });
+      const [host, port] = target.split(':');
+      const upstream = net.connect(Number(port), host, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.write(head);
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+      for (const socket of [client, upstream]) {
+        sockets.add(socket);
+        socket.on('error', () => undefined);
+        socket.on('close', () => (client.destroy(), upstream.destroy()));
+      }
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    return {
+      url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+      tunnels,
+      close: async () => {
+        for (const socket of sockets) socket.destroy();
+        await new Promise((resolve) => proxy.close(resolve));
+      },
+    };
+  }
+
+  test('HTTP_PROXY: tunnelled with CONNECT, credentials as Basic auth; NO_PROXY and HTTPS_PROXY-only go direct', async () => {
+    const proxy = await connectProxy();
+    try {
+      const target = base.replace('http://', '');
+      const url = `${base}/c.tar.gz`;
+      process.env.HTTP_PROXY = proxy.url.replace('http://', 'http://user:p%40ss@');
+      delete process.env.http_proxy;
+      delete process.env.NO_PROXY;
+      delete process.env.no_proxy;
+      await downloadArchive({ url, md5: MINI_MD5 }, path.join(tmp, 'a.tar.gz'), FAST);
+      expect(proxy.tunnels).toEqual([{ target, auth: `Basic ${Buffer.from('user:p@ss').toString('base64')}` }]);
+      expect(seen).toHaveLength(1);
+
+      process.env.NO_PROXY = 'example.com, 127.0.0.1';
+      await downloadArchive({ url, md5: MINI_MD5 }, path.join(tmp, 'b.tar.gz'), FAST);
+      expect(proxy.tunnels).toHaveLength(1);
+
+      delete process.env.HTTP_PROXY;
+      delete process.env.NO_PROXY;
+      process.env.HTTPS_PROXY = proxy.url;
+      await downloadArchive({ url, md5: MINI_MD5 }, path.join(tmp, 'c.tar.gz'), FAST);
+      expect(proxy.tunnels).toHaveLength(1);
+      expect(seen).toHaveLength(3);
+      for (const name of ['a', 'b', 'c']) expect(md5(fs.readFileSync(path.join(tmp, `${name}.tar.gz`)))).toBe(MINI_MD5);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test('a proxy that refuses: a retried failure, then an error, never a hang', async () => {
+    process.env.HTTP_PROXY = 'http://127.0.0.1:1';
+    delete process.env.http_proxy;
+    delete process.env.NO_PROXY;
+    delete process.env.no_proxy;
+    const error = await rejection(downloadArchive({ url: `${base}/c.tar.gz`, md5: MINI_MD5 }, path.join(tmp, 'c.tar.gz'), FAST));
+    expect(error.code).toBe('ERR_DOWNLOAD_NETWORK');
+    expect(error.message).toMatch(/after 4 attempts .*ECONNREFUSED/);
+    expect(seen).toHaveLength(0);
+  });
+
+  test.each<[Record<string, string>, string, string | undefined]>([
+    [{ HTTPS_PROXY: 'http://s:1' }, 'http://a.test/', undefined],
+    [{ HTTPS_PROXY: 'http://s:1' }, 'https://a.test/', 'http://s:1'],
+    [{ HTTP_PROXY: 'http://h:1' }, 'https://a.test/', 'http://h:1'],
+    [{ http_proxy: 'http://l:1', HTTP_PROXY: 'http://u:1' }, 'http://a.test/', 'http://l:1'],
+    [{ HTTP_PROXY: 'http://h:1', NO_PROXY: '*' }, 'http://a.test/', undefined],
+    [{ HTTP_PROXY: 'http://h:1', NO_PROXY: 'a.test' }, 'http://a.test/', undefined],
+    [{ HTTP_PROXY: 'http://h:1', NO_PROXY: 'a.test' }, 'http://b.a.test/', 'http://h:1'],
+    [{ HTTP_PROXY: 'http://h:1', NO_PROXY: '.a.test' }, 'http://b.a.test/', undefined],
+    [{ HTTP_PROXY: 'http://h:1', NO_PROXY: '*.a.test' }, 'http://B.A.test/', undefined],
+    [{ HTTP_PROXY: 'http://h:1', NO_PROXY: 'a.test:8080' }, 'http://a.test/', 'http://h:1'],
+    [{ HTTP_PROXY: 'http://h:1', NO_PROXY: 'a.test:8080' }, 'http://a.test:8080/', undefined],
+    [{ HTTP_PROXY: 'http://h:1', no_proxy: 'x.test', NO_PROXY: 'a.test' }, 'http://a.test/', 'http://h:1'],
+    [{ HTTP_PROXY: 'http://h:1', NO_PROXY: 'x.test [::1]' }, 'http://[::1]:9/', undefined],
+  ])('proxy rules (as undici EnvHttpProxyAgent): %j, %s -> %s', (env, url, expected) => {
+    expect(proxyFor(new URL(url), env)).toBe(expected);
+  });
+
+  test('redirects: a relative and an absolute one are followed, keeping the Range; a loop stops after 5', async () => {
+    handler = (req, res, n) => {
+      if (req.url === '/r1') return void res.writeHead(302, { location: '/r2' }).end();
+      if (req.url === '/r2') return void res.writeHead(301, { location: `${base}/c.tar.gz` }).end();
+      if (req.url === '/loop') return void res.writeHead(302, { location: '/loop' }).end();
+      return n === 3 ? dropHalfway(MINI, res) : serve(MINI, req, res);
+    };
+    await downloadArchive({ url: `${base}/r1`, md5: MINI_MD5 }, path.join(tmp, 'c.tar.gz'), FAST);
+    expect(seen.map((s) => s.url)).toEqual(['/r1', '/r2', '/c.tar.gz', '/r1', '/r2', '/c.tar.gz']);
+    expect(seen[4]!.range).toMatch(/^bytes=[1-9]\d*-$/);
+    expect(md5(fs.readFileSync(path.join(tmp, 'c.tar.gz')))).toBe(MINI_MD5);
+
+    seen = [];
+    const error = await rejection(downloadArchive({ url: `${base}/loop`, md5: MINI_MD5 }, path.join(tmp, 'd.tar.gz'), FAST));
+    expect(error.code).toBe('ERR_DOWNLOAD_HTTP');
+    expect((error as unknown as DownloadError).status).toBe(302);
+    expect(seen).toHaveLength(6);
+  });
+
+  test('no response headers within the stall timeout: retried, then ERR_DOWNLOAD_TIMEOUT', async () => {
+    handler = () => undefined; // never answers
+    const error = await rejection(
+      downloadArchive({ url: `${base}/c.tar.gz`, md5: MINI_MD5 }, path.join(tmp, 'c.tar.gz'), {
+        ...FAST,
+        retries: 1,
+        stallTimeoutMs: 300,
+      }),
+    );
+    expect(error.code).toBe('ERR_DOWNLOAD_TIMEOUT');
+    expect(error.message).toContain('no response headers for 300 ms (ERR_DOWNLOAD_STALL)');
+    expect(seen).toHaveLength(2);
+    expect(entries(tmp)).toEqual([]);
+  });
+
+  test('the disk fails mid-download (ENOSPC from the file stream): ERR_DOWNLOAD_FS at once, not a hang or a retry', async () => {
+    const real = fs.createWriteStream;
+    jest.spyOn(fs, 'createWriteStream').mockImplementation((file, opts) => {
+      const stream = real(file, opts as Parameters<typeof real>[1]);
+      let written = 0;
+      const write = stream._write.bind(stream);
+      stream._write = (chunk: Buffer, encoding, callback) => {
+        written += chunk.length;
+        if (written < 100_000) return write(chunk, encoding, callback);
+        callback(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write' }));
+      };
+      stream._writev = undefined;
+      return stream;
+    });
+    const error = await rejection(downloadArchive({ url: `${base}/c.tar.gz`, md5: MINI_MD5 }, path.join(tmp, 'c.tar.gz'), FAST));
+    expect(error.code).toBe('ERR_DOWNLOAD_FS');
+    expect(error.message).toContain('no space left on the device (ENOSPC)');
+    expect(seen).toHaveLength(1);
     expect(entries(tmp)).toEqual([]);
   });
 });

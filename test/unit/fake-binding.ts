@@ -142,6 +142,8 @@ export interface FakeScript {
   probabilities?: number[];
   /** The device startBenchmark reports ('cpu'); a 'cuda' one also measures GPU time. */
   benchDevice?: string;
+  /** Called inside startBenchmark with its options, while the data folder it names still exists. */
+  onBenchmark?: (options: NativeBenchOptions) => void;
 }
 
 export class FakeBinding implements NativeBinding {
@@ -288,6 +290,7 @@ export class FakeBinding implements NativeBinding {
     onDone: (error: NativeError | null, result?: NativeBenchResult) => void,
   ): NativeJob {
     this.benchmarks.push(options);
+    this.script.onBenchmark?.(options);
     // 10, 12, 11, ... images/s on successive calls, so medians are checkable.
     const rate = [10, 12, 11][(this.benchmarks.length - 1) % 3]!;
     const device = this.script.benchDevice ?? 'cpu';

@@ -10,6 +10,7 @@ import {
   formatRate,
   formatSummary,
 } from '../../lib/progress';
+import type { NativeEvent } from '../../lib/native';
 import { EVENTS } from './fake-binding';
 
 class MemoryStream {
@@ -161,6 +162,25 @@ describe('ProgressRenderer', () => {
     expect(stream.text).toContain('epoch 1/2 done: loss 2.2500, valid accuracy 10.00%');
     expect(stream.text).toContain('epoch 2/2 done: loss 1.9500');
     expect(stream.text).toContain('test accuracy 25.00% after 3.2s\n');
+  });
+
+  test('prints nothing for step events in the line-per-event mode', () => {
+    // EVENTS with a step event before each batchEnd, as the native loop sends them.
+    const withSteps = EVENTS.flatMap<NativeEvent>((event) =>
+      event.type === 'batchEnd'
+        ? [{ type: 'step', epoch: event.epoch, epochs: event.epochs, step: event.step, stepsPerEpoch: 2, seconds: event.step }, event]
+        : [event],
+    );
+    expect(withSteps.length).toBe(EVENTS.length + 4);
+    const steps = withSteps.filter((e) => e.type === 'step');
+    expect(steps.map(formatEventLine)).toEqual([undefined, undefined, undefined, undefined]);
+    const plain = new MemoryStream(false);
+    const stepped = new MemoryStream(false);
+    const a = new ProgressRenderer(plain);
+    const b = new ProgressRenderer(stepped);
+    for (const event of EVENTS) a.onProgress(event);
+    for (const event of withSteps) b.onProgress(event);
+    expect(stepped.text).toBe(plain.text);
   });
 
   test('the tty option overrides the stream', () => {

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import type { NativeEvent } from '../../lib/native';
 import { trainWith } from '../../lib/train';
 import { EVENTS, FakeBinding, makeDataDir, nativeError, rejection } from './fake-binding';
 
@@ -44,10 +45,10 @@ test('a completed run leaves config.json, metrics.jsonl, result.json and report.
   expect(config).toMatchObject({ preset: 'cifar', runDir, dataDir, epochs: 30, scheduler: 'onecycle' });
   expect(config).not.toHaveProperty('signal');
   expect(config).not.toHaveProperty('given');
-  // Every event the listener saw, in the same order, each stamped with the time.
+  // Every event the listener saw but the per-step ones, in the same order, each stamped with the time.
   const metrics = lines(path.join(runDir, 'metrics.jsonl'));
-  expect(metrics.map((e) => e.type)).toEqual(seen);
-  expect(metrics).toHaveLength(EVENTS.length + 2);
+  expect(metrics.map((e) => e.type)).toEqual(seen.filter((type) => type !== 'step'));
+  expect(metrics).toHaveLength(EVENTS.filter((e) => e.type !== 'step').length + 2);
   for (const e of metrics) expect(Date.parse(String(e.time))).not.toBeNaN();
   expect(JSON.parse(fs.readFileSync(path.join(runDir, 'result.json'), 'utf8'))).toEqual(
     JSON.parse(JSON.stringify(result)),
@@ -55,6 +56,22 @@ test('a completed run leaves config.json, metrics.jsonl, result.json and report.
   const report = fs.readFileSync(path.join(runDir, 'report.html'), 'utf8');
   expect(report).toContain('<span class="status completed">completed</span>');
   expect(report).toContain('Test: 25.00% of 20 images');
+});
+
+test('metrics.jsonl leaves out the step events, which the listener still gets', async () => {
+  const runDir = path.join(work, 'steps');
+  const events = EVENTS.flatMap<NativeEvent>((event) =>
+    event.type === 'batchEnd'
+      ? [{ type: 'step', epoch: event.epoch, epochs: event.epochs, step: event.step, stepsPerEpoch: 2, seconds: event.step }, event]
+      : [event],
+  );
+  const seen: string[] = [];
+  await trainWith(new FakeBinding({ events }), { dataDir, runDir, onProgress: (e) => void seen.push(e.type) });
+  expect(seen.filter((type) => type === 'step')).toHaveLength(4);
+  const metrics = lines(path.join(runDir, 'metrics.jsonl'));
+  expect(metrics.filter((e) => e.type === 'step')).toEqual([]);
+  expect(metrics.filter((e) => e.type === 'batchEnd')).toHaveLength(4);
+  expect(metrics.map((e) => e.type)).toEqual(seen.filter((type) => type !== 'step'));
 });
 
 test('a failed run: report says so, no result.json, the error still reaches the caller', async () => {
