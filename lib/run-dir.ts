@@ -25,10 +25,33 @@ export interface RunOutcome {
   readonly error?: string;
 }
 
+/**
+ * A file system error on the run folder as the error a user can act on: `ERR_DISK_FULL` or `ERR_PERMISSION`
+ * (the codes the native side gives checkpoints), with what to do; any other error as it is.
+ */
+export function runDirError(error: unknown, file: string): unknown {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  const full = code === 'ENOSPC' || code === 'EDQUOT';
+  const denied = code === 'EACCES' || code === 'EPERM' || code === 'EROFS';
+  if (!full && !denied) return error;
+  const what = full
+    ? 'no space left on the device; free space on that disk, or choose another runDir'
+    : 'permission denied; change the folder\'s permissions, or choose a runDir this user may write to';
+  return Object.assign(new Error(`cannot write ${file}: ${what}`, { cause: error }), {
+    code: full ? 'ERR_DISK_FULL' : 'ERR_PERMISSION',
+  });
+}
+
+/** Writes `file` whole or not at all: a failed write leaves neither it changed nor its temporary behind. */
 function writeFileAtomic(file: string, text: string): void {
   const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, text);
-  fs.renameSync(tmp, file);
+  try {
+    fs.writeFileSync(tmp, text);
+    fs.renameSync(tmp, file);
+  } catch (error) {
+    fs.rmSync(tmp, { force: true });
+    throw runDirError(error, file);
+  }
 }
 
 /** The config as config.json records it: functions and signals left out, paths absolute. */
@@ -86,7 +109,11 @@ export class RunDirectory {
       error.code = 'ERR_RUN_DIR_EXISTS';
       throw error;
     }
-    fs.mkdirSync(path.join(dir, 'checkpoints'), { recursive: true });
+    try {
+      fs.mkdirSync(path.join(dir, 'checkpoints'), { recursive: true });
+    } catch (error) {
+      throw runDirError(error, path.join(dir, 'checkpoints'));
+    }
     writeFileAtomic(path.join(dir, 'config.json'), `${JSON.stringify(this.config, null, 2)}\n`);
     this.epochs = [...history];
     // Steps logged before a resume, up to where the checkpoint stood.

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 // The run folder written around a (fake) native run: what is in it after a run that completes, fails, or resumes.
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 import type { NativeEvent } from '../../lib/native';
+import { runDirError } from '../../lib/run-dir';
 import { trainWith } from '../../lib/train';
 import { EVENTS, FakeBinding, makeDataDir, nativeError, rejection } from './fake-binding';
 
@@ -133,4 +135,48 @@ test('a run folder that already holds a run is refused unless resuming, before a
   expect(error).toMatchObject({ code: 'ERR_RUN_DIR_EXISTS' });
   expect(error.message).toContain(`resume it (resume: ${path.join(runDir, 'checkpoints', 'last.pt')})`);
   expect(binding.started).toHaveLength(0);
+});
+
+// A full disk (a tmpfs, mounted when the tests run as root, as in CI) and a folder that may not be written: the
+// run folder's own files fail with the codes checkpoints get, and leave no temporary behind.
+(process.getuid?.() === 0 ? describe : describe.skip)('run folder write failures', () => {
+  let mount: string;
+  beforeAll(() => {
+    mount = fs.mkdtempSync(path.join(os.tmpdir(), 'ltr-rundir-tmpfs-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mount]);
+  });
+  afterAll(() => {
+    spawnSync('umount', [mount]);
+    fs.rmSync(mount, { recursive: true, force: true });
+  });
+
+  test('a full disk: config.json is ERR_DISK_FULL, saying so, and nothing half-written is left', async () => {
+    const runDir = path.join(mount, 'run');
+    fs.mkdirSync(path.join(runDir, 'checkpoints'), { recursive: true });
+    // Fill the disk to the last block.
+    const filler = fs.openSync(path.join(mount, 'filler'), 'w');
+    try {
+      for (;;) fs.writeSync(filler, Buffer.alloc(4096));
+    } catch (error) {
+      expect((error as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    } finally {
+      fs.closeSync(filler);
+    }
+    const binding = new FakeBinding();
+    const error = await trainWith(binding, { dataDir, runDir, preset: 'cifar' }).catch((e: Error & { code?: string }) => e);
+    expect(error).toMatchObject({ code: 'ERR_DISK_FULL' });
+    expect((error as Error).message).toMatch(/config\.json: no space left on the device; free space on that disk/);
+    expect(fs.readdirSync(runDir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    expect(binding.started).toHaveLength(0);
+  });
+});
+
+test('runDirError names a permission problem and keeps other errors as they are', () => {
+  const denied = Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+  expect(runDirError(denied, '/r/config.json')).toMatchObject({
+    code: 'ERR_PERMISSION',
+    message: expect.stringMatching(/^cannot write \/r\/config\.json: permission denied; change the folder's permissions/),
+  });
+  const other = Object.assign(new Error('EISDIR'), { code: 'EISDIR' });
+  expect(runDirError(other, '/r/config.json')).toBe(other);
 });
