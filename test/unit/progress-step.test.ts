@@ -9,35 +9,10 @@ import {
   formatSlowRun,
 } from '../../lib/progress';
 import type { StepEvent, TrainBeginEvent, TrainEvent } from '../../lib/progress';
+import { MemoryStream } from '../fixtures/memory-stream';
 
-class MemoryStream {
-  chunks: string[] = [];
-  columns = 160;
-  constructor(public isTTY: boolean) {}
-  write(chunk: string): boolean {
-    this.chunks.push(chunk);
-    return true;
-  }
-  get text(): string {
-    return this.chunks.join('');
-  }
-  cursorTo(_x: number, _y?: number, cb?: () => void): boolean {
-    cb?.();
-    return true;
-  }
-  clearLine(_dir: number, cb?: () => void): boolean {
-    cb?.();
-    return true;
-  }
-  moveCursor(_dx: number, _dy: number, cb?: () => void): boolean {
-    cb?.();
-    return true;
-  }
-  clearScreenDown(cb?: () => void): boolean {
-    cb?.();
-    return true;
-  }
-}
+// Wide enough for the bar and both ETAs; no cursor marks, so the text is what a terminal shows.
+const memoryStream = (isTTY: boolean) => new MemoryStream(isTTY, 160, false);
 
 function begin(over: Partial<TrainBeginEvent> = {}): TrainBeginEvent {
   return {
@@ -162,7 +137,7 @@ describe('the bar moves on every step', () => {
   const lastBar = (stream: MemoryStream) => stream.chunks.filter((c) => c.startsWith('epoch ')).at(-1) ?? '';
 
   test('each step event moves the bar and the ETA, "–" until a step is timed', () => {
-    const stream = new MemoryStream(true);
+    const stream = memoryStream(true);
     const renderer = new ProgressRenderer(stream);
     renderer.onProgress(begin());
     renderer.onProgress(epochBegin(1));
@@ -197,7 +172,7 @@ describe('the bar moves on every step', () => {
   });
 
   test("a resumed epoch's bar starts at the steps already taken", () => {
-    const stream = new MemoryStream(true);
+    const stream = memoryStream(true);
     const renderer = new ProgressRenderer(stream);
     renderer.onProgress(begin({ startStep: 4 }));
     renderer.onProgress(epochBegin(1));
@@ -218,7 +193,7 @@ describe('a slow run says so at its start', () => {
     /^this run will take about 1[12]h \d\dm at 4\.1 s a step on cpu \(2 threads\); for minutes instead: a GPU \(--device cuda\), the cifar preset \(--preset cifar\), or fewer images \(--limit-train N\)$/;
 
   test('once, after its third step, in the line-per-event mode', () => {
-    const stream = new MemoryStream(false);
+    const stream = memoryStream(false);
     const renderer = new ProgressRenderer(stream);
     const events = slowEvents(12);
     for (const event of events.slice(0, 4)) renderer.onProgress(event);
@@ -235,7 +210,7 @@ describe('a slow run says so at its start', () => {
   test('once on a terminal too, over the bar', () => {
     jest.useFakeTimers();
     try {
-      const stream = new MemoryStream(true);
+      const stream = memoryStream(true);
       const renderer = new ProgressRenderer(stream);
       for (const event of slowEvents(12)) renderer.onProgress(event);
       renderer.stop();
@@ -250,7 +225,7 @@ describe('a slow run says so at its start', () => {
 
   test('not for a short run', () => {
     for (const tty of [false, true]) {
-      const stream = new MemoryStream(tty);
+      const stream = memoryStream(tty);
       const renderer = new ProgressRenderer(stream);
       for (const event of [begin(), epochBegin(1), ...Array.from({ length: 10 }, (_, i) => step(1, i + 1, 2 * (i + 1)))]) {
         renderer.onProgress(event);

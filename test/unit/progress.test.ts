@@ -12,37 +12,7 @@ import {
 } from '../../lib/progress';
 import type { NativeEvent } from '../../lib/native';
 import { EVENTS } from './fake-binding';
-
-class MemoryStream {
-  chunks: string[] = [];
-  columns = 120;
-  constructor(public isTTY: boolean) {}
-  write(chunk: string): boolean {
-    this.chunks.push(chunk);
-    return true;
-  }
-  get text(): string {
-    return this.chunks.join('');
-  }
-  // What cli-progress asks of a terminal.
-  cursorTo(x: number, _y?: number, cb?: () => void): boolean {
-    this.chunks.push(`<cursorTo ${x}>`);
-    cb?.();
-    return true;
-  }
-  clearLine(_dir: number, cb?: () => void): boolean {
-    cb?.();
-    return true;
-  }
-  moveCursor(_dx: number, _dy: number, cb?: () => void): boolean {
-    cb?.();
-    return true;
-  }
-  clearScreenDown(cb?: () => void): boolean {
-    cb?.();
-    return true;
-  }
-}
+import { MemoryStream } from '../fixtures/memory-stream';
 
 describe('formatting helpers', () => {
   test.each([
