@@ -14,6 +14,7 @@
         "native/core/resnet34.cpp",
         "native/core/trainer.cpp",
         "native/core/checkpoint.cpp",
+        "native/core/torch_file.cpp",
         "native/core/evaluation.cpp",
         "native/core/runtime.cpp",
         "native/core/benchmark.cpp",

@@ -8,6 +8,7 @@ import { extract } from 'tar';
 import { DATA_DIR_ENV, resolveDownload } from './config';
 import { downloadArchive, withLock } from './download';
 import type { DownloadEvent, DownloadOptions, DownloadSource, LockOptions } from './download';
+import { fileSystemCode } from './errors';
 
 /**
  * The ten CIFAR-10 classes, in label order (batches.meta.txt).
@@ -123,6 +124,19 @@ async function extractArchive(archive: string, dataDir: string, md5?: string): P
         filter: (entry) => entry.replace(/^(\.\/)+/, '').split('/')[0] === BATCHES_FOLDER,
       });
     } catch (err) {
+      // A full disk or a folder that may not be written is no fault of the archive's. tar reports a failed write
+      // as TAR_ENTRY_ERROR, with the system's code only in its message.
+      const fsCode =
+        fileSystemCode(err) ?? fileSystemCode({ code: /\b(E[A-Z]+): /.exec((err as Error).message)?.[1] });
+      if (fsCode !== undefined)
+        throw dataError(
+          fsCode,
+          `cannot extract ${archive} into ${dataDir}: ${(err as Error).message}; ` +
+            (fsCode === 'ERR_DISK_FULL' ? 'free space on that disk' : "change the folder's permissions") +
+            ` (184 MB for CIFAR-10), or point dataDir (--data-dir, or ${DATA_DIR_ENV}) at another folder`,
+          dataDir,
+          err,
+        );
       throw dataError(
         'ERR_DATA_ARCHIVE',
         `cannot extract ${archive}: ${(err as Error).message}; the archive is damaged: delete it and fetch ` +
@@ -235,7 +249,7 @@ export async function prepareDataset(dataDir: string, options: PrepareDatasetOpt
   } catch (err) {
     if (source === false) throw dataError('ERR_DATA_NOT_FOUND', notFoundMessage(root, false), root, err);
     throw dataError(
-      'ERR_DOWNLOAD_FS',
+      fileSystemCode(err) ?? 'ERR_DOWNLOAD_FS',
       `cannot create the data folder ${root}: ${(err as Error).message}; point dataDir (--data-dir, or ` +
         `${DATA_DIR_ENV}) at a folder you can write to`,
       root,

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 
 import { HttpsProxyAgent } from 'https-proxy-agent';
 
-import { createAbortError } from './errors';
+import { createAbortError, fileSystemCode } from './errors';
 
 /** The official CIFAR-10 binary version. */
 export const OFFICIAL_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
@@ -86,8 +86,10 @@ export interface DownloadOptions {
 /**
  * A failed download. `code` is one of `ERR_DOWNLOAD_HTTP` (an HTTP error status, in `status`),
  * `ERR_DOWNLOAD_MD5` (wrong checksum), `ERR_DOWNLOAD_TIMEOUT` (stalled or too slow, retries spent),
- * `ERR_DOWNLOAD_NETWORK` (connection failures, retries spent), `ERR_DOWNLOAD_FS` (the cache folder cannot be
- * written: no permission, no space) or `ERR_DOWNLOAD_SOURCE` (a local source that cannot be read).
+ * `ERR_DOWNLOAD_NETWORK` (connection failures, retries spent), `ERR_DISK_FULL` (no space left for the archive),
+ * `ERR_PERMISSION` (the data folder may not be written), `ERR_DOWNLOAD_FS` (another failure to write it, such as a
+ * path through a file) or `ERR_DOWNLOAD_SOURCE` (a local source that cannot be read). The disk and permission
+ * codes are the ones checkpoints and the run folder give.
  *
  * @example
  * try { await train(); } catch (err) { if (err instanceof DownloadError && err.code === 'ERR_DOWNLOAD_MD5') ... }
@@ -138,7 +140,7 @@ function fsError(err: unknown, where: string, url: string): DownloadError {
           ? 'a part of that path is a file, not a folder'
           : (err as Error).message;
   return new DownloadError(
-    'ERR_DOWNLOAD_FS',
+    fileSystemCode(err) ?? 'ERR_DOWNLOAD_FS',
     `cannot write the CIFAR-10 archive to ${where}: ${what} (${code}); ${FS_HINT}`,
     url,
     { cause: err },

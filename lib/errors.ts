@@ -110,3 +110,18 @@ export function fromNativeError(error: unknown, callerStack: string): TorchError
   torchError.stack = `${torchError.name}: ${message}${frames}`;
   return torchError;
 }
+
+/**
+ * The code a file system failure gets wherever this package writes (checkpoints, the run folder, the data
+ * folder): `ERR_DISK_FULL` for a full disk or quota, `ERR_PERMISSION` for a file or folder that may not be written
+ * (a read-only file system too); undefined for any other failure.
+ *
+ * @example
+ * fileSystemCode(Object.assign(new Error('no space'), { code: 'ENOSPC' })); // 'ERR_DISK_FULL'
+ */
+export function fileSystemCode(error: unknown): 'ERR_DISK_FULL' | 'ERR_PERMISSION' | undefined {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return 'ERR_DISK_FULL';
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return 'ERR_PERMISSION';
+  return undefined;
+}

@@ -250,6 +250,10 @@ export interface NativeCheckpointSummary {
   /** Steps of the next epoch already taken (0 at an epoch boundary). */
   step: number;
   libtorchVersion: string;
+  /** 'weights': a weights.pt, which describes its network (preset, image size, ...) but cannot be resumed. */
+  kind: 'checkpoint' | 'weights';
+  /** Label i's name. */
+  classes: string[];
 }
 
 export interface NativeCheckpointInfo extends NativeCheckpointSummary {

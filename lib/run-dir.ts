@@ -7,6 +7,7 @@ import path from 'node:path';
 
 import type { ResolvedConfig } from './config';
 import { CIFAR10_CLASSES } from './dataset';
+import { fileSystemCode } from './errors';
 import type { NativeHistoryEpoch } from './native';
 import type { TrainEvent } from './progress';
 import { renderReport } from './report';
@@ -30,16 +31,12 @@ export interface RunOutcome {
  * (the codes the native side gives checkpoints), with what to do; any other error as it is.
  */
 export function runDirError(error: unknown, file: string): unknown {
-  const code = (error as NodeJS.ErrnoException | null)?.code;
-  const full = code === 'ENOSPC' || code === 'EDQUOT';
-  const denied = code === 'EACCES' || code === 'EPERM' || code === 'EROFS';
-  if (!full && !denied) return error;
-  const what = full
+  const code = fileSystemCode(error);
+  if (code === undefined) return error;
+  const what = code === 'ERR_DISK_FULL'
     ? 'no space left on the device; free space on that disk, or choose another runDir'
     : 'permission denied; change the folder\'s permissions, or choose a runDir this user may write to';
-  return Object.assign(new Error(`cannot write ${file}: ${what}`, { cause: error }), {
-    code: full ? 'ERR_DISK_FULL' : 'ERR_PERMISSION',
-  });
+  return Object.assign(new Error(`cannot write ${file}: ${what}`, { cause: error }), { code });
 }
 
 /** Writes `file` whole or not at all: a failed write leaves neither it changed nor its temporary behind. */

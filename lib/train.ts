@@ -10,7 +10,7 @@ import {
 import type { EvalConfig, PredictConfig, Precision, Preset, ResolvedConfig, TrainConfig } from './config';
 import { CIFAR10_CLASSES, prepareDataset } from './dataset';
 import { captureCallerStack, createAbortError, fromNativeError } from './errors';
-import type { AbortError } from './errors';
+import type { AbortError, TorchError } from './errors';
 import { loadImages } from './images';
 import { cudaVersionText, cudnnVersionText, loadNative } from './native';
 import type {
@@ -108,6 +108,8 @@ export interface TrainResult {
  */
 export interface CheckpointSummary {
   readonly path: string;
+  /** 'checkpoint' (last.pt, best.pt: a run's whole state) or 'weights' (weights.pt: the network and what it is). */
+  readonly kind: 'checkpoint' | 'weights';
   readonly preset: Preset;
   readonly imageSize: number;
   /** Epochs the network had trained for. */
@@ -245,11 +247,20 @@ function writesRunDir(config: ResolvedConfig): boolean {
 function toCheckpointSummary(path: string, c: NativeCheckpointSummary): CheckpointSummary {
   return {
     path,
+    kind: c.kind,
     preset: c.options.preset,
     imageSize: c.options.imageSize,
     epochsDone: c.epochsDone,
     libtorchVersion: c.libtorchVersion,
   };
+}
+
+// The native trainer refuses it too; here it is refused before any data is looked for or downloaded.
+function notResumable(file: string, callerStack: string): TorchError {
+  const message =
+    `cannot resume from ${file}: a weights file holds no optimizer state and no place in a run; resume from the ` +
+    "run's checkpoints/last.pt (weights files are for evaluate, predict and Python)";
+  return fromNativeError({ message, code: 'ERR_CHECKPOINT' }, callerStack);
 }
 
 function missingResult(): NativeError {
@@ -287,6 +298,7 @@ export async function runTraining(
   let resumedHistory: NativeCheckpointInfo['history'] = [];
   if (config.resume !== undefined) {
     const checkpoint = await readCheckpointWith(binding, config.resume, callerStack);
+    if (checkpoint.kind === 'weights') throw notResumable(config.resume, callerStack);
     config = mergeResume(config, checkpoint.options);
     resumedHistory = checkpoint.history;
   }
@@ -577,7 +589,7 @@ export async function runEvaluation(
     testAccuracy: result.testAccuracy,
     perClassAccuracy: result.perClassAccuracy,
     confusionMatrix: result.confusionMatrix,
-    classes: CIFAR10_CLASSES,
+    classes: Object.freeze([...result.checkpoint.classes]),
     testSize: result.testSize,
     device: result.device,
     libtorchVersion: result.libtorchVersion,
@@ -630,7 +642,7 @@ export async function runPrediction(
     threads: config.threads,
     flipTta: config.flipTta ?? null,
   };
-  const result = await runJob<{ probabilities: number[][]; status?: undefined }>(
+  const result = await runJob<{ probabilities: number[][]; checkpoint: NativeCheckpointSummary; status?: undefined }>(
     (onEvent, onDone) => binding.startPrediction(nativeOptions, images, onEvent, onDone),
     { signal: undefined, onProgress: undefined },
     callerStack,
@@ -638,7 +650,7 @@ export async function runPrediction(
   return result.probabilities.map((probabilities, i) => {
     const input = config.images[i]!;
     const ranked = probabilities
-      .map((probability, classIndex) => ({ label: CIFAR10_CLASSES[classIndex]!, classIndex, probability }))
+      .map((probability, classIndex) => ({ label: result.checkpoint.classes[classIndex]!, classIndex, probability }))
       .sort((a, b) => b.probability - a.probability);
     return {
       image: typeof input === 'string' ? input : `images[${i}]`,

@@ -82,7 +82,7 @@ rt="$cache/runtime"                 # ours: libtorch-dev again plus libtorchX.Y'
 rt_debs="$cache/runtime-debs"
 rt_stamp="$rt/.libtorch-portability-check"
 tool2x="$cache/checkpoint_tool"
-sources=(native/tools/checkpoint_tool.cpp native/core/checkpoint.cpp native/core/resnet34.cpp)
+sources=(native/tools/checkpoint_tool.cpp native/core/checkpoint.cpp native/core/torch_file.cpp native/core/cifar10_dataset.cpp native/core/resnet34.cpp)
 start=$SECONDS
 
 # ---- 1. libtorch-dev of <suite>, and a compile check of the tool's sources, by compile-check-libtorch2.sh ---------

@@ -103,6 +103,10 @@ Napi::Object to_js(Napi::Env env, const core::CheckpointSummary& c) {
   o.Set("epochsDone", number(env, static_cast<double>(c.epochs_done)));
   o.Set("step", number(env, static_cast<double>(c.step)));
   o.Set("libtorchVersion", c.libtorch_version);
+  o.Set("kind", c.weights_only ? "weights" : "checkpoint");
+  Napi::Array classes = Napi::Array::New(env, c.classes.size());
+  for (size_t i = 0; i < c.classes.size(); ++i) classes.Set(static_cast<uint32_t>(i), c.classes[i]);
+  o.Set("classes", classes);
   return o;
 }
 
@@ -336,7 +340,7 @@ Napi::Object to_js(Napi::Env env, const core::PredictResult& r) {
 }
 
 Napi::Object to_js(Napi::Env env, const core::Checkpoint& c) {
-  Napi::Object o = to_js(env, core::CheckpointSummary{c.options, c.state.epochs_done, c.state.step, c.libtorch_version});
+  Napi::Object o = to_js(env, core::summary_of(c));
   o.Set("history", to_js(env, c.state.history));
   o.Set("bestValidAccuracy", number(env, c.state.best_valid_accuracy));
   return o;

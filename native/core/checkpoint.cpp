@@ -7,13 +7,16 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
 
+#include "cifar10_dataset.h"
 #include "failures.h"
 #include "torch_compat.h"
+#include "torch_file.h"
 
 namespace libtorch_resnet::core {
 
@@ -22,11 +25,25 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kFormat = "libtorch-resnet.checkpoint";
-constexpr int64_t kFormatVersion = 1;
+// 2: tensor_checksum, required from then on.
+constexpr int64_t kFormatVersion = 2;
+constexpr const char* kWeightsFormat = "libtorch-resnet.weights";
+constexpr int64_t kWeightsFormatVersion = 1;
+// The extra record of a weights file that describes it (torch_file.h).
+constexpr const char* kWeightsRecord = "libtorch_resnet.pkl";
 
 using GenericDict = c10::impl::GenericDict;
+using GenericList = c10::impl::GenericList;
 
 GenericDict string_dict() { return GenericDict(c10::StringType::get(), c10::AnyType::get()); }
+
+// Plain lists: a c10::List<T> would be pickled with a TorchScript type tag that weights_only loading refuses.
+template <class T>
+GenericList plain_list(const std::vector<T>& values) {
+  GenericList list(c10::AnyType::get());
+  for (const auto& v : values) list.push_back(v);
+  return list;
+}
 
 FileError io_error(const std::string& what, const std::string& path) { return FileError::from_errno(errno, what, path); }
 
@@ -80,28 +97,13 @@ void write_atomically(const std::string& path, const std::vector<char>& bytes) {
   fsync_folder(target.parent_path());
 }
 
-std::vector<char> read_file(const std::string& path) {
+// A missing file or a folder named where a checkpoint is expected, told as such before the zip reader sees it.
+void check_is_file(const std::string& path) {
   std::error_code ec;
   if (!fs::exists(path, ec))
     throw FileError("checkpoint " + path + " does not exist; check the path (train() writes them into "
                     "<runDir>/checkpoints/)", FileError::Kind::kMissing);
   if (!fs::is_regular_file(path, ec)) throw FileError("checkpoint " + path + " is not a file", FileError::Kind::kOther);
-  std::vector<char> bytes(static_cast<size_t>(fs::file_size(path, ec)));
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw io_error("cannot read checkpoint", path);
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const auto error = io_error("cannot read checkpoint", path);
-      ::close(fd);
-      throw error;
-    }
-    done += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  return bytes;
 }
 
 // A detached, contiguous copy on the CPU: a checkpoint from a GPU run, or one with channels-last weights, loads
@@ -164,7 +166,7 @@ GenericDict optimizer_dict(const TrainOptions& o, ResNet34& model, torch::optim:
   c10::impl::GenericList groups(c10::AnyType::get());
   for (const auto& g : optimizer.param_groups()) {
     const auto& go = static_cast<const torch::optim::SGDOptions&>(g.options());
-    c10::List<int64_t> indices;
+    std::vector<int64_t> indices;
     for (const auto& p : g.params())
       for (size_t i = 0; i < params.size(); ++i)
         if (params[i].is_same(p)) indices.push_back(static_cast<int64_t>(i));
@@ -178,7 +180,7 @@ GenericDict optimizer_dict(const TrainOptions& o, ResNet34& model, torch::optim:
     group.insert("maximize", false);
     group.insert("foreach", c10::IValue());
     group.insert("differentiable", false);
-    group.insert("params", indices);
+    group.insert("params", plain_list(indices));
     groups.push_back(group);
   }
   GenericDict dict = string_dict();
@@ -188,7 +190,7 @@ GenericDict optimizer_dict(const TrainOptions& o, ResNet34& model, torch::optim:
 }
 
 GenericDict history_dict(const std::vector<EpochStats>& history) {
-  c10::List<double> loss, accuracy, seconds, rate, valid_seconds;
+  std::vector<double> loss, accuracy, seconds, rate, valid_seconds;
   for (const auto& e : history) {
     loss.push_back(e.train_loss);
     accuracy.push_back(e.valid_accuracy);
@@ -197,11 +199,11 @@ GenericDict history_dict(const std::vector<EpochStats>& history) {
     valid_seconds.push_back(e.valid_seconds);
   }
   GenericDict d = string_dict();
-  d.insert("train_loss", loss);
-  d.insert("valid_accuracy", accuracy);
-  d.insert("seconds", seconds);
-  d.insert("images_per_second", rate);
-  d.insert("valid_seconds", valid_seconds);
+  d.insert("train_loss", plain_list(loss));
+  d.insert("valid_accuracy", plain_list(accuracy));
+  d.insert("seconds", plain_list(seconds));
+  d.insert("images_per_second", plain_list(rate));
+  d.insert("valid_seconds", plain_list(valid_seconds));
   return d;
 }
 
@@ -226,6 +228,7 @@ class Reader {
                                "; the file is damaged");
     return value;
   }
+  bool has(const std::string& key) const { return dict_.contains(key); }
   int64_t integer(const std::string& key) const {
     return typed(key, [](const c10::IValue& v) { return v.isInt(); }, "an integer").toInt();
   }
@@ -260,10 +263,26 @@ class Reader {
   std::vector<double> numbers_or_zeros(const std::string& key, size_t size) const {
     return dict_.contains(key) ? numbers(key) : std::vector<double>(size, 0.0);
   }
+  // A plain list (this version's files, Python's) or a typed one (files from before the lists were plain).
   std::vector<double> numbers(const std::string& key) const {
-    const auto& v = typed(key, [](const c10::IValue& v) { return v.isDoubleList(); }, "a list of numbers");
-    const auto list = v.toDoubleList();
-    return std::vector<double>(list.begin(), list.end());
+    const auto& v = typed(key, [](const c10::IValue& v) { return v.isList(); }, "a list of numbers");
+    std::vector<double> out;
+    for (const c10::IValue& item : v.toListRef()) {
+      if (!item.isDouble() && !item.isInt())
+        throw CheckpointError("checkpoint " + path_ + ": '" + where_ + key + "' holds something not a number");
+      out.push_back(item.isDouble() ? item.toDouble() : static_cast<double>(item.toInt()));
+    }
+    return out;
+  }
+  std::vector<std::string> texts(const std::string& key) const {
+    const auto& v = typed(key, [](const c10::IValue& v) { return v.isList(); }, "a list of strings");
+    std::vector<std::string> out;
+    for (const c10::IValue& item : v.toListRef()) {
+      if (!item.isString())
+        throw CheckpointError("checkpoint " + path_ + ": '" + where_ + key + "' holds something not a string");
+      out.push_back(item.toStringRef());
+    }
+    return out;
   }
   // By value: a handle copy, so `for (... : reader.dict(k).raw())` does not outlive a temporary Reader.
   GenericDict raw() const { return dict_; }
@@ -283,6 +302,15 @@ E named(const Reader& r, const std::string& name) {
                            "'; it is damaged or was written by a later libtorch-resnet");
 }
 
+// Within what any preset trains at (8 to 512 pixels), so that a damaged size cannot ask for a vast input.
+int64_t image_size(const Reader& r) {
+  const int64_t size = r.integer("image_size");
+  if (size < 8 || size > 512)
+    throw CheckpointError("checkpoint " + r.path() + " states an image size of " + std::to_string(size) +
+                          " pixels, outside 8-512; it is damaged");
+  return size;
+}
+
 TrainOptions read_options(const Reader& r) {
   TrainOptions o;
   o.epochs = r.integer("epochs");
@@ -293,7 +321,7 @@ TrainOptions read_options(const Reader& r) {
   o.valid_split = r.number("valid_split");
   o.seed = static_cast<uint64_t>(r.integer("seed"));
   o.preset = named<Preset>(r, r.text("preset"));
-  o.image_size = r.integer("image_size");
+  o.image_size = image_size(r);
   o.device = r.text("device");
   o.threads = static_cast<int>(r.integer("threads"));
   // Absent from files written before precision and memory format were options: those ran float32, auto layout.
@@ -316,6 +344,166 @@ TrainOptions read_options(const Reader& r) {
   return o;
 }
 
+// The tensors tensor_checksum covers in a checkpoint, in its order: the model's (as the file lists them), the
+// momentum buffers', the generators'. Entries that are not tensors are left to the readers to refuse.
+std::vector<torch::Tensor> covered_tensors(const GenericDict& model, const GenericDict& momentum_state,
+                                           const GenericDict& rng) {
+  std::vector<torch::Tensor> out;
+  for (const auto& item : model)
+    if (item.value().isTensor()) out.push_back(item.value().toTensor());
+  for (const auto& item : momentum_state) {
+    if (!item.value().isGenericDict()) continue;
+    const GenericDict entry = item.value().toGenericDict();
+    const auto found = entry.find("momentum_buffer");
+    if (found != entry.end() && found->value().isTensor()) out.push_back(found->value().toTensor());
+  }
+  for (const char* key : {"shuffle", "torch_cpu"}) {
+    const auto found = rng.find(key);
+    if (found != rng.end() && found->value().isTensor()) out.push_back(found->value().toTensor());
+  }
+  return out;
+}
+
+std::vector<torch::Tensor> values_of(const GenericDict& dict) { return covered_tensors(dict, string_dict(), string_dict()); }
+
+void check_checksum(const Reader& r, const std::vector<torch::Tensor>& tensors, bool required) {
+  if (!r.has("tensor_checksum")) {
+    if (required)
+      throw CheckpointError("checkpoint " + r.path() + " lacks its tensor checksum; it is damaged");
+    return;
+  }
+  if (r.integer("tensor_checksum") != tensor_checksum(tensors))
+    throw CheckpointError("checkpoint " + r.path() +
+                          ": its tensors do not match the checksum written with them, so bytes changed after it was "
+                          "written (a damaged disk or copy); use another checkpoint (last.pt, best.pt) or train again");
+}
+
+// The file's bytes as torch.save's format, or a CheckpointError saying it is not that.
+Archive read_archive(const std::string& path) {
+  check_is_file(path);
+  try {
+    return load_archive(path, {kWeightsRecord});
+  } catch (const FileError&) {
+    throw;
+  } catch (const std::exception&) {
+    throw CheckpointError("checkpoint " + path +
+                          " cannot be read: it is truncated, damaged or not a checkpoint (a file written by "
+                          "train() into <runDir>/checkpoints/ is expected)");
+  }
+}
+
+c10::Dict<std::string, torch::Tensor> named_tensors(const Reader& r, const GenericDict& dict) {
+  c10::Dict<std::string, torch::Tensor> out;
+  for (const auto& item : dict) {
+    if (!item.key().isString() || !item.value().isTensor())
+      throw CheckpointError("checkpoint " + r.path() + " has a model entry that is not a named tensor");
+    out.insert(item.key().toStringRef(), item.value().toTensor());
+  }
+  return out;
+}
+
+void read_progress(const Reader& top, RunState& state) {
+  const Reader progress = top.dict("progress");
+  state.epochs_done = progress.integer("epochs_done");
+  state.step = progress.integer("step");
+  state.partial_loss_sum = progress.number("partial_loss_sum");
+  state.partial_correct = progress.number("partial_correct");
+  state.partial_seconds = progress.number("partial_seconds");
+  state.best_valid_accuracy = progress.number("best_valid_accuracy");
+  const Reader rng = top.dict("rng");
+  if (rng.at("shuffle").isTensor()) state.shuffle_rng = rng.at("shuffle").toTensor();
+  if (rng.at("torch_cpu").isTensor()) state.torch_rng = rng.at("torch_cpu").toTensor();
+
+  const Reader history = top.dict("history");
+  const auto loss = history.numbers("train_loss");
+  const auto accuracy = history.numbers("valid_accuracy");
+  const auto seconds = history.numbers("seconds");
+  const auto rate = history.numbers("images_per_second");
+  const auto valid_seconds = history.numbers_or_zeros("valid_seconds", loss.size());
+  if (accuracy.size() != loss.size() || seconds.size() != loss.size() || rate.size() != loss.size() ||
+      valid_seconds.size() != loss.size() || static_cast<int64_t>(loss.size()) != state.epochs_done)
+    throw CheckpointError("checkpoint " + top.path() + " has a history that does not match its epoch count");
+  for (size_t i = 0; i < loss.size(); ++i)
+    state.history.push_back(
+        {static_cast<int64_t>(i) + 1, loss[i], accuracy[i], seconds[i], rate[i], valid_seconds[i]});
+}
+
+Checkpoint read_checkpoint(const Reader& top) {
+  const std::string& path = top.path();
+  if (!top.has("format") && top.has("conv1.0.weight"))
+    throw CheckpointError("checkpoint " + path +
+                          " holds weights with no description of them (a state dict saved from Python, or a "
+                          "weights.pt from an earlier libtorch-resnet); pass a checkpoint such as "
+                          "<runDir>/checkpoints/last.pt or best.pt, or a weights.pt written by this version");
+  if (top.text("format") != kFormat)
+    throw CheckpointError("checkpoint " + path + " is not a libtorch-resnet checkpoint");
+  const int64_t version = top.integer("format_version");
+  if (version > kFormatVersion)
+    throw CheckpointError("checkpoint " + path + " has format version " + std::to_string(version) +
+                          ", newer than this libtorch-resnet reads (" + std::to_string(kFormatVersion) +
+                          "); upgrade libtorch-resnet");
+  const Reader optimizer = top.dict("optimizer");
+  check_checksum(top, covered_tensors(top.dict("model").raw(), optimizer.dict("state").raw(), top.dict("rng").raw()),
+                 /*required=*/version >= 2);
+
+  Checkpoint c;
+  c.path = path;
+  c.libtorch_version = top.text("libtorch_version");
+  c.options = read_options(top.dict("options"));
+  read_progress(top, c.state);
+  c.model = named_tensors(top, top.dict("model").raw());
+  for (const auto& item : optimizer.dict("state").raw()) {
+    const auto& entry = item.value();
+    if (!item.key().isInt() || !entry.isGenericDict())
+      throw CheckpointError("checkpoint " + path + " has a damaged optimizer state");
+    const auto momentum = Reader(path, entry.toGenericDict(), "optimizer.state.").tensor("momentum_buffer");
+    c.momentum.insert(item.key().toInt(), momentum);
+  }
+  c.classes.assign(std::begin(kClassNames), std::end(kClassNames));
+  return c;
+}
+
+// Numbers the file states that must be this build's, as the network will meet its input.
+void check_same(const Reader& card, const std::string& key, const float (&expected)[3]) {
+  const auto values = card.numbers(key);
+  bool same = values.size() == 3;
+  for (size_t i = 0; same && i < 3; ++i) same = std::abs(values[i] - expected[i]) < 1e-6;
+  if (!same)
+    throw CheckpointError("weights file " + card.path() + " normalises its input with another " + key +
+                          " than this libtorch-resnet's CIFAR-10 pipeline; it cannot be scored here");
+}
+
+Checkpoint read_weights(const std::string& path, const Archive& archive) {
+  const c10::IValue& record = archive.extra.at(kWeightsRecord);
+  if (!record.isGenericDict() || !archive.value.isGenericDict())
+    throw CheckpointError("weights file " + path + " is damaged (its description or state dict is not a dict)");
+  const Reader card(path, record.toGenericDict(), std::string(kWeightsRecord) + ":");
+  if (card.text("format") != kWeightsFormat) throw CheckpointError("weights file " + path + " is not libtorch-resnet's");
+  if (card.integer("format_version") > kWeightsFormatVersion)
+    throw CheckpointError("weights file " + path + " has a format newer than this libtorch-resnet reads; upgrade it");
+  const Reader state_dict(path, archive.value.toGenericDict());
+  check_checksum(card, values_of(state_dict.raw()), /*required=*/true);
+
+  Checkpoint c;
+  c.kind = Checkpoint::Kind::kWeights;
+  c.path = path;
+  c.libtorch_version = card.text("libtorch_version");
+  c.options.preset = named<Preset>(card, card.text("preset"));
+  c.options.image_size = image_size(card);
+  c.options.precision = named<Precision>(card, card.text("precision"));
+  c.options.memory_format = named<MemoryFormat>(card, card.text("memory_format"));
+  c.options.flip_tta = card.flag_or("flip_tta", false);
+  c.state.epochs_done = card.integer("epochs");
+  c.classes = card.texts("classes");
+  if (static_cast<int64_t>(c.classes.size()) != kNumClasses)
+    throw CheckpointError("weights file " + path + " names " + std::to_string(c.classes.size()) +
+                          " classes where this libtorch-resnet's network has " + std::to_string(kNumClasses));
+  check_same(card, "mean", kMean);
+  check_same(card, "std", kStd);
+  c.model = named_tensors(state_dict, state_dict.raw());
+  return c;
+}
+
 }  // namespace
 
 void save_checkpoint(const std::string& path, const TrainOptions& options, ResNet34& model,
@@ -332,87 +520,28 @@ void save_checkpoint(const std::string& path, const TrainOptions& options, ResNe
   rng.insert("shuffle", state.shuffle_rng.defined() ? c10::IValue(state.shuffle_rng) : c10::IValue());
   rng.insert("torch_cpu", state.torch_rng.defined() ? c10::IValue(state.torch_rng) : c10::IValue());
 
+  const GenericDict weights = c10::impl::toGenericDict(state_dict(model));
+  const GenericDict sgd = optimizer_dict(options, model, optimizer);
   GenericDict dict = string_dict();
   dict.insert("format", std::string(kFormat));
   dict.insert("format_version", kFormatVersion);
   dict.insert("libtorch_version", std::string(compat::libtorch_version()));
   dict.insert("options", options_dict(options));
-  dict.insert("model", state_dict(model));
-  dict.insert("optimizer", optimizer_dict(options, model, optimizer));
+  dict.insert("model", weights);
+  dict.insert("optimizer", sgd);
   dict.insert("progress", progress);
   dict.insert("history", history_dict(state.history));
   dict.insert("rng", rng);
-  write_atomically(path, torch::pickle_save(dict));
+  dict.insert("tensor_checksum", tensor_checksum(covered_tensors(weights, sgd.at("state").toGenericDict(), rng)));
+  write_atomically(path, save_archive(dict));
 }
 
 Checkpoint load_checkpoint(const std::string& path) {
-  const std::vector<char> bytes = read_file(path);
-  c10::IValue loaded;
-  try {
-    loaded = torch::pickle_load(bytes);
-  } catch (const std::exception& e) {
-    throw CheckpointError("checkpoint " + path +
-                             " cannot be read: it is truncated, damaged or not a checkpoint (a file written by "
-                             "train() into <runDir>/checkpoints/ is expected)");
-  }
-  if (!loaded.isGenericDict())
+  const Archive archive = read_archive(path);
+  if (archive.extra.count(kWeightsRecord) > 0) return read_weights(path, archive);
+  if (!archive.value.isGenericDict())
     throw CheckpointError("checkpoint " + path + " is not a libtorch-resnet checkpoint (no dict inside)");
-  const Reader top(path, loaded.toGenericDict());
-  if (top.raw().find("format") == top.raw().end() && top.raw().find("conv1.0.weight") != top.raw().end())
-    throw CheckpointError("checkpoint " + path +
-                             " holds weights only (an export for Python); pass a checkpoint such as "
-                             "<runDir>/checkpoints/last.pt or best.pt");
-  if (top.text("format") != kFormat)
-    throw CheckpointError("checkpoint " + path + " is not a libtorch-resnet checkpoint");
-  const int64_t version = top.integer("format_version");
-  if (version > kFormatVersion)
-    throw CheckpointError("checkpoint " + path + " has format version " + std::to_string(version) +
-                             ", newer than this libtorch-resnet reads (" + std::to_string(kFormatVersion) +
-                             "); upgrade libtorch-resnet");
-
-  Checkpoint c;
-  c.path = path;
-  c.libtorch_version = top.text("libtorch_version");
-  c.options = read_options(top.dict("options"));
-
-  const Reader progress = top.dict("progress");
-  c.state.epochs_done = progress.integer("epochs_done");
-  c.state.step = progress.integer("step");
-  c.state.partial_loss_sum = progress.number("partial_loss_sum");
-  c.state.partial_correct = progress.number("partial_correct");
-  c.state.partial_seconds = progress.number("partial_seconds");
-  c.state.best_valid_accuracy = progress.number("best_valid_accuracy");
-  const Reader rng = top.dict("rng");
-  if (rng.at("shuffle").isTensor()) c.state.shuffle_rng = rng.at("shuffle").toTensor();
-  if (rng.at("torch_cpu").isTensor()) c.state.torch_rng = rng.at("torch_cpu").toTensor();
-
-  const Reader history = top.dict("history");
-  const auto loss = history.numbers("train_loss");
-  const auto accuracy = history.numbers("valid_accuracy");
-  const auto seconds = history.numbers("seconds");
-  const auto rate = history.numbers("images_per_second");
-  const auto valid_seconds = history.numbers_or_zeros("valid_seconds", loss.size());
-  if (accuracy.size() != loss.size() || seconds.size() != loss.size() || rate.size() != loss.size() ||
-      valid_seconds.size() != loss.size() || static_cast<int64_t>(loss.size()) != c.state.epochs_done)
-    throw CheckpointError("checkpoint " + path + " has a history that does not match its epoch count");
-  for (size_t i = 0; i < loss.size(); ++i)
-    c.state.history.push_back(
-        {static_cast<int64_t>(i) + 1, loss[i], accuracy[i], seconds[i], rate[i], valid_seconds[i]});
-
-  for (const auto& item : top.dict("model").raw()) {
-    if (!item.key().isString() || !item.value().isTensor())
-      throw CheckpointError("checkpoint " + path + " has a model entry that is not a named tensor");
-    c.model.insert(item.key().toStringRef(), item.value().toTensor());
-  }
-  const Reader optimizer = top.dict("optimizer");
-  for (const auto& item : optimizer.dict("state").raw()) {
-    const auto& entry = item.value();
-    if (!item.key().isInt() || !entry.isGenericDict())
-      throw CheckpointError("checkpoint " + path + " has a damaged optimizer state");
-    const auto momentum = Reader(path, entry.toGenericDict(), "optimizer.state.").tensor("momentum_buffer");
-    c.momentum.insert(item.key().toInt(), momentum);
-  }
-  return c;
+  return read_checkpoint(Reader(path, archive.value.toGenericDict()));
 }
 
 void restore(const Checkpoint& c, ResNet34& model, torch::optim::SGD* optimizer) {
@@ -443,8 +572,23 @@ void restore(const Checkpoint& c, ResNet34& model, torch::optim::SGD* optimizer)
   }
 }
 
-void save_weights(const std::string& path, ResNet34& model) {
-  write_atomically(path, torch::pickle_save(state_dict(model)));
+void save_weights(const std::string& path, ResNet34& model, const TrainOptions& options, int64_t epochs_trained) {
+  const GenericDict weights = c10::impl::toGenericDict(state_dict(model));
+  GenericDict card = string_dict();
+  card.insert("format", std::string(kWeightsFormat));
+  card.insert("format_version", kWeightsFormatVersion);
+  card.insert("libtorch_version", std::string(compat::libtorch_version()));
+  card.insert("preset", std::string(name_of(options.preset)));
+  card.insert("image_size", options.image_size);
+  card.insert("classes", plain_list(std::vector<std::string>(std::begin(kClassNames), std::end(kClassNames))));
+  card.insert("mean", plain_list(std::vector<double>(std::begin(kMean), std::end(kMean))));
+  card.insert("std", plain_list(std::vector<double>(std::begin(kStd), std::end(kStd))));
+  card.insert("precision", std::string(name_of(options.precision)));
+  card.insert("memory_format", std::string(name_of(options.memory_format)));
+  card.insert("flip_tta", options.flip_tta);
+  card.insert("epochs", epochs_trained);
+  card.insert("tensor_checksum", tensor_checksum(values_of(weights)));
+  write_atomically(path, save_archive(weights, {{kWeightsRecord, card}}));
 }
 
 void publish_copy(const std::string& from, const std::string& to) {

@@ -1,8 +1,15 @@
 // SPDX-License-Identifier: MIT
 // Checkpoints: everything needed to continue a run exactly, in one file that LibTorch 1.13 and 2.x both read
-// and that Python opens with torch.load. The file is a pickled dict (torch::pickle_save, the format of
-// torch.save): "model" is a state dict with the article's key names, "optimizer" has the shape of
-// torch.optim.SGD.state_dict(), so a PyTorch user can pick the run up as well.
+// and that Python opens with torch.load (weights_only=True too). The file is a pickled dict in torch.save's format
+// (torch_file.h): "model" is a state dict with the article's key names, "optimizer" has the shape of
+// torch.optim.SGD.state_dict(), so a PyTorch user can pick the run up as well; "tensor_checksum" covers every
+// tensor in it (model, momentum buffers, generator states, in that order), so bytes that changed after the write
+// are an error rather than another model.
+//
+// Weights files (weights.pt): the model's state dict alone, as model.load_state_dict() takes it in Python, and
+// beside it an extra record the state dict does not show (archive/libtorch_resnet.pkl, a plain pickle) that says
+// what the weights are: the preset, image size, class names, normalisation, the arithmetic they were trained in,
+// and the checksum of the state dict's tensors. evaluate() and predict() read them as they read checkpoints.
 #pragma once
 
 #include <torch/torch.h>
@@ -42,6 +49,9 @@ struct RunState {
 };
 
 struct Checkpoint {
+  // A weights file has no optimizer state and no position within a run: it is scored, never resumed.
+  enum class Kind { kCheckpoint, kWeights };
+  Kind kind = Kind::kCheckpoint;
   std::string path;
   // The options the run was started with (data_dir as it was then; checkpoint_dir and resume_from empty).
   TrainOptions options;
@@ -51,6 +61,8 @@ struct Checkpoint {
   c10::Dict<std::string, torch::Tensor> model;
   // Momentum buffer of parameter i, where SGD has made one.
   c10::Dict<int64_t, torch::Tensor> momentum;
+  // Label i's name.
+  std::vector<std::string> classes;
 };
 
 // Writes the file atomically: a temporary file beside it, fsync, rename, fsync of the folder. A crash leaves
@@ -58,14 +70,16 @@ struct Checkpoint {
 void save_checkpoint(const std::string& path, const TrainOptions& options, ResNet34& model,
                      torch::optim::SGD& optimizer, const RunState& state);
 
-// Throws std::runtime_error naming the file when it is missing, damaged, or not a checkpoint of this package.
+// A checkpoint or a weights file. Throws FileError when it cannot be read, CheckpointError naming the file when it
+// is damaged (its tensors fail their checksum included) or not one of this package's.
 Checkpoint load_checkpoint(const std::string& path);
 
 // Copies the checkpoint's weights (and momentum, when `optimizer` is given) into a network of its preset.
 void restore(const Checkpoint& checkpoint, ResNet34& model, torch::optim::SGD* optimizer);
 
-// The model's state dict alone, for torch.load + load_state_dict in Python. Written atomically.
-void save_weights(const std::string& path, ResNet34& model);
+// The model's state dict, for torch.load + load_state_dict in Python, described by `options` (the run's) and the
+// number of epochs it was trained. Written atomically.
+void save_weights(const std::string& path, ResNet34& model, const TrainOptions& options, int64_t epochs_trained);
 
 // Gives `from` a second name, replacing `to` atomically (a hard link, else a copy).
 void publish_copy(const std::string& from, const std::string& to);

@@ -15,10 +15,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The article's transforms.Normalize values.
-constexpr float kMean[3] = {0.4914f, 0.4822f, 0.4465f};
-constexpr float kStd[3] = {0.2023f, 0.1994f, 0.2010f};
-
 fs::path batches_dir(const std::string& dir) {
   const fs::path nested = fs::path(dir) / "cifar-10-batches-bin";
   return fs::is_directory(nested) ? nested : fs::path(dir);

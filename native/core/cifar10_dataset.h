@@ -14,6 +14,12 @@ enum class Split { kTrain, kTest };
 inline constexpr int64_t kNumClasses = 10;
 inline constexpr int64_t kImageSide = 32;
 inline constexpr int64_t kRecordBytes = 1 + 3 * kImageSide * kImageSide;  // label byte, then R, G, B planes
+// Label i is kClassNames[i].
+inline constexpr const char* kClassNames[kNumClasses] = {"airplane", "automobile", "bird", "cat",  "deer",
+                                                         "dog",      "frog",       "horse", "ship", "truck"};
+// The article's transforms.Normalize values, per RGB channel of pixels scaled to [0, 1].
+inline constexpr float kMean[3] = {0.4914f, 0.4822f, 0.4465f};
+inline constexpr float kStd[3] = {0.2023f, 0.1994f, 0.2010f};
 
 class Cifar10Dataset {
  public:

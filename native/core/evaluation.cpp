@@ -18,10 +18,6 @@ using Clock = std::chrono::steady_clock;
 // Images per forward pass in predict(): bounded memory however many images are given.
 constexpr int64_t kPredictBatch = 64;
 
-CheckpointSummary summary_of(const Checkpoint& c) {
-  return CheckpointSummary{c.options, c.state.epochs_done, c.state.step, c.libtorch_version};
-}
-
 // The saved network, ready for inference on `device`.
 ResNet34 load_network(const Checkpoint& c, const torch::Device& device) {
   ResNet34 model(c.options.preset);
@@ -39,6 +35,11 @@ ComputeMode scoring_mode(const TrainOptions& o, const torch::Device& device) {
 }
 
 }  // namespace
+
+CheckpointSummary summary_of(const Checkpoint& c) {
+  return CheckpointSummary{c.options,           c.state.epochs_done, c.state.step, c.libtorch_version,
+                           c.kind == Checkpoint::Kind::kWeights, c.classes};
+}
 
 std::optional<torch::Tensor> confusion_counts(ResNet34& model, const Cifar10Dataset& data,
                                               const BatchTransform& transform, int64_t batch_size,

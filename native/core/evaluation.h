@@ -46,7 +46,12 @@ struct CheckpointSummary {
   int64_t epochs_done = 0;
   int64_t step = 0;
   std::string libtorch_version;
+  bool weights_only = false;  // a weights file: options holds only what it describes (preset, image size, ...)
+  std::vector<std::string> classes;
 };
+
+struct Checkpoint;
+CheckpointSummary summary_of(const Checkpoint& checkpoint);
 
 struct EvalResult {
   Status status = Status::kCompleted;

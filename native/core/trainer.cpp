@@ -53,6 +53,10 @@ Splits load_splits(const TrainOptions& o, torch::Generator& gen, const torch::De
 // A resumed run must rebuild the same network and redraw the same batches; only the length, the device and
 // where the data lives may change.
 void check_resumable(const Checkpoint& c, const TrainOptions& o) {
+  if (c.kind == Checkpoint::Kind::kWeights)
+    throw CheckpointError("cannot resume from " + c.path +
+                          ": a weights file holds no optimizer state and no place in a run; resume from the run's "
+                          "checkpoints/last.pt (weights files are for evaluate, predict and Python)");
   std::string differences;
   const auto differ = [&](const char* name, bool same) {
     if (!same) differences += std::string(differences.empty() ? "" : ", ") + name;
@@ -641,7 +645,7 @@ TrainResult TrainingRun::finish() {
   if (!checkpoint_dir_.empty()) {
     if (result_.last_checkpoint.empty()) write_checkpoint(state_);
     result_.weights = checkpoint_file("weights.pt");
-    save_weights(result_.weights, model_);
+    save_weights(result_.weights, model_, o_, state_.epochs_done);
   }
   result_.seconds = seconds_since(run_start_);
   emit(train_end_event(result_));

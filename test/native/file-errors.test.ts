@@ -11,8 +11,9 @@ import path from 'node:path';
 import { evaluate, train } from '../../lib/index';
 import type { TrainConfig } from '../../lib/index';
 import { extractMini, tempDir, writeCifar } from '../fixtures/cifar';
+import { IS_ROOT, describeAsRoot, useTmpfs } from '../fixtures/tmpfs';
 
-const root = process.getuid?.() === 0;
+const root = IS_ROOT;
 let mini: string;
 let work: string;
 
@@ -66,22 +67,12 @@ test('damaged CIFAR-10 data is ERR_DATA, naming the file', async () => {
   expect(error.message).toContain('data_batch_3.bin');
 });
 
-(root ? describe : describe.skip)('a full disk (a tmpfs mounted as root)', () => {
-  let mount: string;
-
-  beforeAll(() => {
-    mount = fs.mkdtempSync(path.join(os.tmpdir(), 'ltr-tmpfs-'));
-    // Room for one checkpoint of the cifar network (about 170 MB with momentum) but not for a second beside it.
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=240m', 'tmpfs', mount]);
-  });
-
-  afterAll(() => {
-    spawnSync('umount', [mount]);
-    fs.rmSync(mount, { recursive: true, force: true });
-  });
+describeAsRoot('a full disk', () => {
+  // Room for one checkpoint of the cifar network (about 170 MB with momentum) but not for a second beside it.
+  const mount = useTmpfs('240m');
 
   test("a checkpoint that does not fit is ERR_DISK_FULL; last.pt keeps the epoch before, and no temporary is left", async () => {
-    const runDir = path.join(mount, 'run');
+    const runDir = path.join(mount(), 'run');
     const checkpoints: string[] = [];
     const error = await train({
       ...quick(),

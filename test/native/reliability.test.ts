@@ -251,7 +251,12 @@ describe('faults', () => {
 
 describe('resources', () => {
   test('two train() calls at once: the second is refused (ERR_BUSY), the first unharmed, the next one runs', async () => {
-    const first = train(tiny({ epochs: 2 }));
+    // The second starts once the first is known to run: both take the slot on a pool thread, and with both queued
+    // at once either thread can reach it first.
+    let running!: () => void;
+    const begun = new Promise<void>((resolve) => (running = resolve));
+    const first = train(tiny({ epochs: 2, onProgress: () => running() }));
+    await begun;
     const second = await train(tiny()).catch((e: Error & { code?: string }) => e);
     expect(second).toMatchObject({ code: 'ERR_BUSY' });
     expect((second as Error).message).toMatch(/another training run or benchmark is going in this process/);

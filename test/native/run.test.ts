@@ -48,6 +48,20 @@ afterAll(() => {
   fs.rmSync(work, { recursive: true, force: true });
 });
 
+// torch.load(checkpoint, weights_only=True), PyTorch 2.6's default. 1.13's weights-only loader knows no float
+// opcode (BINFLOAT), so there the test checks what that loader refuses first: every global in data.pkl must be one
+// it allows (no TorchScript type tags).
+const LOAD_CHECKPOINT = [
+  'import pickletools, zipfile',
+  'def load_checkpoint(file):',
+  "    if int(torch.__version__.split('.')[0]) >= 2: return torch.load(file, weights_only=True)",
+  "    data = zipfile.ZipFile(file).read('archive/data.pkl')",
+  "    found = {arg for op, arg, _ in pickletools.genops(data) if op.name == 'GLOBAL'}",
+  "    allowed = {'collections OrderedDict', 'torch._utils _rebuild_tensor_v2'} | {'torch ' + s for s in ('FloatStorage', 'LongStorage', 'ByteStorage')}",
+  "    assert found <= allowed, found - allowed",
+  '    return torch.load(file)',
+];
+
 function sameRun(resumed: TrainResult): void {
   expect(resumed.epochs.map((e) => [e.epoch, e.trainLoss, e.validAccuracy])).toEqual(
     reference.epochs.map((e) => [e.epoch, e.trainLoss, e.validAccuracy]),
@@ -136,18 +150,48 @@ describe('resume continues the run exactly', () => {
     expect((error as Error).message).toMatch(/^Cannot change batchSize when resuming: the checkpoint was trained with 16/);
   });
 
-  test('a file that is not a checkpoint is refused with what to pass instead', async () => {
+  test('a weights file or a file that is not a checkpoint is refused with what to pass instead', async () => {
     const error = await train({ resume: reference.checkpoints!.weights, download: false }).catch((e: Error) => e);
-    expect(error).toMatchObject({ name: 'TorchError' });
-    expect((error as Error).message).toMatch(/holds weights only .*pass a checkpoint such as/);
+    expect(error).toMatchObject({ name: 'TorchError', code: 'ERR_CHECKPOINT' });
+    expect((error as Error).message).toMatch(/^cannot resume from .*weights\.pt: a weights file holds no optimizer state.*resume from the run's checkpoints\/last\.pt/);
     const junk = path.join(work, 'junk.pt');
     fs.writeFileSync(junk, 'not a zip');
     const second = await train({ resume: junk, download: false }).catch((e: Error) => e);
     expect((second as Error).message).toMatch(/cannot be read: it is truncated, damaged or not a checkpoint/);
+    if (!hasPyTorch) return;
+    // A bare state dict, as Python's torch.save writes one: nothing says what network or input it is for.
+    const bare = path.join(work, 'bare-state-dict.pt');
+    execFileSync(PYTHON, ['-c', `import torch; torch.save(torch.load(${JSON.stringify(reference.checkpoints!.weights)}), ${JSON.stringify(bare)})`]);
+    const third = await evaluate({ checkpoint: bare, dataDir: mini, limitTest: 8, threads: 2, download: false }).catch(
+      (e: Error) => e,
+    );
+    expect(third).toMatchObject({ name: 'TorchError', code: 'ERR_CHECKPOINT' });
+    expect((third as Error).message).toMatch(/holds weights with no description of them .*pass a checkpoint such as/);
   });
 });
 
 describe('evaluate and predict from a checkpoint', () => {
+  test('weights.pt is read as a checkpoint is: evaluate and predict give what they give from last.pt', async () => {
+    const fromWeights = await evaluate({
+      checkpoint: reference.checkpoints!.weights,
+      dataDir: mini,
+      limitTest: 48,
+      threads: 2,
+      download: false,
+    });
+    expect(fromWeights.testAccuracy).toBe(reference.testAccuracy);
+    expect(fromWeights.confusionMatrix).toEqual(reference.confusionMatrix);
+    expect(fromWeights.checkpoint).toMatchObject({ kind: 'weights', preset: 'cifar', imageSize: 16, epochsDone: 2 });
+    expect(fromWeights.classes).toEqual(reference.classes);
+
+    const file = path.join(work, 'weights-predict.png');
+    fs.writeFileSync(file, png(testImage(2)));
+    const [a] = await predict({ checkpoint: reference.checkpoints!.last, images: [file], threads: 2 });
+    const [b] = await predict({ checkpoint: reference.checkpoints!.weights, images: [file], threads: 2 });
+    expect(b!.probabilities).toEqual(a!.probabilities);
+    expect(b!.top.map((t) => t.label)).toEqual(a!.top.map((t) => t.label));
+  });
+
   test('evaluate scores the final checkpoint exactly as the run scored itself', async () => {
     const result = await evaluate({
       checkpoint: reference.checkpoints!.last,
@@ -217,13 +261,15 @@ describe('evaluate and predict from a checkpoint', () => {
       const script = [
         'import json, sys, torch',
         'import torch.nn.functional as F',
+        ...LOAD_CHECKPOINT,
         `sys.path.insert(0, ${JSON.stringify(path.join(sharedDir(), 'anchors'))})`,
         'from article_resnet34 import ResNet, ResidualBlock',
         "m = ResNet(ResidualBlock, [3, 4, 6, 3], preset='cifar')",
-        `m.load_state_dict(torch.load(${JSON.stringify(reference.checkpoints!.weights)}))`,
+        // weights_only=True: PyTorch 2.6's default, which refuses any global it does not know.
+        `m.load_state_dict(torch.load(${JSON.stringify(reference.checkpoints!.weights)}, weights_only=True))`,
         'm.eval()',
         // The checkpoint itself is a torch.load-able dict whose optimizer part fits torch.optim.SGD.
-        `ck = torch.load(${JSON.stringify(reference.checkpoints!.last)})`,
+        `ck = load_checkpoint(${JSON.stringify(reference.checkpoints!.last)})`,
         'opt = torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9)',
         "opt.load_state_dict(ck['optimizer'])",
         "assert all(opt.state[p]['momentum_buffer'].shape == p.shape for p in m.parameters())",
@@ -237,7 +283,51 @@ describe('evaluate and predict from a checkpoint', () => {
       ].join('\n');
       const python = JSON.parse(execFileSync(PYTHON, ['-c', script], { encoding: 'utf8' }));
       expect(python.epochs).toBe(2);
+      expect(python.p).toHaveLength(10);
       (python.p as number[]).forEach((q, i) => expect(q).toBeCloseTo(ours!.probabilities[i]!, 4));
+    },
+  );
+
+  (hasPyTorch || process.env.CI ? test : test.skip)(
+    "Python reads what weights.pt says it is with zipfile and pickle, and recomputes both files' tensor checksums",
+    () => {
+      const script = [
+        'import json, pickle, zipfile, torch',
+        ...LOAD_CHECKPOINT,
+        'P = 2**31 - 1',
+        // The checksum as checkpoint.h defines it, written again from that definition.
+        'def checksum(tensors):',
+        '    total = 0',
+        '    for k, t in enumerate(tensors):',
+        '        raw = bytearray(t.contiguous().numpy().tobytes()); raw += bytes(-len(raw) % 4)',
+        '        if not raw: continue',
+        '        w = torch.frombuffer(raw, dtype=torch.int32).to(torch.int64) & 0xFFFFFFFF',
+        '        c = int(((w % P) * torch.arange(1, len(w) + 1) % P).sum()) % P',
+        '        total = (total + c * (k + 1)) % P',
+        '    return total',
+        `card = pickle.loads(zipfile.ZipFile(${JSON.stringify(reference.checkpoints!.weights)}).read('archive/libtorch_resnet.pkl'))`,
+        `sd = torch.load(${JSON.stringify(reference.checkpoints!.weights)}, weights_only=True)`,
+        `ck = load_checkpoint(${JSON.stringify(reference.checkpoints!.last)})`,
+        "covered = list(ck['model'].values()) + [s['momentum_buffer'] for s in ck['optimizer']['state'].values()]",
+        "covered += [t for t in (ck['rng']['shuffle'], ck['rng']['torch_cpu']) if t is not None]",
+        "print(json.dumps({'card': {k: v for k, v in card.items() if k != 'tensor_checksum'},",
+        "  'weights': [card['tensor_checksum'], checksum(list(sd.values()))],",
+        "  'checkpoint': [ck['tensor_checksum'], checksum(covered)]}))",
+      ].join('\n');
+      const python = JSON.parse(execFileSync(PYTHON, ['-c', script], { encoding: 'utf8' }));
+      expect(python.card).toMatchObject({
+        format: 'libtorch-resnet.weights',
+        preset: 'cifar',
+        image_size: 16,
+        classes: [...reference.classes],
+        precision: 'fp32',
+        epochs: 2,
+      });
+      (python.card.mean as number[]).forEach((m, i) => expect(m).toBeCloseTo([0.4914, 0.4822, 0.4465][i]!, 6));
+      (python.card.std as number[]).forEach((s, i) => expect(s).toBeCloseTo([0.2023, 0.1994, 0.201][i]!, 6));
+      expect(python.weights[0]).toBeGreaterThan(0);
+      expect(python.weights[1]).toBe(python.weights[0]);
+      expect(python.checkpoint[1]).toBe(python.checkpoint[0]);
     },
   );
 });

@@ -21,6 +21,7 @@ import type { DownloadEvent } from '../../lib/download';
 import { ProgressRenderer } from '../../lib/progress';
 import { trainWith } from '../../lib/train';
 import { MINI_ARCHIVE, RECORD_BYTES, extractMini } from '../fixtures/cifar';
+import { describeAsRoot, fillDisk, useTmpfs } from '../fixtures/tmpfs';
 import { FakeBinding, rejection } from './fake-binding';
 
 const MINI = fs.readFileSync(MINI_ARCHIVE());
@@ -530,7 +531,7 @@ describe('transport: proxies, redirects, timeouts, the disk', () => {
     expect(entries(tmp)).toEqual([]);
   });
 
-  test('the disk fails mid-download (ENOSPC from the file stream): ERR_DOWNLOAD_FS at once, not a hang or a retry', async () => {
+  test('the disk fails mid-download (ENOSPC from the file stream): ERR_DISK_FULL at once, not a hang or a retry', async () => {
     const real = fs.createWriteStream;
     jest.spyOn(fs, 'createWriteStream').mockImplementation((file, opts) => {
       const stream = real(file, opts as Parameters<typeof real>[1]);
@@ -545,10 +546,40 @@ describe('transport: proxies, redirects, timeouts, the disk', () => {
       return stream;
     });
     const error = await rejection(downloadArchive({ url: `${base}/c.tar.gz`, md5: MINI_MD5 }, path.join(tmp, 'c.tar.gz'), FAST));
-    expect(error.code).toBe('ERR_DOWNLOAD_FS');
+    expect(error.code).toBe('ERR_DISK_FULL');
     expect(error.message).toContain('no space left on the device (ENOSPC)');
     expect(seen).toHaveLength(1);
     expect(entries(tmp)).toEqual([]);
+  });
+});
+
+describeAsRoot('a real full disk', () => {
+  const mount = useTmpfs('5m');
+  afterEach(() => {
+    for (const name of fs.readdirSync(mount())) fs.rmSync(path.join(mount(), name), { recursive: true, force: true });
+  });
+
+  test('the archive does not fit: ERR_DISK_FULL saying so, not retried, and no partial file left', async () => {
+    // 1.5 MB free for a 3.4 MB archive.
+    const filler = fillDisk(mount());
+    fs.truncateSync(filler, fs.statSync(filler).size - 1.5 * 1024 * 1024);
+    const dataDir = path.join(mount(), 'data');
+    const error = await rejection(prepareDataset(dataDir, options(`${base}/c.tar.gz`)));
+    expect(error).toMatchObject({ name: 'DownloadError', code: 'ERR_DISK_FULL' });
+    expect(error.message).toMatch(/no space left on the device \(ENOSPC\); free some space/);
+    expect(seen).toHaveLength(1);
+    expect(entries(dataDir)).toEqual([]);
+  });
+
+  test('the archive fits but its batches do not: ERR_DISK_FULL (not "a damaged archive"), no half-extracted folder', async () => {
+    // Room for the 3.4 MB archive, not for the 3.7 MB of batches beside it.
+    const dataDir = path.join(mount(), 'data');
+    const error = await rejection(prepareDataset(dataDir, options(`${base}/c.tar.gz`)));
+    expect(error.code).toBe('ERR_DISK_FULL');
+    expect(error.message).toMatch(/^cannot extract .*cifar-10-binary\.tar\.gz into .*: .*; free space on that disk/);
+    // The archive is whole and checked: kept, so a second try after freeing space need not download it again.
+    expect(entries(dataDir)).toEqual(['cifar-10-binary.tar.gz']);
+    expect(md5(fs.readFileSync(path.join(dataDir, 'cifar-10-binary.tar.gz')))).toBe(MINI_MD5);
   });
 });
 

@@ -2,7 +2,14 @@
 // TorchError, AbortError and the mapping of native errors.
 import vm from 'node:vm';
 
-import { AbortError, TorchError, captureCallerStack, createAbortError, fromNativeError } from '../../lib/errors';
+import {
+  AbortError,
+  TorchError,
+  captureCallerStack,
+  createAbortError,
+  fileSystemCode,
+  fromNativeError,
+} from '../../lib/errors';
 
 describe('TorchError', () => {
   test('is an Error with a string code and a non-enumerable name', () => {
@@ -78,4 +85,17 @@ describe('fromNativeError', () => {
     const error = new TorchError('already', 'ERR_TORCH');
     expect(fromNativeError(error, 'Error\n    at elsewhere')).toBe(error);
   });
+});
+
+test('fileSystemCode: a full disk or quota, and a write that is not allowed, get the codes checkpoints get', () => {
+  const errno = (code: string) => Object.assign(new Error(code), { code });
+  expect(['ENOSPC', 'EDQUOT'].map((c) => fileSystemCode(errno(c)))).toEqual(['ERR_DISK_FULL', 'ERR_DISK_FULL']);
+  expect(['EACCES', 'EPERM', 'EROFS'].map((c) => fileSystemCode(errno(c)))).toEqual([
+    'ERR_PERMISSION',
+    'ERR_PERMISSION',
+    'ERR_PERMISSION',
+  ]);
+  expect(fileSystemCode(errno('ENOTDIR'))).toBeUndefined();
+  expect(fileSystemCode(null)).toBeUndefined();
+  expect(fileSystemCode('ENOSPC')).toBeUndefined();
 });

@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { CIFAR10_CLASSES } from '../../lib/dataset';
+
 import type {
   NativeBenchOptions,
   NativeBenchResult,
@@ -123,6 +125,8 @@ export function checkpointInfo(epochsDone = 1, options: Partial<NativeCheckpoint
     epochsDone,
     step: 0,
     libtorchVersion: '1.13.1',
+    kind: 'checkpoint',
+    classes: [...CIFAR10_CLASSES],
     history: nativeResult().epochs.slice(0, epochsDone),
     bestValidAccuracy: 0.1,
   };
@@ -159,6 +163,12 @@ export class FakeBinding implements NativeBinding {
   infoError: Error | undefined;
 
   constructor(private readonly script: FakeScript = {}) {}
+
+  // The checkpoint evaluation and prediction report: the scripted one, else one after an epoch.
+  private summary(): NativeCheckpointInfo {
+    const scripted = this.script.checkpoint;
+    return scripted === undefined || scripted instanceof Error ? checkpointInfo(1) : scripted;
+  }
 
   startTraining(
     options: NativeTrainOptions,
@@ -244,7 +254,7 @@ export class FakeBinding implements NativeBinding {
       onEvent({ type: 'evalBegin', phase: 'test', epoch: 1, samples: 20 });
       setImmediate(() => {
         const r = nativeResult();
-        const summary = checkpointInfo(1);
+        const summary = this.summary();
         onDone(null, {
           status: stop ? 'cancelled' : 'completed',
           testAccuracy: r.testAccuracy,
@@ -278,7 +288,7 @@ export class FakeBinding implements NativeBinding {
         probabilities: images.map(() => [...row]),
         device: 'cpu',
         flipTta: options.flipTta ?? false,
-        checkpoint: checkpointInfo(1),
+        checkpoint: this.summary(),
       }),
     );
     return { cancel: () => undefined };

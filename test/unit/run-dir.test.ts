@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: MIT
 // The run folder written around a (fake) native run: what is in it after a run that completes, fails, or resumes.
-import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +7,7 @@ import path from 'node:path';
 import type { NativeEvent } from '../../lib/native';
 import { runDirError } from '../../lib/run-dir';
 import { trainWith } from '../../lib/train';
+import { describeAsRoot, fillDisk, useTmpfs } from '../fixtures/tmpfs';
 import { EVENTS, FakeBinding, makeDataDir, nativeError, rejection } from './fake-binding';
 
 let dataDir: string;
@@ -139,29 +139,13 @@ test('a run folder that already holds a run is refused unless resuming, before a
 
 // A full disk (a tmpfs, mounted when the tests run as root, as in CI) and a folder that may not be written: the
 // run folder's own files fail with the codes checkpoints get, and leave no temporary behind.
-(process.getuid?.() === 0 ? describe : describe.skip)('run folder write failures', () => {
-  let mount: string;
-  beforeAll(() => {
-    mount = fs.mkdtempSync(path.join(os.tmpdir(), 'ltr-rundir-tmpfs-'));
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mount]);
-  });
-  afterAll(() => {
-    spawnSync('umount', [mount]);
-    fs.rmSync(mount, { recursive: true, force: true });
-  });
+describeAsRoot('run folder write failures', () => {
+  const mount = useTmpfs('256k');
 
   test('a full disk: config.json is ERR_DISK_FULL, saying so, and nothing half-written is left', async () => {
-    const runDir = path.join(mount, 'run');
+    const runDir = path.join(mount(), 'run');
     fs.mkdirSync(path.join(runDir, 'checkpoints'), { recursive: true });
-    // Fill the disk to the last block.
-    const filler = fs.openSync(path.join(mount, 'filler'), 'w');
-    try {
-      for (;;) fs.writeSync(filler, Buffer.alloc(4096));
-    } catch (error) {
-      expect((error as NodeJS.ErrnoException).code).toBe('ENOSPC');
-    } finally {
-      fs.closeSync(filler);
-    }
+    fillDisk(mount());
     const binding = new FakeBinding();
     const error = await trainWith(binding, { dataDir, runDir, preset: 'cifar' }).catch((e: Error & { code?: string }) => e);
     expect(error).toMatchObject({ code: 'ERR_DISK_FULL' });

@@ -9,7 +9,7 @@ import { CIFAR10_CLASSES } from '../../lib/dataset';
 import { TorchError } from '../../lib/errors';
 import type { TrainEvent } from '../../lib/progress';
 import { evaluateWith, infoWith, predictWith, trainWith } from '../../lib/train';
-import { EVENTS, FakeBinding, makeDataDir, nativeError, rejection } from './fake-binding';
+import { EVENTS, FakeBinding, checkpointInfo, makeDataDir, nativeError, rejection } from './fake-binding';
 
 let dataDir: string;
 beforeEach(() => {
@@ -348,6 +348,7 @@ describe('evaluate and predict on a fake binding', () => {
     expect(result).toMatchObject({ flipTta: false, precision: 'fp32' });
     expect(result.checkpoint).toEqual({
       path: path.resolve('best.pt'),
+      kind: 'checkpoint',
       preset: 'cifar',
       imageSize: 16,
       epochsDone: 1,
@@ -378,5 +379,25 @@ describe('evaluate and predict on a fake binding', () => {
     });
     expect(binding.predictions[0]!.images[0]).toMatchObject({ width: 4, height: 3 });
     expect(binding.predictions[0]!.images[0]!.data).toHaveLength(4 * 3 * 3);
+  });
+
+  test('the class names are the ones the checkpoint names, for predict and evaluate alike', async () => {
+    const classes = ['c0', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8', 'c9'];
+    const checkpoint = { ...checkpointInfo(3), kind: 'weights' as const, classes };
+    const binding = new FakeBinding({ probabilities: [0, 0, 0, 0.9, 0.1, 0, 0, 0, 0, 0], checkpoint });
+    const png = PNG.sync.write(new PNG({ width: 4, height: 3 }));
+    const [p] = await predictWith(binding, { checkpoint: 'weights.pt', images: [png], top: 1 });
+    expect(p!.top).toEqual([{ label: 'c3', classIndex: 3, probability: 0.9 }]);
+    const result = await evaluateWith(binding, { checkpoint: 'weights.pt', dataDir });
+    expect(result.classes).toEqual(classes);
+    expect(result.checkpoint).toMatchObject({ kind: 'weights', epochsDone: 3 });
+  });
+
+  test('resume from a weights file: ERR_CHECKPOINT saying to pass last.pt, before any data is prepared', async () => {
+    const binding = new FakeBinding({ checkpoint: { ...checkpointInfo(2), kind: 'weights' } });
+    const error = await rejection(trainWith(binding, { resume: 'runs/a/checkpoints/weights.pt', dataDir: '/nonexistent' }));
+    expect(error).toMatchObject({ name: 'TorchError', code: 'ERR_CHECKPOINT' });
+    expect(error.message).toMatch(/^cannot resume from \/.*\/runs\/a\/checkpoints\/weights\.pt: a weights file .*last\.pt/);
+    expect(binding.started).toHaveLength(0);
   });
 });
