@@ -88,8 +88,9 @@ export interface DownloadOptions {
  * `ERR_DOWNLOAD_MD5` (wrong checksum), `ERR_DOWNLOAD_TIMEOUT` (stalled or too slow, retries spent),
  * `ERR_DOWNLOAD_NETWORK` (connection failures, retries spent), `ERR_DISK_FULL` (no space left for the archive),
  * `ERR_PERMISSION` (the data folder may not be written), `ERR_DOWNLOAD_FS` (another failure to write it, such as a
- * path through a file) or `ERR_DOWNLOAD_SOURCE` (a local source that cannot be read). The disk and permission
- * codes are the ones checkpoints and the run folder give.
+ * path through a file), `ERR_DOWNLOAD_TLS` (the server's certificate was not accepted: not retried) or
+ * `ERR_DOWNLOAD_SOURCE` (a local source that cannot be read). The disk and permission codes are the ones
+ * checkpoints and the run folder give.
  *
  * @example
  * try { await train(); } catch (err) { if (err instanceof DownloadError && err.code === 'ERR_DOWNLOAD_MD5') ... }
@@ -413,7 +414,7 @@ async function attempt(
   try {
     exchange = await get(url, from > 0 ? { range: `bytes=${from}-` } : {}, options, signal);
   } catch (err) {
-    throw toRetryable(err, signal);
+    throw toRetryable(err, signal, url);
   }
   try {
     await receive(url, temp, progress, exchange, signal);
@@ -469,7 +470,7 @@ async function receive(
     if (onDisk !== progress.bytes) progress.reset();
     if (err instanceof DownloadError) throw err;
     if (err instanceof FileWriteError) throw fsError(err.cause, temp, url);
-    if (exchange.failure || signal.aborted || body.complete) throw toRetryable(exchange.failure ?? err, signal);
+    if (exchange.failure || signal.aborted || body.complete) throw toRetryable(exchange.failure ?? err, signal, url);
     // Node's parser saw the connection end before the framing's end: fewer bytes than Content-Length, or a
     // chunked body without its last chunk (Node says "aborted", ECONNRESET).
     const code = (err as { code?: string }).code ?? 'network error';
@@ -485,9 +486,33 @@ async function receive(
   }
 }
 
-function toRetryable(err: unknown, signal: AbortSignal): Error {
+// Certificate failures (OpenSSL's verify codes, Node's host name check): another attempt meets the same
+// certificate, so they are not retried.
+const CERTIFICATE_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REVOKED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+function toRetryable(err: unknown, signal: AbortSignal, url: string): Error {
   if (signal.aborted) return err as Error;
   const code = (err as { code?: string }).code ?? '';
+  if (CERTIFICATE_CODES.has(code))
+    return new DownloadError(
+      'ERR_DOWNLOAD_TLS',
+      `the certificate of ${new URL(url).host} was not accepted: ${(err as Error).message} (${code}). Behind a ` +
+        'proxy or firewall that inspects TLS, start Node with NODE_EXTRA_CA_CERTS=<its CA file>; or use a mirror ' +
+        `(download.url, or ${URL_ENV})`,
+      url,
+      { cause: err },
+    );
   return new RetryableError(`${(err as Error).message} (${code || 'network error'})`, NETWORK_TIMEOUT_CODES.has(code));
 }
 

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Downloading CIFAR-10 against a loopback HTTP server that serves the real mini archive and broken variants.
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import os from 'node:os';
@@ -25,6 +26,7 @@ import { describeAsRoot, fillDisk, useTmpfs } from '../fixtures/tmpfs';
 import { FakeBinding, rejection } from './fake-binding';
 
 const MINI = fs.readFileSync(MINI_ARCHIVE());
+const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
 const MINI_MD5 = 'f3451f2b7114b716b8e8d6ac027c36ad';
 const md5 = (bytes: Buffer) => createHash('md5').update(bytes).digest('hex');
 
@@ -549,6 +551,50 @@ describe('transport: proxies, redirects, timeouts, the disk', () => {
     expect(error.code).toBe('ERR_DISK_FULL');
     expect(error.message).toContain('no space left on the device (ENOSPC)');
     expect(seen).toHaveLength(1);
+    expect(entries(tmp)).toEqual([]);
+  });
+});
+
+// A loopback https server with a certificate made for the test (openssl), so that TLS is on the path: the
+// download through Node's https, and a certificate nobody vouches for.
+(hasOpenssl ? describe : describe.skip)(`over https (${hasOpenssl ? 'a self-signed certificate' : 'skipped: no openssl'})`, () => {
+  let tls: https.Server;
+  let cert: Buffer;
+  let origin: string;
+  beforeAll(async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ltr-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')],
+    { stdio: 'ignore' });
+    cert = fs.readFileSync(path.join(dir, 'cert.pem'));
+    const key = fs.readFileSync(path.join(dir, 'key.pem'));
+    fs.rmSync(dir, { recursive: true, force: true });
+    tls = https.createServer({ key, cert }, (req, res) => {
+      seen.push({ url: req.url ?? '', range: req.headers.range });
+      handler(req, res, seen.length);
+    });
+    await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
+    origin = `https://127.0.0.1:${(tls.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    tls.closeAllConnections();
+    await new Promise((resolve) => tls.close(resolve));
+  });
+
+  test('a server whose certificate the agent trusts: downloaded and verified in one request', async () => {
+    const agent = new https.Agent({ ca: cert });
+    await downloadArchive({ url: `${origin}/c.tar.gz`, md5: MINI_MD5 }, path.join(tmp, 'c.tar.gz'), { ...FAST, agent });
+    expect(md5(fs.readFileSync(path.join(tmp, 'c.tar.gz')))).toBe(MINI_MD5);
+    expect(seen).toHaveLength(1);
+    agent.destroy();
+  });
+
+  test('a certificate nobody vouches for: ERR_DOWNLOAD_TLS at once (not retried), saying what to do', async () => {
+    const error = await rejection(downloadArchive({ url: `${origin}/c.tar.gz`, md5: MINI_MD5 }, path.join(tmp, 'c.tar.gz'), FAST));
+    expect(error).toMatchObject({ name: 'DownloadError', code: 'ERR_DOWNLOAD_TLS' });
+    expect(error.message).toMatch(/^the certificate of 127\.0\.0\.1:\d+ was not accepted: .*\(DEPTH_ZERO_SELF_SIGNED_CERT\)\. .*NODE_EXTRA_CA_CERTS/);
+    // The handshake failed: the server never saw a request, and there was no second attempt.
+    expect(seen).toHaveLength(0);
     expect(entries(tmp)).toEqual([]);
   });
 });
