@@ -1,13 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The benchmark's bookkeeping on a fake addon and a fake yardstick: alternation, medians, ratio, options.
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-import { create as createTar } from 'tar';
 
 import {
   GENERATED_TEST_RECORDS,
@@ -21,6 +17,7 @@ import {
 import type { BenchDataInfo } from '../../lib/bench';
 import { defaultPeer, resolveBenchConfig } from '../../lib/config';
 import * as download from '../../lib/download';
+import { useArchiveMirror } from '../fixtures/archive-mirror';
 import { FakeBinding, makeDataDir, rejection } from './fake-binding';
 
 let dataDir: string;
@@ -337,35 +334,12 @@ describe('data: CIFAR-10, or generated records without it; a download only when 
   let savedEnv: Record<string, string | undefined>;
   let cache: string;
   let defaultDir: string;
-  let server: http.Server;
-  let requests: string[];
-  let archive: Buffer;
-  let archiveMd5: string;
+  const mirror = useArchiveMirror();
   let downloadSpy: jest.SpyInstance;
   /** A Python stand-in for the yardstick and the peer: logs "<script> <--data> <bytes of its data_batch_1.bin>". */
   let dataPython: string;
   let peer: string;
 
-  beforeAll(async () => {
-    // A small archive in the official layout (10 records a batch), served by a local "mirror" that counts requests.
-    const src = fs.mkdtempSync(path.join(os.tmpdir(), 'ltr-bench-archive-'));
-    await writeGeneratedCifar(src, { trainRecords: 50, testRecords: 10, seed: 7 });
-    const file = path.join(src, 'cifar-10-binary.tar.gz');
-    await createTar({ gzip: true, file, cwd: src }, ['cifar-10-batches-bin']);
-    archive = fs.readFileSync(file);
-    archiveMd5 = createHash('md5').update(archive).digest('hex');
-    fs.rmSync(src, { recursive: true, force: true });
-    server = http.createServer((req, res) => {
-      requests.push(req.url ?? '');
-      res.writeHead(200, { 'content-length': archive.length });
-      res.end(archive);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  });
-  afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  });
   beforeEach(() => {
     savedEnv = Object.fromEntries(ENV.map((name) => [name, process.env[name]]));
     cache = fs.mkdtempSync(path.join(os.tmpdir(), 'ltr-bench-cache-'));
@@ -374,9 +348,9 @@ describe('data: CIFAR-10, or generated records without it; a download only when 
     process.env.XDG_CACHE_HOME = cache;
     defaultDir = path.join(cache, 'libtorch-resnet');
     // Were anything to download, it would come from here.
-    process.env.LIBTORCH_RESNET_CIFAR_URL = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cifar-10-binary.tar.gz`;
-    process.env.LIBTORCH_RESNET_CIFAR_MD5 = archiveMd5;
-    requests = [];
+    process.env.LIBTORCH_RESNET_CIFAR_URL = mirror.url();
+    process.env.LIBTORCH_RESNET_CIFAR_MD5 = mirror.md5();
+    mirror.requests.length = 0;
     downloadSpy = jest.spyOn(download, 'downloadArchive');
     dataPython = path.join(work, 'data-python');
     fs.writeFileSync(
@@ -399,6 +373,7 @@ describe('data: CIFAR-10, or generated records without it; a download only when 
   });
   const dataCalls = () => fs.readFileSync(path.join(work, 'data-calls'), 'utf8').trim().split('\n');
 
+  // Writes generated records of the full size: seconds on a loaded 2-core machine, past jest's 5 s default.
   test('no CIFAR-10 in the default folder: ours, the yardstick and the peer run on generated records; nothing is downloaded', async () => {
     const seen: { dataDir: string; files: [string, number][]; first: Buffer }[] = [];
     const binding = new FakeBinding({
@@ -445,9 +420,10 @@ describe('data: CIFAR-10, or generated records without it; a download only when 
     expect(fs.existsSync(generated)).toBe(false);
     expect(fs.existsSync(defaultDir)).toBe(false);
     expect(downloadSpy).not.toHaveBeenCalled();
-    expect(requests).toEqual([]);
-  });
+    expect(mirror.requests).toEqual([]);
+  }, 30_000);
 
+  // Writes generated records of the full size: seconds on a loaded 2-core machine, past jest's 5 s default.
   test('generated records are the same on every run; the folder is removed when the benchmark fails too', async () => {
     const a = fs.mkdtempSync(path.join(work, 'a-'));
     const b = fs.mkdtempSync(path.join(work, 'b-'));
@@ -474,7 +450,7 @@ describe('data: CIFAR-10, or generated records without it; a download only when 
     await expect(runBenchmark(failing, resolveBenchConfig({ yardstick: false, rounds: 1 }))).rejects.toThrow('addon failed');
     expect(generated).not.toBe('');
     expect(fs.existsSync(generated)).toBe(false);
-  });
+  }, 30_000);
 
   test('CIFAR-10 present: data cifar-10, and the addon, the yardstick and the peer get that folder', async () => {
     // Given explicitly (batch files, as makeDataDir writes them).
@@ -499,7 +475,7 @@ describe('data: CIFAR-10, or generated records without it; a download only when 
     expect(dataCalls()).toEqual([`article_resnet34.py ${defaultDir} 3073`, `pytorch_peer.py ${defaultDir} 3073`]);
     expect(fs.existsSync(path.join(defaultDir, 'cifar-10-batches-bin', 'data_batch_1.bin'))).toBe(true);
     expect(downloadSpy).not.toHaveBeenCalled();
-    expect(requests).toEqual([]);
+    expect(mirror.requests).toEqual([]);
   });
 
   test('a chosen data folder without CIFAR-10 fails with a message, generates nothing and downloads nothing', async () => {
@@ -517,16 +493,16 @@ describe('data: CIFAR-10, or generated records without it; a download only when 
     expect(binding.benchmarks).toHaveLength(0);
     expect(fs.readdirSync(empty)).toEqual([]);
     expect(downloadSpy).not.toHaveBeenCalled();
-    expect(requests).toEqual([]);
+    expect(mirror.requests).toEqual([]);
   });
 
   test('download: true (--download) still downloads into the data folder, and times on it', async () => {
     expect(resolveBenchConfig({}).download).toBe(false);
     const config = resolveBenchConfig({ download: true, yardstick: false, rounds: 1 });
-    expect(config.download).toEqual({ url: process.env.LIBTORCH_RESNET_CIFAR_URL, md5: archiveMd5 });
+    expect(config.download).toEqual({ url: process.env.LIBTORCH_RESNET_CIFAR_URL, md5: mirror.md5() });
     const binding = new FakeBinding();
     const report = await runBenchmark(binding, config);
-    expect(requests).toEqual(['/cifar-10-binary.tar.gz']);
+    expect(mirror.requests).toEqual(['/cifar-10-binary.tar.gz']);
     expect(downloadSpy).toHaveBeenCalledTimes(1);
     expect(report.data).toBe('cifar-10');
     expect(binding.benchmarks[0]!.dataDir).toBe(defaultDir);
@@ -537,6 +513,6 @@ describe('data: CIFAR-10, or generated records without it; a download only when 
     expect((await runBenchmark(into, resolveBenchConfig({ dataDir: chosen, download: true, yardstick: false, rounds: 1 }))).data)
       .toBe('cifar-10');
     expect(into.benchmarks[0]!.dataDir).toBe(chosen);
-    expect(requests).toHaveLength(2);
+    expect(mirror.requests).toHaveLength(2);
   });
 });

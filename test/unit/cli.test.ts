@@ -1,19 +1,16 @@
 // SPDX-License-Identifier: MIT
 // The CLI run in-process with a fake binding: flags, exit codes, --json output, Ctrl-C, info.
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
 import { PNG } from 'pngjs';
-import { create as createTar } from 'tar';
 
-import { GENERATED_TRAIN_RECORDS, writeGeneratedCifar } from '../../lib/bench';
+import { GENERATED_TRAIN_RECORDS } from '../../lib/bench';
 import { run } from '../../lib/cli';
 import type { CliIo } from '../../lib/cli';
 import * as download from '../../lib/download';
+import { useArchiveMirror } from '../fixtures/archive-mirror';
 import { EVENTS, FakeBinding, makeDataDir, nativeError } from './fake-binding';
 
 class Capture {
@@ -470,37 +467,17 @@ describe('bench', () => {
     const ENV = ['XDG_CACHE_HOME', 'LIBTORCH_RESNET_DATA', 'LIBTORCH_RESNET_CIFAR_URL', 'LIBTORCH_RESNET_CIFAR_MD5'];
     let saved: Record<string, string | undefined>;
     let defaultDir: string;
-    let server: http.Server;
-    let requests: string[];
-    let archive: Buffer;
+    const mirror = useArchiveMirror();
     let downloadSpy: jest.SpyInstance;
-    beforeAll(async () => {
-      // A local mirror of a small archive in the official layout, counting requests.
-      const src = fs.mkdtempSync(path.join(os.tmpdir(), 'ltr-cli-bench-archive-'));
-      await writeGeneratedCifar(src, { trainRecords: 50, testRecords: 10, seed: 7 });
-      await createTar({ gzip: true, file: path.join(src, 'a.tar.gz'), cwd: src }, ['cifar-10-batches-bin']);
-      archive = fs.readFileSync(path.join(src, 'a.tar.gz'));
-      fs.rmSync(src, { recursive: true, force: true });
-      server = http.createServer((req, res) => {
-        requests.push(req.url ?? '');
-        res.writeHead(200, { 'content-length': archive.length });
-        res.end(archive);
-      });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    });
-    afterAll(async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    });
     beforeEach(() => {
       saved = Object.fromEntries(ENV.map((name) => [name, process.env[name]]));
       // The default data folder, $XDG_CACHE_HOME/libtorch-resnet, does not exist.
       delete process.env.LIBTORCH_RESNET_DATA;
       process.env.XDG_CACHE_HOME = path.join(work, 'cache');
       defaultDir = path.join(work, 'cache', 'libtorch-resnet');
-      process.env.LIBTORCH_RESNET_CIFAR_URL = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cifar.tar.gz`;
-      process.env.LIBTORCH_RESNET_CIFAR_MD5 = createHash('md5').update(archive).digest('hex');
-      requests = [];
+      process.env.LIBTORCH_RESNET_CIFAR_URL = mirror.url('cifar.tar.gz');
+      process.env.LIBTORCH_RESNET_CIFAR_MD5 = mirror.md5();
+      mirror.requests.length = 0;
       downloadSpy = jest.spyOn(download, 'downloadArchive');
     });
     afterEach(() => {
@@ -512,6 +489,7 @@ describe('bench', () => {
     });
     const lastJson = (h: Harness) => JSON.parse(h.stdout.text.trim().split('\n').at(-1)!) as Record<string, unknown>;
 
+    // Writes generated records of the full size: seconds on a loaded 2-core machine, past jest's 5 s default.
     test('no CIFAR-10 and no --data-dir: generated records, said in the output and the JSON; nothing downloaded', async () => {
       const h = harness();
       expect(await run(['bench', '--no-yardstick', '--rounds', '1'], h.io)).toBe(0);
@@ -530,8 +508,8 @@ describe('bench', () => {
       expect(j.stderr.text).toContain(`data: generated, ${GENERATED_TRAIN_RECORDS} records (no CIFAR-10 at ${defaultDir};`);
       expect(fs.existsSync(defaultDir)).toBe(false);
       expect(downloadSpy).not.toHaveBeenCalled();
-      expect(requests).toEqual([]);
-    });
+      expect(mirror.requests).toEqual([]);
+    }, 30_000);
 
     test('--data-dir with CIFAR-10: data cifar-10; an empty --data-dir fails with a message and exit 1', async () => {
       const h = harness();
@@ -549,13 +527,13 @@ describe('bench', () => {
           'Pass --download .* \\[ERR_DATA_NOT_FOUND\\]\n$'),
       );
       expect(e.binding.benchmarks).toHaveLength(0);
-      expect(requests).toEqual([]);
+      expect(mirror.requests).toEqual([]);
     });
 
     test('--download fetches CIFAR-10 into the data folder and times on it', async () => {
       const h = harness();
       expect(await run(['bench', '--download', '--no-yardstick', '--rounds', '1', '--json'], h.io)).toBe(0);
-      expect(requests).toEqual(['/cifar.tar.gz']);
+      expect(mirror.requests).toEqual(['/cifar.tar.gz']);
       expect(downloadSpy).toHaveBeenCalledTimes(1);
       expect(lastJson(h).data).toBe('cifar-10');
       expect(h.binding.benchmarks[0]!.dataDir).toBe(defaultDir);
