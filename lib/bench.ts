@@ -58,8 +58,13 @@ export const GENERATED_TEST_RECORDS = 500;
 /** The generator's seed: the same bytes on every run and machine. */
 export const GENERATED_SEED = 20240519;
 
-/** mulberry32: a small seeded generator of uint32s, enough for pixel noise. */
-function generator(seed: number): () => number {
+/**
+ * mulberry32: a small seeded generator of uint32s, enough for pixel noise (and for the tests' seeded damage).
+ *
+ * @example
+ * const next = seededUint32s(7); next(); // the same number on every run and machine
+ */
+export function seededUint32s(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -121,7 +126,7 @@ export async function writeGeneratedCifar(
   }
   const batches = path.join(dir, BATCHES_FOLDER);
   await fs.promises.mkdir(batches, { recursive: true });
-  const next = generator(seed);
+  const next = seededUint32s(seed);
   for (const name of BATCH_FILES) {
     const records = name === 'test_batch.bin' ? testRecords : trainRecords / 5;
     await fs.promises.writeFile(path.join(batches, name), generatedRecords(records, next));

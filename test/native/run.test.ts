@@ -171,30 +171,12 @@ describe('resume continues the run exactly', () => {
 });
 
 describe('evaluate and predict from a checkpoint', () => {
-  test('weights.pt is read as a checkpoint is: evaluate and predict give what they give from last.pt', async () => {
-    const fromWeights = await evaluate({
-      checkpoint: reference.checkpoints!.weights,
-      dataDir: mini,
-      limitTest: 48,
-      threads: 2,
-      download: false,
-    });
-    expect(fromWeights.testAccuracy).toBe(reference.testAccuracy);
-    expect(fromWeights.confusionMatrix).toEqual(reference.confusionMatrix);
-    expect(fromWeights.checkpoint).toMatchObject({ kind: 'weights', preset: 'cifar', imageSize: 16, epochsDone: 2 });
-    expect(fromWeights.classes).toEqual(reference.classes);
-
-    const file = path.join(work, 'weights-predict.png');
-    fs.writeFileSync(file, png(testImage(2)));
-    const [a] = await predict({ checkpoint: reference.checkpoints!.last, images: [file], threads: 2 });
-    const [b] = await predict({ checkpoint: reference.checkpoints!.weights, images: [file], threads: 2 });
-    expect(b!.probabilities).toEqual(a!.probabilities);
-    expect(b!.top.map((t) => t.label)).toEqual(a!.top.map((t) => t.label));
-  });
-
-  test('evaluate scores the final checkpoint exactly as the run scored itself', async () => {
+  test.each([
+    ['the final checkpoint', 'last', 'checkpoint'],
+    ['weights.pt (from what it says of itself)', 'weights', 'weights'],
+  ] as const)('evaluate on %s: scored exactly as the run scored itself', async (_what, file, kind) => {
     const result = await evaluate({
-      checkpoint: reference.checkpoints!.last,
+      checkpoint: reference.checkpoints![file],
       dataDir: mini,
       limitTest: 48,
       threads: 2,
@@ -202,7 +184,8 @@ describe('evaluate and predict from a checkpoint', () => {
     });
     expect(result.testAccuracy).toBe(reference.testAccuracy);
     expect(result.confusionMatrix).toEqual(reference.confusionMatrix);
-    expect(result.checkpoint).toMatchObject({ preset: 'cifar', imageSize: 16, epochsDone: 2 });
+    expect(result.classes).toEqual(reference.classes);
+    expect(result.checkpoint).toMatchObject({ kind, preset: 'cifar', imageSize: 16, epochsDone: 2 });
   });
 
   // Test record i of the mini data as RGB bytes.
@@ -227,6 +210,15 @@ describe('evaluate and predict from a checkpoint', () => {
     }
     return PNG.sync.write(out);
   }
+
+  test('predict from weights.pt gives what it gives from last.pt', async () => {
+    const file = path.join(work, 'weights-predict.png');
+    fs.writeFileSync(file, png(testImage(2)));
+    const [a] = await predict({ checkpoint: reference.checkpoints!.last, images: [file], threads: 2 });
+    const [b] = await predict({ checkpoint: reference.checkpoints!.weights, images: [file], threads: 2 });
+    expect(b!.probabilities).toEqual(a!.probabilities);
+    expect(b!.top.map((t) => t.label)).toEqual(a!.top.map((t) => t.label));
+  });
 
   test('predict: PNG and JPEG files, the same picture at 2x gives the same answer, top classes sorted', async () => {
     const image = testImage(0);
