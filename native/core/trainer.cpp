@@ -253,6 +253,16 @@ class TrainingRun {
   std::optional<TrainResult> run_epoch(int64_t epoch);
   EpochProgress begin_epoch(int64_t epoch);
   StepOutput take_step(const EpochProgress& ep, int64_t step, double lr);
+  // Step `step`'s positions in this rank's shard of the epoch's order: [first, end); the last batch may be short.
+  struct BatchRange {
+    int64_t first;
+    int64_t end;
+    int64_t size() const { return end - first; }
+  };
+  BatchRange batch_of(int64_t step) const {
+    const int64_t first = (step - 1) * o_.batch_size;
+    return {first, std::min(first + o_.batch_size, n_shard_)};
+  }
   double check_replicas(int64_t epoch, int64_t step);
   void report_window(const EpochProgress& ep, MetricsWindow& window, int64_t step, double lr, double checksum);
   std::optional<TrainResult> end_epoch(const EpochProgress& ep);
@@ -451,8 +461,7 @@ std::optional<TrainResult> TrainingRun::run_epoch(int64_t epoch) {
   for (int64_t step = ep.first_step; step <= steps_per_epoch_; ++step) {
     if (comm_->stop_before(step, stop_.requested())) return cancelled(position(ep, step - 1));
     const double lr = scheduled_lr(o_, (epoch - 1) * steps_per_epoch_ + step - 1, steps_per_epoch_);
-    const int64_t start = (step - 1) * o_.batch_size;
-    const int64_t batch = std::min(start + o_.batch_size, n_shard_) - start;
+    const int64_t batch = batch_of(step).size();
     const StepOutput out = take_step(ep, step, lr);
     auto batch_loss_sum = out.loss * static_cast<double>(batch);
     ep.loss_sum += batch_loss_sum;
@@ -467,14 +476,14 @@ std::optional<TrainResult> TrainingRun::run_epoch(int64_t epoch) {
 }
 
 StepOutput TrainingRun::take_step(const EpochProgress& ep, int64_t step, double lr) {
-  const int64_t start = (step - 1) * o_.batch_size;
-  const int64_t end = std::min(start + o_.batch_size, n_shard_);
+  const BatchRange batch = batch_of(step);
   StepInput in;
-  in.indices = ep.order.slice(0, start, end);
-  in.draws = draw_augmentation(end - start, o_.augment, batch_seed(o_.seed, ep.epoch, step, comm_->rank()));
+  in.indices = ep.order.slice(0, batch.first, batch.end);
+  in.draws = draw_augmentation(batch.size(), o_.augment, batch_seed(o_.seed, ep.epoch, step, comm_->rank()));
   in.lr = lr;
-  TrainStep& step_of_size =
-      static_step_ && end - start == static_step_->batch_size() ? static_cast<TrainStep&>(*static_step_) : *eager_step_;
+  TrainStep& step_of_size = static_step_ && batch.size() == static_step_->batch_size()
+                                ? static_cast<TrainStep&>(*static_step_)
+                                : *eager_step_;
   return step_of_size.run(in);
 }
 
@@ -517,9 +526,8 @@ void TrainingRun::report_window(const EpochProgress& ep, MetricsWindow& w, int64
   e.loss = w.loss.item<double>() / static_cast<double>(w.images);
   if (!std::isfinite(e.loss)) throw_non_finite(w.step_losses, w.steps, ep.epoch, step, o_, mode_.precision());
   e.accuracy = w.correct.item<double>() / static_cast<double>(w.images);
-  const int64_t end = std::min(step * o_.batch_size, n_shard_);
   e.images_per_second =
-      static_cast<double>(world * (end - (ep.first_step - 1) * o_.batch_size)) / seconds_since(ep.start);
+      static_cast<double>(world * (batch_of(step).end - batch_of(ep.first_step).first)) / seconds_since(ep.start);
   e.weights_checksum = checksum;
   e.lr = lr;
   emit(e);
