@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The libtorch-resnet command: train (and launch, its multi-process form), download and info, with flags generated
-// from the option table in config.ts.
+// The libtorch-resnet command: train (and launch, its multi-process form), eval, predict, bench, download, doctor
+// and info. The training flags are generated from the option table in config.ts (OPTION_SPECS).
 import fs from 'node:fs';
 import path from 'node:path';
 

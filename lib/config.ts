@@ -46,7 +46,6 @@ export type Augment = 'none' | 'flip' | 'crop-flip';
  */
 export type CudaGraph = 'auto' | boolean;
 
-/** Where training runs: `auto` takes the first CUDA device when LibTorch sees one, else the CPU. */
 /** The c10d backend of a distributed run: 'auto' is NCCL on CUDA and Gloo on the CPU. */
 export type Backend = 'auto' | 'gloo' | 'nccl';
 
@@ -88,6 +87,7 @@ export interface ResolvedDistributed {
   readonly checkReplicas: boolean;
 }
 
+/** Where training runs: `auto` takes the first CUDA device when LibTorch sees one, else the CPU. */
 export type Device = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
 
 /**

@@ -6,10 +6,13 @@
  * - `ERR_DISK_FULL`: a checkpoint, weights file or folder could not be written for lack of space;
  * - `ERR_PERMISSION`: a file or folder may not be read or written (or the file system is read-only);
  * - `ERR_FILE_NOT_FOUND`: a checkpoint or CIFAR-10 file is not there; `ERR_FILE`: another file failure;
- * - `ERR_CHECKPOINT`: a checkpoint that is damaged, truncated or not this package's;
+ * - `ERR_CHECKPOINT`: a checkpoint or weights file that is damaged (its tensors fail their checksum too), truncated
+ *   or not this package's, or a weights file given to `resume`;
  * - `ERR_DATA`: CIFAR-10 files that are there but damaged;
  * - `ERR_NON_FINITE_LOSS`, `ERR_BUSY`, `ERR_DISTRIBUTED`: the training run's own failures;
  * - `ERR_TORCH` (a `c10::Error`), `ERR_TORCH_OOM` (out of memory), and `ERR_NATIVE` for any other C++ exception.
+ * Downloads reject with a `DownloadError` instead (`ERR_DOWNLOAD_*`, and `ERR_DISK_FULL` / `ERR_PERMISSION` with
+ * the meaning they have here); option errors are `TypeError` / `RangeError` with Node's `ERR_INVALID_ARG_*` codes.
  * Its stack is the caller's: it points at the `train()` or `info()` call that failed.
  *
  * @example

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
-// train() and info(): options checked, data found, the native job started, its events and outcome turned into JS.
+// The operations on the addon: train(), evaluate(), predict() and info(), each also as a *With(binding, ...) form
+// for tests and the CLI: options checked, data found, the native job started off the JS thread, its events and
+// outcome turned into JS.
 import {
   mergeResume,
   resolveConfig,
