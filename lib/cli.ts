@@ -564,7 +564,11 @@ async function infoCommand(opts: Record<string, unknown>, io: CliIo): Promise<nu
   }
 }
 
-function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
+type SetExitCode = (code: number) => void;
+
+const numberOption = (flags: string, description: string) => new Option(flags, description).argParser(parseNumberFlag);
+
+function buildProgram(io: CliIo, setExitCode: SetExitCode): Command {
   const program = new Command();
   program
     .name('libtorch-resnet')
@@ -579,6 +583,15 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
       writeErr: (text) => void io.stderr.write(text),
     });
 
+  addTrainCommands(program, io, setExitCode);
+  addScoringCommands(program, io, setExitCode);
+  addBenchCommand(program, io, setExitCode);
+  addMachineCommands(program, io, setExitCode);
+  return program;
+}
+
+// train, and launch: train in several processes.
+function addTrainCommands(program: Command, io: CliIo, setExitCode: SetExitCode): void {
   const trainCmd = program
     .command('train')
     .description('Train on CIFAR-10 and print the per-epoch metrics, test accuracy and per-class accuracy.');
@@ -590,7 +603,6 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
       setExitCode(await trainCommand(opts, command, io));
     });
 
-  const numberOption = (flags: string, description: string) => new Option(flags, description).argParser(parseNumberFlag);
   program
     .command('launch')
     .description('Start data-parallel train workers on this node, as torchrun does: launch --nproc-per-node 2 -- train')
@@ -604,11 +616,14 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
     .action(async (workerArgs: string[], opts: Record<string, unknown>) => {
       setExitCode(await launchCommand(workerArgs, opts, io));
     });
+}
 
+// eval and predict: what a checkpoint or weights file scores and answers.
+function addScoringCommands(program: Command, io: CliIo, setExitCode: SetExitCode): void {
   program
     .command('eval')
     .description('Score a checkpoint on the CIFAR-10 test split: accuracy, per-class accuracy, confusion matrix.')
-    .requiredOption('--checkpoint <file>', 'Checkpoint written by train (<run-dir>/checkpoints/last.pt or best.pt)')
+    .requiredOption('--checkpoint <file>', 'Checkpoint or weights file written by train (<run-dir>/checkpoints/best.pt, last.pt or weights.pt)')
     .option('--data-dir <dir>', 'Folder where CIFAR-10 is, or will be downloaded to (default: as for train)')
     .addOption(numberOption('--limit-test <n>', 'Use only the first N test records (default: all)'))
     .addOption(numberOption('--batch-size <n>', 'Images per step (default: 64)'))
@@ -625,7 +640,7 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
     .command('predict')
     .description('Classify PNG or JPEG images with a checkpoint; prints the most probable classes of each.')
     .argument('<image...>', 'PNG or JPEG files')
-    .requiredOption('--checkpoint <file>', 'Checkpoint written by train (<run-dir>/checkpoints/last.pt or best.pt)')
+    .requiredOption('--checkpoint <file>', 'Checkpoint or weights file written by train (<run-dir>/checkpoints/best.pt, last.pt or weights.pt)')
     .addOption(numberOption('--top <n>', 'Classes to list per image, most probable first (default: 3)'))
     .option('--device <device>', "'auto', 'cpu', 'cuda' or 'cuda:N' (default: 'auto')")
     .addOption(numberOption('--threads <n>', 'CPU threads; 0 uses every core (default: 0)'))
@@ -635,7 +650,9 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
     .action(async (images: string[], opts: Record<string, unknown>, command: Command) => {
       setExitCode(await predictCommand(images, opts, command, io));
     });
+}
 
+function addBenchCommand(program: Command, io: CliIo, setExitCode: SetExitCode): void {
   program
     .command('bench')
     .description("Time training steps against the article's PyTorch program on this machine (npm run bench).")
@@ -665,7 +682,10 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
     .action(async (opts: Record<string, unknown>, command: Command) => {
       setExitCode(await benchCommand(opts, command, io));
     });
+}
 
+// download, doctor and info: the data and the machine.
+function addMachineCommands(program: Command, io: CliIo, setExitCode: SetExitCode): void {
   program
     .command('download')
     .description('Download, verify and extract CIFAR-10 into the data folder (nothing is fetched when it is there).')
@@ -692,7 +712,6 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
     .action(async (opts: Record<string, unknown>) => {
       setExitCode(await infoCommand(opts, io));
     });
-  return program;
 }
 
 /**
