@@ -162,13 +162,8 @@ function formatValue(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/**
- * The whole page. Pure: the same input gives the same bytes.
- *
- * @example
- * fs.writeFileSync('report.html', renderReport({ title: 'run', status: 'completed', ... }));
- */
-export function renderReport(input: ReportInput): string {
+// The loss and accuracy charts, over the same epochs axis.
+function curves(input: ReportInput): string {
   const xMax = Math.max(1, ...input.epochs.map((e) => e.epoch), ...input.steps.map((s) => s.x));
   const lossMax = niceMax(Math.max(0, ...input.epochs.map((e) => e.trainLoss), ...input.steps.map((s) => s.loss)));
   const epochPoints = (f: (e: ReportInput['epochs'][number]) => number) =>
@@ -207,16 +202,12 @@ export function renderReport(input: ReportInput): string {
     yMax: 1,
     yFormat: (y) => `${Math.round(100 * y)}%`,
   });
+  return `${lossChart}${accuracyChart}`;
+}
 
-  const epochRows = input.epochs.map((e) => [
-    String(e.epoch),
-    e.trainLoss.toFixed(4),
-    percent(e.validAccuracy),
-    `${e.seconds.toFixed(1)} s`,
-    e.validSeconds === undefined ? '—' : `${e.validSeconds.toFixed(1)} s`,
-    e.imagesPerSecond.toFixed(1),
-  ]);
-  const testSection = input.test
+// Test accuracy, per-class accuracy and the confusion matrix, or a note that the test split comes at the end.
+function testSection(input: ReportInput): string {
+  return input.test
     ? `<section><h2>Test: ${percent(input.test.testAccuracy)} of ${input.test.testSize} images${
         input.test.seconds === undefined ? '' : ` (${input.test.seconds.toFixed(1)} s)`
       }</h2>
@@ -229,6 +220,23 @@ export function renderReport(input: ReportInput): string {
         input.classes,
       )}</div></div></section>`
     : '<section><h2>Test</h2><p>Not run yet: the test split is scored when training completes.</p></section>';
+}
+
+/**
+ * The whole page. Pure: the same input gives the same bytes.
+ *
+ * @example
+ * fs.writeFileSync('report.html', renderReport({ title: 'run', status: 'completed', ... }));
+ */
+export function renderReport(input: ReportInput): string {
+  const epochRows = input.epochs.map((e) => [
+    String(e.epoch),
+    e.trainLoss.toFixed(4),
+    percent(e.validAccuracy),
+    `${e.seconds.toFixed(1)} s`,
+    e.validSeconds === undefined ? '—' : `${e.validSeconds.toFixed(1)} s`,
+    e.imagesPerSecond.toFixed(1),
+  ]);
   const statusText = { running: 'running', completed: 'completed', interrupted: 'interrupted', failed: 'failed' }[
     input.status
   ];
@@ -256,9 +264,9 @@ th:first-child, td:first-child { text-align: left; }
 <h1>${escapeHtml(input.title)}</h1>
 <p class="meta"><span class="status ${input.status}">${statusText}</span> · ${input.epochs.length} epoch(s) ·
 generated ${escapeHtml(input.generatedAt.toISOString())} by libtorch-resnet</p>
-<section><h2>Curves</h2><div class="row">${lossChart}${accuracyChart}</div></section>
+<section><h2>Curves</h2><div class="row">${curves(input)}</div></section>
 <section><h2>Epochs</h2>${table(['epoch', 'train loss', 'valid accuracy', 'training time', 'validation time', 'images/s'], epochRows, 'epochs')}</section>
-${testSection}
+${testSection(input)}
 <section class="row"><div><h2>Configuration</h2>${table(
     ['option', 'value'],
     Object.entries(input.config).map(([k, v]) => [k, formatValue(v)]),
