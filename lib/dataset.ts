@@ -132,8 +132,8 @@ async function extractArchive(archive: string, dataDir: string, md5?: string): P
         throw dataError(
           fsCode,
           `cannot extract ${archive} into ${dataDir}: ${(err as Error).message}; ` +
-            (fsCode === 'ERR_DISK_FULL' ? 'free space on that disk' : "change the folder's permissions") +
-            ` (184 MB for CIFAR-10), or point dataDir (--data-dir, or ${DATA_DIR_ENV}) at another folder`,
+            (fsCode === 'ERR_DISK_FULL' ? 'free space on that disk (184 MB for CIFAR-10)' : "change the folder's permissions") +
+            `, or point dataDir (--data-dir, or ${DATA_DIR_ENV}) at another folder`,
           dataDir,
           err,
         );
