@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: MIT
+// train()'s resolver: the options object checked against TRAIN_SPECS, every default filled in (the recipe's, the
+// table's, the environment's), the checks between options, and the object the addon reads.
+import os from 'node:os';
+import path from 'node:path';
+
+import type { NativeCudaGraph, NativeTrainOptions } from '../native';
+
+import { invalidParameter } from './checks';
+import { resolveDistributed } from './distributed';
+import { resolveDownload } from './download';
+import { DEFAULT_IMAGE_SIZE, IMAGE_SIZE_RANGE, PRESET_RECIPES } from './presets';
+import type { Recipe } from './presets';
+import { readOptions } from './spec';
+import type { ReadValues } from './spec';
+import { DATA_DIR_ENV, DEFAULTS, TRAIN_SPECS } from './train-options';
+import type { CudaGraph, OptionName, Preset, ResolvedConfig } from './types';
+
+/**
+ * The data folder used when dataDir is not given: $LIBTORCH_RESNET_DATA, else $XDG_CACHE_HOME/libtorch-resnet
+ * (when absolute, as the XDG spec requires), else ~/.cache/libtorch-resnet.
+ *
+ * @example
+ * defaultDataDir({ XDG_CACHE_HOME: '/var/cache' }); // '/var/cache/libtorch-resnet'
+ */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  const explicit = env[DATA_DIR_ENV];
+  if (explicit) return path.resolve(explicit);
+  const xdg = env.XDG_CACHE_HOME;
+  if (xdg && path.isAbsolute(xdg)) return path.join(xdg, 'libtorch-resnet');
+  return path.join(os.homedir(), '.cache', 'libtorch-resnet');
+}
+
+/**
+ * Refuses an image side the preset's network cannot take (a RangeError naming imageSize).
+ *
+ * @example
+ * checkImageSize('article', 32); // RangeError: Expected integer between 193 and 224 (preset 'article') ...
+ */
+export function checkImageSize(preset: Preset, imageSize: number): void {
+  const sizes = IMAGE_SIZE_RANGE[preset];
+  if (Number.isInteger(imageSize) && imageSize >= sizes.min && imageSize <= sizes.max) return;
+  const hint =
+    preset === 'article'
+      ? "the article's network ends in AvgPool2d(7) + Linear(512), which needs a 7x7 final feature map; " +
+        "use preset 'cifar' for smaller images"
+      : undefined;
+  throw invalidParameter(
+    RangeError,
+    'ERR_OUT_OF_RANGE',
+    'imageSize',
+    `integer between ${sizes.min} and ${sizes.max} (preset '${preset}')`,
+    imageSize,
+    hint,
+  );
+}
+
+/** The recipe's parts, each as given or else the preset's; a default warm-up fits the run's length. */
+function recipeOf(values: ReadValues<typeof TRAIN_SPECS>, preset: Preset): Recipe {
+  const recipe = PRESET_RECIPES[preset];
+  const epochs = values.epochs ?? recipe.epochs;
+  return {
+    epochs,
+    lr: values.lr ?? recipe.lr,
+    batchSize: values.batchSize ?? recipe.batchSize,
+    weightDecay: values.weightDecay ?? recipe.weightDecay,
+    precision: values.precision ?? recipe.precision,
+    decayNormAndBias: values.decayNormAndBias ?? recipe.decayNormAndBias,
+    nesterov: values.nesterov ?? recipe.nesterov,
+    scheduler: values.scheduler ?? recipe.scheduler,
+    // A short run gets a short warm-up.
+    warmupEpochs: values.warmupEpochs ?? Math.min(recipe.warmupEpochs, epochs / 6),
+    labelSmoothing: values.labelSmoothing ?? recipe.labelSmoothing,
+    augment: values.augment ?? recipe.augment,
+    flipTta: values.flipTta ?? recipe.flipTta,
+  };
+}
+
+/** The checks between options, once each is known. */
+function checkTogether(config: ResolvedConfig): void {
+  if (config.warmupEpochs > config.epochs) {
+    throw invalidParameter(
+      RangeError,
+      'ERR_OUT_OF_RANGE',
+      'warmupEpochs',
+      `number between 0 and epochs (${config.epochs})`,
+      config.warmupEpochs,
+    );
+  }
+  if (config.nesterov && config.momentum === 0) {
+    const hint = 'Nesterov momentum needs momentum; set momentum or nesterov: false';
+    throw invalidParameter(RangeError, 'ERR_OUT_OF_RANGE', 'momentum', 'number greater than 0 with nesterov', config.momentum, hint);
+  }
+  if (config.cudaGraph === true && config.distributed !== undefined) {
+    throw invalidParameter(
+      RangeError,
+      'ERR_INVALID_ARG_VALUE',
+      'cudaGraph',
+      "'auto' or false in a distributed run",
+      config.cudaGraph,
+      "distributed runs stay eager (only single-process training captures its step); use 'auto' or false",
+    );
+  }
+  checkImageSize(config.preset, config.imageSize);
+}
+
+/**
+ * Checks train() options and fills in every default: the only function that validates user input.
+ * Throws before anything native runs: a `TypeError` (`ERR_INVALID_ARG_TYPE`: wrong type;
+ * `ERR_INVALID_ARG_VALUE`: a value outside an enumeration, or an unknown key, with a "did you mean") or a
+ * `RangeError` (`ERR_OUT_OF_RANGE`: a number out of range, not an integer, or NaN), each naming the option.
+ *
+ * @example
+ * resolveConfig({ preset: 'cifar' }).imageSize; // 32
+ * resolveConfig({ batchSize: 0 });
+ * // RangeError [ERR_OUT_OF_RANGE]: Expected integer between 1 and 4096 for batchSize but received 0 of type number
+ */
+export function resolveConfig(input: unknown, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
+  const { values, given } = readOptions(TRAIN_SPECS, input, true);
+  const preset = values.preset ?? DEFAULTS.preset;
+  const config: ResolvedConfig = {
+    ...recipeOf(values, preset),
+    momentum: values.momentum ?? DEFAULTS.momentum,
+    validSplit: values.validSplit ?? DEFAULTS.validSplit,
+    seed: values.seed ?? DEFAULTS.seed,
+    preset,
+    imageSize: values.imageSize ?? DEFAULT_IMAGE_SIZE[preset],
+    device: values.device ?? DEFAULTS.device,
+    threads: values.threads ?? DEFAULTS.threads,
+    memoryFormat: values.memoryFormat ?? DEFAULTS.memoryFormat,
+    cudaGraph: values.cudaGraph ?? DEFAULTS.cudaGraph,
+    dataDir: values.dataDir ?? defaultDataDir(),
+    download: resolveDownload(values.download ?? DEFAULTS.download),
+    limitTrain: values.limitTrain,
+    limitTest: values.limitTest,
+    logEvery: values.logEvery ?? DEFAULTS.logEvery,
+    runDir: values.runDir,
+    resume: values.resume,
+    distributed: resolveDistributed(values.distributed, env),
+    signal: values.signal,
+    onProgress: values.onProgress,
+    given: Object.freeze(given as OptionName[]),
+  };
+  checkTogether(config);
+  return Object.freeze(config);
+}
+
+/**
+ * The cudaGraph option as the addon reads it: 'auto', 'on' (true) or 'off' (false).
+ *
+ * @example
+ * nativeCudaGraph(false); // 'off'
+ */
+export function nativeCudaGraph(value: CudaGraph): NativeCudaGraph {
+  return value === 'auto' ? 'auto' : value ? 'on' : 'off';
+}
+
+/**
+ * The options object the addon reads (native/binding/convert.cpp), from a resolved config and the data folder
+ * prepareDataset() found: 0 stands for "all records" and "every core".
+ *
+ * @example
+ * binding.startTraining(toNativeOptions(config, await prepareDataset(config.dataDir, config)), onEvent, onDone);
+ */
+export function toNativeOptions(config: ResolvedConfig, dataDir: string): NativeTrainOptions {
+  return {
+    epochs: config.epochs,
+    lr: config.lr,
+    batchSize: config.batchSize,
+    momentum: config.momentum,
+    weightDecay: config.weightDecay,
+    decayNormAndBias: config.decayNormAndBias,
+    nesterov: config.nesterov,
+    scheduler: config.scheduler,
+    warmupEpochs: config.warmupEpochs,
+    labelSmoothing: config.labelSmoothing,
+    augment: config.augment,
+    flipTta: config.flipTta,
+    validSplit: config.validSplit,
+    seed: config.seed,
+    preset: config.preset,
+    imageSize: config.imageSize,
+    device: config.device,
+    threads: config.threads,
+    precision: config.precision,
+    memoryFormat: config.memoryFormat,
+    dataDir,
+    limitTrain: config.limitTrain ?? 0,
+    limitTest: config.limitTest ?? 0,
+    logEvery: config.logEvery,
+    // Only rank 0 writes checkpoints (the core ignores the folder on the others too).
+    checkpointDir:
+      config.runDir === undefined || (config.distributed?.rank ?? 0) !== 0 ? '' : path.join(config.runDir, 'checkpoints'),
+    resumeFrom: config.resume ?? '',
+    distributed: config.distributed ?? null,
+    cudaGraph: nativeCudaGraph(config.cudaGraph),
+  };
+}
+
