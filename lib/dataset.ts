@@ -6,9 +6,11 @@ import path from 'node:path';
 import { extract } from 'tar';
 
 import { DATA_DIR_ENV, resolveDownload } from './config';
-import { downloadArchive, withLock } from './download';
-import type { DownloadEvent, DownloadOptions, DownloadSource, LockOptions } from './download';
+import { downloadArchive } from './download';
+import type { DownloadEvent, DownloadOptions, DownloadSource } from './download';
 import { fileSystemCode } from './errors';
+import { withLock } from './lock';
+import type { LockOptions } from './lock';
 
 /**
  * The ten CIFAR-10 classes, in label order (batches.meta.txt).

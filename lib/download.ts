@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Fetches the CIFAR-10 archive: streamed to a temporary file while its md5 is computed, retried and resumed,
-// renamed into place only once verified. Also the lock that keeps two processes from fetching at once.
+// renamed into place only once verified. The lock that keeps two processes from fetching at once lives in
+// lock.ts (withLock, re-exported here).
 // HTTP goes through Node's own http/https: undici 6 and 7 (the releases that run on Node 20) could kill the
 // process with an uncatchable assertion when a server closed the connection while the body was paused under
 // backpressure (issue 19, nodejs/undici#5360); test/unit/download-framing.test.ts guards against that.
@@ -9,7 +10,6 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
-import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
@@ -19,6 +19,9 @@ import { fileURLToPath } from 'node:url';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 
 import { createAbortError, fileSystemCode } from './errors';
+
+export { withLock } from './lock';
+export type { LockOptions } from './lock';
 
 /** The official CIFAR-10 binary version. */
 export const OFFICIAL_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
@@ -414,7 +417,7 @@ async function attempt(
   try {
     exchange = await get(url, from > 0 ? { range: `bytes=${from}-` } : {}, options, signal);
   } catch (err) {
-    throw toRetryable(err, signal, url);
+    throw classifyNetworkError(err, signal, url);
   }
   try {
     await receive(url, temp, progress, exchange, signal);
@@ -470,7 +473,9 @@ async function receive(
     if (onDisk !== progress.bytes) progress.reset();
     if (err instanceof DownloadError) throw err;
     if (err instanceof FileWriteError) throw fsError(err.cause, temp, url);
-    if (exchange.failure || signal.aborted || body.complete) throw toRetryable(exchange.failure ?? err, signal, url);
+    if (exchange.failure || signal.aborted || body.complete) {
+      throw classifyNetworkError(exchange.failure ?? err, signal, url);
+    }
     // Node's parser saw the connection end before the framing's end: fewer bytes than Content-Length, or a
     // chunked body without its last chunk (Node says "aborted", ECONNRESET).
     const code = (err as { code?: string }).code ?? 'network error';
@@ -501,7 +506,10 @@ const CERTIFICATE_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
-function toRetryable(err: unknown, signal: AbortSignal, url: string): Error {
+// What a failed attempt's network error means: left as it is once `signal` is aborted; a final ERR_DOWNLOAD_TLS
+// DownloadError (not retried) for a certificate that was not accepted; else a RetryableError, marked a timeout
+// for a stall or a connect timeout.
+function classifyNetworkError(err: unknown, signal: AbortSignal, url: string): Error {
   if (signal.aborted) return err as Error;
   const code = (err as { code?: string }).code ?? '';
   if (CERTIFICATE_CODES.has(code))
@@ -639,81 +647,5 @@ export async function downloadArchive(
     done = true;
   } finally {
     if (!done) await fsp.rm(temp, { force: true }).catch(() => undefined);
-  }
-}
-
-/**
- * Options of {@link withLock}; the delays are there for tests.
- *
- * @example
- * await withLock(lockFile, work, { pollMs: 10 });
- */
-export interface LockOptions {
-  /** How often a waiting process looks again (250). */
-  pollMs?: number;
-  /** A lock not refreshed for this long is taken over (60000); the holder refreshes it every staleMs / 4. */
-  staleMs?: number;
-  signal?: AbortSignal | undefined;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-// Whether the lock at `file` belongs to nobody any more: its holder is gone (same host) or it went stale.
-async function isStale(file: string, staleMs: number): Promise<boolean> {
-  try {
-    const [text, stat] = await Promise.all([fsp.readFile(file, 'utf8'), fsp.stat(file)]);
-    if (Date.now() - stat.mtimeMs > staleMs) return true;
-    const owner = JSON.parse(text) as { pid?: number; host?: string };
-    return owner.host === os.hostname() && typeof owner.pid === 'number' && !pidAlive(owner.pid);
-  } catch (err) {
-    // Gone in between: not stale, just free. Half-written (JSON error): treat as held until it goes stale.
-    return false;
-  }
-}
-
-/**
- * Runs `work` holding an exclusive lock file (created with O_EXCL), so two processes sharing a cache do not both
- * download or extract; the second waits. A lock whose process is gone, or not refreshed for `staleMs`, is taken
- * over.
- *
- * @example
- * await withLock(path.join(dataDir, '.lock'), () => downloadArchive(source, archive));
- */
-export async function withLock<T>(file: string, work: () => Promise<T>, options: LockOptions = {}): Promise<T> {
-  const pollMs = options.pollMs ?? 250;
-  const staleMs = options.staleMs ?? 60_000;
-  // Acquire
-  for (;;) {
-    try {
-      await fsp.writeFile(file, JSON.stringify({ pid: process.pid, host: os.hostname() }), { flag: 'wx' });
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    if (await isStale(file, staleMs)) {
-      await fsp.rm(file, { force: true });
-      continue;
-    }
-    if (options.signal?.aborted) throw createAbortError(options.signal.reason);
-    await delay(pollMs);
-  }
-  // Hold, refreshing the lock's mtime
-  const refresh = setInterval(() => {
-    const now = new Date();
-    fsp.utimes(file, now, now).catch(() => undefined);
-  }, Math.max(10, staleMs / 4));
-  refresh.unref?.();
-  try {
-    return await work();
-  } finally {
-    clearInterval(refresh);
-    await fsp.rm(file, { force: true }).catch(() => undefined);
   }
 }
