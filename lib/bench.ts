@@ -13,7 +13,7 @@ import type { CudaGraph, ResolvedBenchConfig } from './config';
 import { BATCHES_FOLDER, BATCH_FILES, RECORD_BYTES, prepareDataset } from './dataset';
 import { captureCallerStack } from './errors';
 import type { NativeBenchResult, NativeBinding } from './native';
-import { runJob } from './train';
+import { runJob } from './job';
 
 const execFileAsync = promisify(execFile);
 

@@ -22,7 +22,7 @@ import type {
   ResolvedPredictConfig,
 } from './config';
 import { reproduceCommand, runBenchmark } from './bench';
-import { getBinding } from './train';
+import { getBinding } from './job';
 import { prepareDataset } from './dataset';
 import { doctor, machineProbes } from './doctor';
 import { captureCallerStack } from './errors';
@@ -31,8 +31,11 @@ import type { LaunchHandle, LaunchOptions } from './launch';
 import { loadNative } from './native';
 import { ProgressRenderer, formatCount, formatEvaluation, formatPercent, formatSummary } from './progress';
 import type { ProgressStream, TrainEvent } from './progress';
-import { infoWith, runEvaluation, runPrediction, runTraining } from './train';
-import type { BindingSource } from './train';
+import { createApi } from './api';
+import { runEvaluation } from './evaluate';
+import { runPrediction } from './predict';
+import { runTraining } from './train';
+import type { BindingSource } from './job';
 
 /** Exit codes, as issue #4 fixes them. */
 export const EXIT_OK = 0;
@@ -532,7 +535,7 @@ async function doctorCommand(opts: Record<string, unknown>, io: CliIo): Promise<
 
 async function infoCommand(opts: Record<string, unknown>, io: CliIo): Promise<number> {
   try {
-    const about = await infoWith(io.binding);
+    const about = await createApi(io.binding).info();
     if (opts.json === true) {
       io.stdout.write(`${JSON.stringify(about)}\n`);
       return EXIT_OK;

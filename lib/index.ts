@@ -10,8 +10,13 @@
  * const result = await train({ epochs: 20, lr: 0.01, signal: controller.signal, onProgress: console.log });
  * console.log(`test accuracy ${(result.testAccuracy * 100).toFixed(2)}%`);
  */
-export { train, evaluate, predict, info } from './train';
-export type { TrainResult, EpochStats, InfoResult, EvalResult, Prediction, CheckpointSummary } from './train';
+export { train, evaluate, predict, info, createApi } from './api';
+export type { Api } from './api';
+export type { TrainResult, EpochStats } from './train';
+export type { EvalResult, CheckpointSummary } from './evaluate';
+export type { Prediction } from './predict';
+export type { InfoResult } from './info';
+export type { BindingSource } from './job';
 export {
   resolveConfig,
   resolveEvalConfig,

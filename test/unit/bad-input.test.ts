@@ -3,7 +3,7 @@
 // unknown key: a TypeError or RangeError naming the option, before any native work (the fake addon is never asked).
 import { OPTION_SPECS } from '../../lib/config';
 import type { OptionSpec } from '../../lib/config';
-import { evaluateWith, predictWith, trainWith } from '../../lib/train';
+import { createApi } from '../../lib/api';
 import { FakeBinding } from './fake-binding';
 
 /** A value of the wrong type for each kind of option. */
@@ -35,7 +35,7 @@ async function rejection(run: () => Promise<unknown>): Promise<Error & { code?: 
 describe('train(): every option', () => {
   test.each(OPTION_SPECS.map((spec) => [spec.name, spec] as const))('%s of the wrong type', async (name, spec) => {
     const binding = new FakeBinding();
-    const error = await rejection(() => trainWith(binding, { [name]: wrongType(spec) }));
+    const error = await rejection(() => createApi(binding).train({ [name]: wrongType(spec) }));
     expect(error).toBeInstanceOf(TypeError);
     expect(error.code).toBe('ERR_INVALID_ARG_TYPE');
     expect(error.message).toContain(` for ${name}`);
@@ -48,7 +48,7 @@ describe('train(): every option', () => {
       const spec = OPTION_SPECS.find((s) => s.name === name)!;
       for (const value of [Number.NaN, spec.min! - 1, Number.POSITIVE_INFINITY]) {
         const binding = new FakeBinding();
-        const error = await rejection(() => trainWith(binding, { [name]: value }));
+        const error = await rejection(() => createApi(binding).train({ [name]: value }));
         expect(error).toBeInstanceOf(RangeError);
         expect(error.code).toBe('ERR_OUT_OF_RANGE');
         expect(error.message).toMatch(new RegExp(`^Expected .+ for ${name} but received`));
@@ -61,16 +61,16 @@ describe('train(): every option', () => {
     '%s: a value outside the enumeration lists the allowed ones',
     async (name) => {
       const spec = OPTION_SPECS.find((s) => s.name === name)!;
-      const error = await rejection(() => trainWith(new FakeBinding(), { [name]: 'bogus' }));
+      const error = await rejection(() => createApi(new FakeBinding()).train({ [name]: 'bogus' }));
       expect(error).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
       for (const allowed of spec.values!) expect(error.message).toContain(`'${allowed}'`);
     },
   );
 
   test('a near-miss key suggests the option meant', async () => {
-    const error = await rejection(() => trainWith(new FakeBinding(), { learningRate: 0.1, precison: 'bf16' } as never));
+    const error = await rejection(() => createApi(new FakeBinding()).train({ learningRate: 0.1, precison: 'bf16' } as never));
     expect(error.message).toMatch(/^Unknown option '(learningRate|precison)'/);
-    const typo = await rejection(() => trainWith(new FakeBinding(), { precison: 'bf16' } as never));
+    const typo = await rejection(() => createApi(new FakeBinding()).train({ precison: 'bf16' } as never));
     expect(typo.message).toBe("Unknown option 'precison'; did you mean 'precision'?");
   });
 });
@@ -89,7 +89,7 @@ describe('evaluate() and predict(): every option', () => {
   ];
   test.each(evalCases)('evaluate %s = %p', async (name, value, kind) => {
     const binding = new FakeBinding();
-    const error = await rejection(() => evaluateWith(binding, { checkpoint: 'last.pt', [name]: value } as never));
+    const error = await rejection(() => createApi(binding).evaluate({ checkpoint: 'last.pt', [name]: value } as never));
     expect(error).toBeInstanceOf(kind);
     expect(error.message).toContain(name);
     expect(binding.evaluations).toHaveLength(0);
@@ -105,7 +105,7 @@ describe('evaluate() and predict(): every option', () => {
   test.each(predictCases)('predict %s = %p', async (name, value, kind) => {
     const binding = new FakeBinding();
     const error = await rejection(() =>
-      predictWith(binding, { checkpoint: 'last.pt', images: ['cat.png'], [name]: value } as never),
+      createApi(binding).predict({ checkpoint: 'last.pt', images: ['cat.png'], [name]: value } as never),
     );
     expect(error).toBeInstanceOf(kind);
     expect(error.message).toContain(name);
@@ -113,10 +113,10 @@ describe('evaluate() and predict(): every option', () => {
   });
 
   test('unknown keys are named, with a suggestion when close', async () => {
-    await expect(evaluateWith(new FakeBinding(), { checkpoint: 'a.pt', batchsize: 8 } as never)).rejects.toThrow(
+    await expect(createApi(new FakeBinding()).evaluate({ checkpoint: 'a.pt', batchsize: 8 } as never)).rejects.toThrow(
       "Unknown option 'batchsize'; did you mean 'batchSize'?",
     );
-    await expect(predictWith(new FakeBinding(), { checkpoint: 'a.pt', images: [], topk: 2 } as never)).rejects.toThrow(
+    await expect(createApi(new FakeBinding()).predict({ checkpoint: 'a.pt', images: [], topk: 2 } as never)).rejects.toThrow(
       /^Unknown option 'topk'/,
     );
   });

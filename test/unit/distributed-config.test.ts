@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { resolveConfig, resolveDistributed, toNativeOptions } from '../../lib/config';
-import { trainWith } from '../../lib/train';
+import { createApi } from '../../lib/api';
 import { FakeBinding } from './fake-binding';
 
 const TORCHRUN = { WORLD_SIZE: '4', RANK: '3', LOCAL_RANK: '1', MASTER_ADDR: '10.0.0.7', MASTER_PORT: '29400' };
@@ -90,7 +90,7 @@ describe('rank 0 writes, the others do not', () => {
         fs.writeFileSync(path.join(dataDir, `${f}.bin`), Buffer.alloc(3073));
       const runDir = path.join(root, 'run');
       const binding = new FakeBinding();
-      const result = await trainWith(binding, {
+      const result = await createApi(binding).train({
         dataDir: path.join(root, 'data'),
         download: false,
         runDir,

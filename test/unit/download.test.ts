@@ -20,7 +20,7 @@ import type { PrepareDatasetOptions } from '../../lib/dataset';
 import { DownloadError, OFFICIAL_MD5, OFFICIAL_URL, downloadArchive, proxyFor, withLock } from '../../lib/download';
 import type { DownloadEvent } from '../../lib/download';
 import { ProgressRenderer } from '../../lib/progress';
-import { trainWith } from '../../lib/train';
+import { createApi } from '../../lib/api';
 import { MINI_ARCHIVE, RECORD_BYTES, extractMini } from '../fixtures/cifar';
 import { describeAsRoot, fillDisk, useTmpfs } from '../fixtures/tmpfs';
 import { FakeBinding, rejection } from './fake-binding';
@@ -183,7 +183,7 @@ describe('download, verify, extract', () => {
     process.env.LIBTORCH_RESNET_CIFAR_MD5 = MINI_MD5;
     try {
       const types: string[] = [];
-      await trainWith(new FakeBinding(), { dataDir: tmp, epochs: 1, onProgress: (e) => types.push(e.type) });
+      await createApi(new FakeBinding()).train({ dataDir: tmp, epochs: 1, onProgress: (e) => types.push(e.type) });
       expect(types[0]).toBe('download');
       expect(types).toContain('trainEnd');
       expect(types.indexOf('trainBegin')).toBeGreaterThan(types.lastIndexOf('download'));

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { RESUME_FIXED, RESUME_SWITCHABLE, mergeResume, resolveConfig, resolveEvalConfig, resolvePredictConfig } from '../../lib/config';
-import { trainWith } from '../../lib/train';
+import { createApi } from '../../lib/api';
 import { FakeBinding, checkpointInfo, makeDataDir } from './fake-binding';
 
 const CHECKPOINT = '/runs/a/checkpoints/last.pt';
@@ -116,7 +116,7 @@ describe('mergeResume', () => {
     try {
       for (const [cudaGraph, native] of [[false, 'off'], [true, 'on'], [undefined, 'auto']] as const) {
         const binding = new FakeBinding();
-        await trainWith(binding, { resume: path.join(dataDir, 'runs', 'a', 'checkpoints', 'last.pt'), dataDir, cudaGraph });
+        await createApi(binding).train({ resume: path.join(dataDir, 'runs', 'a', 'checkpoints', 'last.pt'), dataDir, cudaGraph });
         expect(binding.checkpointsRead).toHaveLength(1);
         expect(binding.started[0]).toMatchObject({ cudaGraph: native, batchSize: 32, preset: 'cifar' });
       }

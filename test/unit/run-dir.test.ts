@@ -6,7 +6,7 @@ import path from 'node:path';
 
 import type { NativeEvent } from '../../lib/native';
 import { runDirError } from '../../lib/run-dir';
-import { trainWith } from '../../lib/train';
+import { createApi } from '../../lib/api';
 import { describeAsRoot, fillDisk, useTmpfs } from '../fixtures/tmpfs';
 import { EVENTS, FakeBinding, makeDataDir, nativeError, rejection } from './fake-binding';
 
@@ -31,7 +31,7 @@ const lines = (file: string) =>
 test('a completed run leaves config.json, metrics.jsonl, result.json and report.html', async () => {
   const runDir = path.join(work, 'a');
   const seen: string[] = [];
-  const result = await trainWith(new FakeBinding(), {
+  const result = await createApi(new FakeBinding()).train({
     dataDir,
     runDir,
     preset: 'cifar',
@@ -68,7 +68,7 @@ test('metrics.jsonl leaves out the step events, which the listener still gets', 
       : [event],
   );
   const seen: string[] = [];
-  await trainWith(new FakeBinding({ events }), { dataDir, runDir, onProgress: (e) => void seen.push(e.type) });
+  await createApi(new FakeBinding({ events })).train({ dataDir, runDir, onProgress: (e) => void seen.push(e.type) });
   expect(seen.filter((type) => type === 'step')).toHaveLength(4);
   const metrics = lines(path.join(runDir, 'metrics.jsonl'));
   expect(metrics.filter((e) => e.type === 'step')).toEqual([]);
@@ -79,7 +79,7 @@ test('metrics.jsonl leaves out the step events, which the listener still gets', 
 test('a failed run: report says so, no result.json, the error still reaches the caller', async () => {
   const runDir = path.join(work, 'b');
   const binding = new FakeBinding({ error: nativeError('boom', 'ERR_TORCH') });
-  const error = await rejection(trainWith(binding, { dataDir, runDir }));
+  const error = await rejection(createApi(binding).train({ dataDir, runDir }));
   expect(error.message).toBe('boom');
   expect(fs.existsSync(path.join(runDir, 'result.json'))).toBe(false);
   expect(fs.readFileSync(path.join(runDir, 'report.html'), 'utf8')).toContain('status failed');
@@ -89,7 +89,7 @@ test('an aborted run: report says interrupted, the AbortError carries the checkp
   const runDir = path.join(work, 'c');
   const controller = new AbortController();
   const error = await rejection(
-    trainWith(new FakeBinding(), {
+    createApi(new FakeBinding()).train({
       dataDir,
       runDir,
       signal: controller.signal,
@@ -104,10 +104,10 @@ test('an aborted run: report says interrupted, the AbortError carries the checkp
 
 test('a resumed run appends to the same metrics.jsonl and keeps earlier step curves in the report', async () => {
   const runDir = path.join(work, 'd');
-  await trainWith(new FakeBinding(), { dataDir, runDir });
+  await createApi(new FakeBinding()).train({ dataDir, runDir });
   const before = lines(path.join(runDir, 'metrics.jsonl')).length;
   const binding = new FakeBinding();
-  const result = await trainWith(binding, { resume: path.join(runDir, 'checkpoints', 'last.pt'), dataDir });
+  const result = await createApi(binding).train({ resume: path.join(runDir, 'checkpoints', 'last.pt'), dataDir });
   expect(binding.checkpointsRead).toEqual([path.join(runDir, 'checkpoints', 'last.pt')]);
   expect(result.runDir).toBe(runDir);
   const metrics = lines(path.join(runDir, 'metrics.jsonl'));
@@ -121,7 +121,7 @@ test('a resumed run appends to the same metrics.jsonl and keeps earlier step cur
 
 test('a checkpoint that cannot be read rejects before anything is written or trained', async () => {
   const binding = new FakeBinding({ checkpoint: nativeError('checkpoint x does not exist', 'ERR_TORCH') });
-  const error = await rejection(trainWith(binding, { resume: path.join(work, 'x', 'checkpoints', 'last.pt'), dataDir }));
+  const error = await rejection(createApi(binding).train({ resume: path.join(work, 'x', 'checkpoints', 'last.pt'), dataDir }));
   expect(error).toMatchObject({ name: 'TorchError', message: 'checkpoint x does not exist' });
   expect(binding.started).toHaveLength(0);
   expect(fs.existsSync(path.join(work, 'x'))).toBe(false);
@@ -129,9 +129,9 @@ test('a checkpoint that cannot be read rejects before anything is written or tra
 
 test('a run folder that already holds a run is refused unless resuming, before anything is trained', async () => {
   const runDir = path.join(work, 'e');
-  await trainWith(new FakeBinding(), { dataDir, runDir });
+  await createApi(new FakeBinding()).train({ dataDir, runDir });
   const binding = new FakeBinding();
-  const error = await rejection(trainWith(binding, { dataDir, runDir }));
+  const error = await rejection(createApi(binding).train({ dataDir, runDir }));
   expect(error).toMatchObject({ code: 'ERR_RUN_DIR_EXISTS' });
   expect(error.message).toContain(`resume it (resume: ${path.join(runDir, 'checkpoints', 'last.pt')})`);
   expect(binding.started).toHaveLength(0);
@@ -147,7 +147,7 @@ describeAsRoot('run folder write failures', () => {
     fs.mkdirSync(path.join(runDir, 'checkpoints'), { recursive: true });
     fillDisk(mount());
     const binding = new FakeBinding();
-    const error = await trainWith(binding, { dataDir, runDir, preset: 'cifar' }).catch((e: Error & { code?: string }) => e);
+    const error = await createApi(binding).train({ dataDir, runDir, preset: 'cifar' }).catch((e: Error & { code?: string }) => e);
     expect(error).toMatchObject({ code: 'ERR_DISK_FULL' });
     expect((error as Error).message).toMatch(/config\.json: no space left on the device; free space on that disk/);
     expect(fs.readdirSync(runDir).filter((f) => f.includes('.tmp-'))).toEqual([]);

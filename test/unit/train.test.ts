@@ -8,7 +8,7 @@ import { PNG } from 'pngjs';
 import { CIFAR10_CLASSES } from '../../lib/dataset';
 import { TorchError } from '../../lib/errors';
 import type { TrainEvent } from '../../lib/progress';
-import { evaluateWith, infoWith, predictWith, trainWith } from '../../lib/train';
+import { createApi } from '../../lib/api';
 import { EVENTS, FakeBinding, checkpointInfo, makeDataDir, nativeError, rejection } from './fake-binding';
 
 let dataDir: string;
@@ -23,7 +23,7 @@ describe('a completed run', () => {
   test('forwards every event, in order, and resolves with the result', async () => {
     const binding = new FakeBinding();
     const seen: TrainEvent[] = [];
-    const result = await trainWith(binding, { dataDir, epochs: 2, onProgress: (e) => seen.push(e) });
+    const result = await createApi(binding).train({ dataDir, epochs: 2, onProgress: (e) => seen.push(e) });
 
     expect(seen).toEqual(EVENTS);
     expect(result).toEqual({
@@ -56,7 +56,7 @@ describe('a completed run', () => {
 
   test('hands the addon the resolved options and the prepared data folder', async () => {
     const binding = new FakeBinding();
-    await trainWith(binding, { dataDir, preset: 'cifar', epochs: 2, limitTest: 50, threads: 3 });
+    await createApi(binding).train({ dataDir, preset: 'cifar', epochs: 2, limitTest: 50, threads: 3 });
     expect(binding.started).toEqual([
       {
         epochs: 2,
@@ -93,7 +93,7 @@ describe('a completed run', () => {
 
   test('runs without onProgress', async () => {
     const binding = new FakeBinding();
-    await expect(trainWith(binding, { dataDir })).resolves.toHaveProperty('testAccuracy', 0.25);
+    await expect(createApi(binding).train({ dataDir })).resolves.toHaveProperty('testAccuracy', 0.25);
     expect(binding.delivered).toBe(EVENTS.length);
   });
 
@@ -101,7 +101,7 @@ describe('a completed run', () => {
     const controller = new AbortController();
     const remove = jest.spyOn(controller.signal, 'removeEventListener');
     const binding = new FakeBinding();
-    await trainWith(binding, { dataDir, signal: controller.signal });
+    await createApi(binding).train({ dataDir, signal: controller.signal });
     expect(remove).toHaveBeenCalledWith('abort', expect.any(Function));
     controller.abort();
     expect(binding.cancelCalls).toBe(0);
@@ -109,9 +109,9 @@ describe('a completed run', () => {
 
   test('the binding is loaded lazily, after validation', async () => {
     const load = jest.fn(() => new FakeBinding());
-    await expect(trainWith(load, { dataDir, epochs: 0 })).rejects.toThrow(RangeError);
+    await expect(createApi(load).train({ dataDir, epochs: 0 })).rejects.toThrow(RangeError);
     expect(load).not.toHaveBeenCalled();
-    await trainWith(load, { dataDir });
+    await createApi(load).train({ dataDir });
     expect(load).toHaveBeenCalledTimes(1);
   });
 });
@@ -119,7 +119,7 @@ describe('a completed run', () => {
 describe('rejections before any native work', () => {
   test('an invalid option rejects with the config error; nothing starts', async () => {
     const binding = new FakeBinding();
-    const error = await rejection(trainWith(binding, { dataDir, batchSize: 0 }));
+    const error = await rejection(createApi(binding).train({ dataDir, batchSize: 0 }));
     expect(error).toBeInstanceOf(RangeError);
     expect(error.message).toBe('Expected integer between 1 and 4096 for batchSize but received 0 of type number');
     expect(binding.started).toHaveLength(0);
@@ -128,7 +128,7 @@ describe('rejections before any native work', () => {
   test('missing data rejects with ERR_DATA_NOT_FOUND; nothing starts', async () => {
     const binding = new FakeBinding();
     fs.rmSync(dataDir, { recursive: true });
-    const error = await rejection(trainWith(binding, { dataDir, download: false }));
+    const error = await rejection(createApi(binding).train({ dataDir, download: false }));
     expect(error.code).toBe('ERR_DATA_NOT_FOUND');
     expect(binding.started).toHaveLength(0);
   });
@@ -138,7 +138,7 @@ describe('rejections before any native work', () => {
     const controller = new AbortController();
     const reason = new Error('changed my mind');
     controller.abort(reason);
-    const error = await rejection(trainWith(binding, { dataDir, signal: controller.signal }));
+    const error = await rejection(createApi(binding).train({ dataDir, signal: controller.signal }));
     expect(error.name).toBe('AbortError');
     expect(error.code).toBe('ABORT_ERR');
     expect(error.cause).toBe(reason);
@@ -152,7 +152,7 @@ describe('aborting a running job', () => {
     const controller = new AbortController();
     const seen: string[] = [];
     const error = await rejection(
-      trainWith(binding, {
+      createApi(binding).train({
         dataDir,
         signal: controller.signal,
         onProgress: (event) => {
@@ -173,7 +173,7 @@ describe('aborting a running job', () => {
   test('the promise settles only once the job reported it stopped', async () => {
     const binding = new FakeBinding();
     const controller = new AbortController();
-    const run = trainWith(binding, { dataDir, signal: controller.signal });
+    const run = createApi(binding).train({ dataDir, signal: controller.signal });
     let settled = false;
     run.catch(() => undefined).finally(() => (settled = true));
     // Abort only once the job runs: before that, train() rejects without starting one (prepareDataset is async).
@@ -189,9 +189,9 @@ describe('aborting a running job', () => {
 
 describe('native errors', () => {
   // A named caller, to find in the stack: native callbacks run on a later turn of the event loop, so only the
-  // stack captured when trainWith() was called can hold it.
+  // stack captured when train() was called can hold it.
   async function callerOfTrainForStackTest(binding: FakeBinding) {
-    return trainWith(binding, { dataDir });
+    return createApi(binding).train({ dataDir });
   }
 
   test('become a TorchError with the code, the message and the caller stack', async () => {
@@ -211,7 +211,7 @@ describe('native errors', () => {
 
   test('an error without a code is ERR_NATIVE', async () => {
     const binding = new FakeBinding({ error: new Error('bad') });
-    await expect(trainWith(binding, { dataDir })).rejects.toMatchObject({
+    await expect(createApi(binding).train({ dataDir })).rejects.toMatchObject({
       name: 'TorchError',
       code: 'ERR_NATIVE',
       message: 'bad',
@@ -220,7 +220,7 @@ describe('native errors', () => {
 
   test('startTraining throwing becomes a TorchError too', async () => {
     const binding = new FakeBinding({ throwOnStart: nativeError('cannot start', 'ERR_TORCH') });
-    const error = await rejection(trainWith(binding, { dataDir }));
+    const error = await rejection(createApi(binding).train({ dataDir }));
     expect(error).toBeInstanceOf(TorchError);
     expect(error.code).toBe('ERR_TORCH');
   });
@@ -232,7 +232,7 @@ describe('an onProgress that throws', () => {
     const boom = new Error('listener bug');
     const seen: string[] = [];
     const error = await rejection(
-      trainWith(binding, {
+      createApi(binding).train({
         dataDir,
         onProgress: (event) => {
           seen.push(event.type);
@@ -249,7 +249,7 @@ describe('an onProgress that throws', () => {
     const binding = new FakeBinding();
     const boom = new Error('async listener bug');
     const error = await rejection(
-      trainWith(binding, {
+      createApi(binding).train({
         dataDir,
         onProgress: async (event) => {
           if (event.type === 'trainBegin') throw boom;
@@ -264,7 +264,7 @@ describe('an onProgress that throws', () => {
     const binding = new FakeBinding({ firstEventSync: true });
     const boom = new Error('early');
     const error = await rejection(
-      trainWith(binding, {
+      createApi(binding).train({
         dataDir,
         onProgress: () => {
           throw boom;
@@ -279,7 +279,7 @@ describe('an onProgress that throws', () => {
     const binding = new FakeBinding({ events: EVENTS.slice(0, 1), error: nativeError('later', 'ERR_TORCH') });
     const boom = new Error('first');
     const error = await rejection(
-      trainWith(binding, {
+      createApi(binding).train({
         dataDir,
         onProgress: () => {
           throw boom;
@@ -290,9 +290,9 @@ describe('an onProgress that throws', () => {
   });
 });
 
-describe('infoWith', () => {
+describe('info', () => {
   test('combines info() and the parameter counts', async () => {
-    await expect(infoWith(new FakeBinding())).resolves.toEqual({
+    await expect(createApi(new FakeBinding()).info()).resolves.toEqual({
       libtorchVersion: '1.13.1',
       cudaAvailable: false,
       cudaDevices: 0,
@@ -313,7 +313,7 @@ describe('infoWith', () => {
       [11080, 8902, '11.8', '8.9.2'],
     ] as const) {
       binding.info = () => ({ ...native(), cudaRuntimeVersion: cuda, cudnnVersion: cudnn });
-      await expect(infoWith(binding)).resolves.toMatchObject({ cudaVersion: cudaText, cudnnVersion: cudnnText });
+      await expect(createApi(binding).info()).resolves.toMatchObject({ cudaVersion: cudaText, cudnnVersion: cudnnText });
     }
   });
 
@@ -321,7 +321,7 @@ describe('infoWith', () => {
     const binding = new FakeBinding();
     binding.infoError = nativeError('c10 failure', 'ERR_TORCH');
     async function callerOfInfoForStackTest() {
-      return infoWith(binding);
+      return createApi(binding).info();
     }
     const error = await rejection(callerOfInfoForStackTest());
     expect(error).toBeInstanceOf(TorchError);
@@ -331,9 +331,9 @@ describe('infoWith', () => {
 });
 
 describe('evaluate and predict on a fake binding', () => {
-  test('evaluateWith: the data folder is prepared, the result carries class names and the checkpoint summary', async () => {
+  test('evaluate: the data folder is prepared, the result carries class names and the checkpoint summary', async () => {
     const binding = new FakeBinding();
-    const result = await evaluateWith(binding, { checkpoint: 'best.pt', dataDir, limitTest: 20, threads: 1 });
+    const result = await createApi(binding).evaluate({ checkpoint: 'best.pt', dataDir, limitTest: 20, threads: 1 });
     expect(binding.evaluations[0]).toEqual({
       checkpoint: path.resolve('best.pt'),
       dataDir,
@@ -356,19 +356,19 @@ describe('evaluate and predict on a fake binding', () => {
     });
   });
 
-  test('evaluateWith: an aborted signal rejects with AbortError before anything starts', async () => {
+  test('evaluate: an aborted signal rejects with AbortError before anything starts', async () => {
     const binding = new FakeBinding();
     const controller = new AbortController();
     controller.abort();
-    const error = await rejection(evaluateWith(binding, { checkpoint: 'a.pt', dataDir, signal: controller.signal }));
+    const error = await rejection(createApi(binding).evaluate({ checkpoint: 'a.pt', dataDir, signal: controller.signal }));
     expect(error.name).toBe('AbortError');
     expect(binding.evaluations).toHaveLength(0);
   });
 
-  test('predictWith: classes ranked by probability, `top` of them, images named', async () => {
+  test('predict: classes ranked by probability, `top` of them, images named', async () => {
     const binding = new FakeBinding({ probabilities: [0.1, 0.3, 0, 0, 0, 0, 0, 0.6, 0, 0] });
     const png = PNG.sync.write(new PNG({ width: 4, height: 3 }));
-    const [p] = await predictWith(binding, { checkpoint: 'a.pt', images: [png], top: 2 });
+    const [p] = await createApi(binding).predict({ checkpoint: 'a.pt', images: [png], top: 2 });
     expect(p).toEqual({
       image: 'images[0]',
       top: [
@@ -386,16 +386,16 @@ describe('evaluate and predict on a fake binding', () => {
     const checkpoint = { ...checkpointInfo(3), kind: 'weights' as const, classes };
     const binding = new FakeBinding({ probabilities: [0, 0, 0, 0.9, 0.1, 0, 0, 0, 0, 0], checkpoint });
     const png = PNG.sync.write(new PNG({ width: 4, height: 3 }));
-    const [p] = await predictWith(binding, { checkpoint: 'weights.pt', images: [png], top: 1 });
+    const [p] = await createApi(binding).predict({ checkpoint: 'weights.pt', images: [png], top: 1 });
     expect(p!.top).toEqual([{ label: 'c3', classIndex: 3, probability: 0.9 }]);
-    const result = await evaluateWith(binding, { checkpoint: 'weights.pt', dataDir });
+    const result = await createApi(binding).evaluate({ checkpoint: 'weights.pt', dataDir });
     expect(result.classes).toEqual(classes);
     expect(result.checkpoint).toMatchObject({ kind: 'weights', epochsDone: 3 });
   });
 
   test('resume from a weights file: ERR_CHECKPOINT saying to pass last.pt, before any data is prepared', async () => {
     const binding = new FakeBinding({ checkpoint: { ...checkpointInfo(2), kind: 'weights' } });
-    const error = await rejection(trainWith(binding, { resume: 'runs/a/checkpoints/weights.pt', dataDir: '/nonexistent' }));
+    const error = await rejection(createApi(binding).train({ resume: 'runs/a/checkpoints/weights.pt', dataDir: '/nonexistent' }));
     expect(error).toMatchObject({ name: 'TorchError', code: 'ERR_CHECKPOINT' });
     expect(error.message).toMatch(/^cannot resume from \/.*\/runs\/a\/checkpoints\/weights\.pt: a weights file .*last\.pt/);
     expect(binding.started).toHaveLength(0);
