@@ -1,3 +1,3 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: MIT
-require('../dist/cli.js').main();
+require('../dist/cli').main();

@@ -10,8 +10,8 @@ import { invalidParameter, readCommand, readEnum, readPath } from './checks';
 import { resolveDownload } from './download';
 import { DEFAULT_IMAGE_SIZE, PRECISIONS } from './presets';
 import { enumSpec, integerSpec, numberSpec, readOptions, spec } from './spec';
-import { DATA_DIR_ENV, DEFAULTS, TRAIN_SPECS } from './train-options';
-import { checkImageSize, defaultDataDir } from './train';
+import { DATA_DIR_ENV, DEFAULTS, TRAIN_SPECS, defaultDataDir } from './train-options';
+import { checkImageSize } from './train';
 import type { CudaGraph, Device, MemoryFormat, Precision, Preset, TrainConfig } from './types';
 
 /**
@@ -190,7 +190,7 @@ export const BENCH_SPECS = Object.freeze({
     ...TRAIN_SPECS.download,
     default: false,
     defaultText: 'false',
-    description: 'Download CIFAR-10 (163 MB) into the data folder when it lacks it; { url, md5 } as for train.',
+    description: 'Download CIFAR-10 (163 MB) into the data folder when it lacks it (or { url, md5 }, as for train).',
   },
   precision: spec(
     {

@@ -8,6 +8,8 @@ import { MD5_ENV, OFFICIAL_MD5, OFFICIAL_URL, URL_ENV } from '../download';
 import type { DownloadSource } from '../download';
 
 import { configError, invalidParameter } from './checks';
+import { readOptions, spec } from './spec';
+import { TRAIN_SPECS, defaultDataDir } from './train-options';
 
 const URL_EXPECTED = 'http:, https: or file: URL, or a file path';
 const MD5_EXPECTED = 'md5 checksum of 32 hexadecimal digits';
@@ -75,4 +77,47 @@ export function resolveDownload(value: unknown, env: NodeJS.ProcessEnv = process
         ? readMd5(env[MD5_ENV], MD5_ENV)
         : OFFICIAL_MD5;
   return Object.freeze({ url, md5 });
+}
+
+/** `libtorch-resnet download`'s options: the data folder, and where the archive comes from. */
+export const DOWNLOAD_SPECS = Object.freeze({
+  dataDir: { ...TRAIN_SPECS.dataDir, description: 'Folder to put CIFAR-10 in.' },
+  url: spec(
+    {
+      name: 'url',
+      type: 'string',
+      default: undefined,
+      defaultText: `$${URL_ENV}, else the official archive`,
+      range: '',
+      expected: URL_EXPECTED,
+      description: 'Where to fetch the archive: http(s) URL, file: URL or path.',
+      cli: true,
+    },
+    (value) => readUrl(value, 'download.url'),
+  ),
+  md5: spec(
+    {
+      name: 'md5',
+      type: 'string',
+      default: undefined,
+      defaultText: `$${MD5_ENV}, else the official archive's`,
+      range: '',
+      expected: MD5_EXPECTED,
+      description: "The archive's md5.",
+      cli: true,
+    },
+    (value) => readMd5(value, 'download.md5'),
+  ),
+});
+
+/**
+ * Checks `libtorch-resnet download`'s options: the data folder and the archive's source.
+ *
+ * @example
+ * resolveDownloadCommand({ url: 'file:///mirror/cifar-10-binary.tar.gz' }).download.url; // '/mirror/cifar-10-binary.tar.gz'
+ */
+export function resolveDownloadCommand(input: unknown): { readonly dataDir: string; readonly download: DownloadSource } {
+  const { values } = readOptions(DOWNLOAD_SPECS, input, true);
+  const download = resolveDownload({ url: values.url, md5: values.md5 }) as DownloadSource;
+  return Object.freeze({ dataDir: values.dataDir ?? defaultDataDir(), download });
 }

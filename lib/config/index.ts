@@ -19,17 +19,25 @@ export type {
 } from './types';
 export type { ConfigError, Check } from './checks';
 export { editDistance, invalidParameter, isConfigError, readAbortSignal } from './checks';
-export type { OptionSpec, Spec } from './spec';
+export type { AnySpec, OptionSpec, SpecTable, Spec } from './spec';
 export { DEFAULT_IMAGE_SIZE, IMAGE_SIZE_RANGE, PRESET_RECIPES } from './presets';
 export type { Recipe } from './presets';
-export { DATA_DIR_ENV, OPTION_NAMES, OPTION_SPECS, TRAIN_SPECS, suggestOption, unknownOption } from './train-options';
-export { checkImageSize, defaultDataDir, nativeCudaGraph, resolveConfig, toNativeOptions } from './train';
-export { resolveDownload } from './download';
+export {
+  DATA_DIR_ENV,
+  OPTION_NAMES,
+  OPTION_SPECS,
+  TRAIN_SPECS,
+  defaultDataDir,
+  suggestOption,
+  unknownOption,
+} from './train-options';
+export { checkImageSize, nativeCudaGraph, resolveConfig, toNativeOptions } from './train';
+export { DOWNLOAD_SPECS, resolveDownload, resolveDownloadCommand } from './download';
 export { resolveDistributed } from './distributed';
 export { RESUME_FIXED, RESUME_SWITCHABLE, mergeResume } from './resume';
 export { EVAL_SPECS, PREDICT_SPECS, resolveEvalConfig, resolvePredictConfig } from './scoring';
 export type { EvalConfig, ImageInput, PredictConfig, ResolvedEvalConfig, ResolvedPredictConfig } from './scoring';
 export { BENCH_SPECS, PEER_COMPILE_MODES, defaultPeer, defaultYardstick, resolveBenchConfig } from './bench';
 export type { BenchConfig, PeerCompile, ResolvedBenchConfig } from './bench';
-export { DEFAULT_MASTER_PORT, resolveLaunchOptions } from './launch';
+export { DEFAULT_MASTER_PORT, LAUNCH_SPECS, resolveLaunchOptions } from './launch';
 export type { LaunchOptions, ResolvedLaunchOptions } from './launch';

@@ -5,7 +5,9 @@ import path from 'node:path';
 
 import type { ProgressStream } from '../progress';
 
-import { invalidParameter, readAbortSignal, unknownKey } from './checks';
+import { invalidParameter, readAbortSignal, readPlainObject } from './checks';
+import { integerSpec, numberSpec, readOptions, spec } from './spec';
+import type { OptionSpec } from './spec';
 
 /** torchrun's MASTER_PORT when several nodes must agree on one without talking first. */
 export const DEFAULT_MASTER_PORT = 29500;
@@ -68,30 +70,6 @@ export interface ResolvedLaunchOptions {
   readonly graceSeconds: number;
 }
 
-const OPTION_NAMES = [
-  'nprocPerNode',
-  'nnodes',
-  'nodeRank',
-  'masterAddr',
-  'masterPort',
-  'args',
-  'worker',
-  'env',
-  'stdout',
-  'stderr',
-  'signal',
-  'graceSeconds',
-] as const;
-
-function readInteger(value: unknown, name: string, min: number, max: number, hint?: string): number {
-  const expected = `integer between ${min} and ${max}`;
-  if (typeof value !== 'number') throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', name, expected, value);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw invalidParameter(RangeError, 'ERR_OUT_OF_RANGE', name, expected, value, hint);
-  }
-  return value;
-}
-
 function readStrings(value: unknown, name: string): readonly string[] {
   const expected = 'non-empty array of strings';
   if (!Array.isArray(value)) throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', name, expected, value);
@@ -114,6 +92,58 @@ function readStream(value: unknown, name: string): ProgressStream {
   return value as ProgressStream;
 }
 
+function readHost(value: unknown): string {
+  if (typeof value !== 'string') {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'masterAddr', 'host name or IP address', value);
+  }
+  if (value === '' || /[\s\0]/.test(value)) {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_VALUE', 'masterAddr', 'host name or IP address', value);
+  }
+  return value;
+}
+
+/** An option of the API alone (no flag): a program, streams, a signal. */
+function apiOnly<N extends string, T>(name: N, type: OptionSpec<N>['type'], expected: string, description: string, read: (value: unknown) => T) {
+  return spec({ name, type, default: undefined, defaultText: 'none', range: '', expected, description, cli: false }, read);
+}
+
+/** launch()'s options, each with its check; those with `cli` are `libtorch-resnet launch`'s flags. */
+export const LAUNCH_SPECS = Object.freeze({
+  nprocPerNode: { ...integerSpec('nprocPerNode', 1, MAX_NPROC_PER_NODE, 1, 'Workers on this node.'), required: `integer between 1 and ${MAX_NPROC_PER_NODE}` },
+  nnodes: integerSpec('nnodes', 1, 65536, 1, 'Nodes in the job.'),
+  // Its bound is nnodes, checked once that is known.
+  nodeRank: integerSpec('nodeRank', 0, 65535, 0, "This node's index, below --nnodes."),
+  masterAddr: spec(
+    {
+      name: 'masterAddr',
+      type: 'string',
+      default: DEFAULT_MASTER_ADDR,
+      defaultText: `'${DEFAULT_MASTER_ADDR}'`,
+      range: '',
+      expected: 'host name or IP address',
+      description: 'Where rank 0 listens for the other ranks.',
+      cli: true,
+      flag: '--master-addr <host>',
+    },
+    readHost,
+  ),
+  masterPort: {
+    ...integerSpec('masterPort', 0, 65535, undefined, 'Its port; 0 picks a free one (one node only).'),
+    defaultText: `a free port with one node, else ${DEFAULT_MASTER_PORT}`,
+    flag: '--master-port <port>',
+  },
+  args: { ...apiOnly('args', 'object', 'non-empty array of strings', "The worker's arguments: ['train', '--epochs', '1'].", (v) => readStrings(v, 'args')), required: 'non-empty array of strings' },
+  worker: apiOnly('worker', 'object', 'non-empty array of strings', 'The program run with args.', (v) => readStrings(v, 'worker')),
+  env: apiOnly('env', 'object', 'object', "The workers' environment, before the launcher adds its variables.", (v) => readPlainObject(v, { name: 'env', expected: 'object' }) as NodeJS.ProcessEnv),
+  stdout: apiOnly('stdout', 'object', 'object with a write() method', "Receives rank 0's stdout.", (v) => readStream(v, 'stdout')),
+  stderr: apiOnly('stderr', 'object', 'object with a write() method', "Receives every other line.", (v) => readStream(v, 'stderr')),
+  signal: apiOnly('signal', 'AbortSignal', 'AbortSignal', 'Aborting it interrupts the job.', (v) => readAbortSignal(v, 'signal')),
+  graceSeconds: {
+    ...numberSpec('graceSeconds', { min: 0, max: MAX_GRACE_SECONDS }, DEFAULT_GRACE_SECONDS, 'After a failure, seconds the other workers get between SIGTERM and SIGKILL.'),
+    cli: false,
+  },
+});
+
 /**
  * Checks launch()'s options and fills in the defaults.
  *
@@ -121,70 +151,31 @@ function readStream(value: unknown, name: string): ProgressStream {
  * resolveLaunchOptions({ nprocPerNode: 2, args: ['train'] }).masterAddr; // '127.0.0.1'
  */
 export function resolveLaunchOptions(input: unknown): ResolvedLaunchOptions {
-  // Validate arguments, filling in each default
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'options', 'object', input);
+  const { values } = readOptions(LAUNCH_SPECS, input);
+  const nnodes = values.nnodes ?? 1;
+  const nodeRank = values.nodeRank ?? 0;
+  if (nodeRank > nnodes - 1) {
+    const hint = `nodeRank must be below nnodes (${nnodes})`;
+    throw invalidParameter(RangeError, 'ERR_OUT_OF_RANGE', 'nodeRank', `integer between 0 and ${nnodes - 1}`, nodeRank, hint);
   }
-  const given = input as Record<string, unknown>;
-  for (const key of Object.keys(given)) {
-    if (!(OPTION_NAMES as readonly string[]).includes(key)) throw unknownKey(key, OPTION_NAMES);
+  // 0 picks a free port, which the other nodes could not know.
+  if (values.masterPort === 0 && nnodes > 1) {
+    const hint = 'every node must name the same port, so 0 (pick a free one) needs nnodes 1';
+    throw invalidParameter(RangeError, 'ERR_OUT_OF_RANGE', 'masterPort', 'integer between 1 and 65535', 0, hint);
   }
-  const has = (name: string) => given[name] !== undefined;
-  const nprocPerNode = readInteger(given.nprocPerNode, 'nprocPerNode', 1, MAX_NPROC_PER_NODE);
-  const nnodes = has('nnodes') ? readInteger(given.nnodes, 'nnodes', 1, 65536) : 1;
-  const nodeRank = has('nodeRank')
-    ? readInteger(given.nodeRank, 'nodeRank', 0, nnodes - 1, `nodeRank must be below nnodes (${nnodes})`)
-    : 0;
-  let masterAddr = DEFAULT_MASTER_ADDR;
-  if (has('masterAddr')) {
-    const addr = given.masterAddr;
-    if (typeof addr !== 'string') {
-      throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'masterAddr', 'host name or IP address', addr);
-    }
-    if (addr === '' || /[\s\0]/.test(addr)) {
-      throw invalidParameter(TypeError, 'ERR_INVALID_ARG_VALUE', 'masterAddr', 'host name or IP address', addr);
-    }
-    masterAddr = addr;
-  }
-  let masterPort: number | undefined = nnodes > 1 ? DEFAULT_MASTER_PORT : undefined;
-  if (has('masterPort')) {
-    const port = readInteger(given.masterPort, 'masterPort', 0, 65535);
-    // 0 picks a free port, which the other nodes could not know.
-    if (port === 0 && nnodes > 1) {
-      const hint = 'every node must name the same port, so 0 (pick a free one) needs nnodes 1';
-      throw invalidParameter(RangeError, 'ERR_OUT_OF_RANGE', 'masterPort', 'integer between 1 and 65535', port, hint);
-    }
-    masterPort = port === 0 ? undefined : port;
-  }
-  let graceSeconds = DEFAULT_GRACE_SECONDS;
-  if (has('graceSeconds')) {
-    const expected = `number between 0 and ${MAX_GRACE_SECONDS}`;
-    const value = given.graceSeconds;
-    if (typeof value !== 'number') {
-      throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'graceSeconds', expected, value);
-    }
-    if (!(value >= 0 && value <= MAX_GRACE_SECONDS)) {
-      throw invalidParameter(RangeError, 'ERR_OUT_OF_RANGE', 'graceSeconds', expected, value);
-    }
-    graceSeconds = value;
-  }
-  if (has('env') && (typeof given.env !== 'object' || given.env === null || Array.isArray(given.env))) {
-    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'env', 'object', given.env);
-  }
+  const masterPort = values.masterPort === undefined ? (nnodes > 1 ? DEFAULT_MASTER_PORT : undefined) : values.masterPort;
   return Object.freeze({
-    nprocPerNode,
+    nprocPerNode: values.nprocPerNode!,
     nnodes,
     nodeRank,
-    masterAddr,
-    masterPort,
-    args: readStrings(given.args, 'args'),
-    worker: has('worker')
-      ? readStrings(given.worker, 'worker')
-      : Object.freeze([process.execPath, path.join(__dirname, '..', '..', 'bin', 'libtorch-resnet.js')]),
-    env: has('env') ? (given.env as NodeJS.ProcessEnv) : process.env,
-    stdout: has('stdout') ? readStream(given.stdout, 'stdout') : process.stdout,
-    stderr: has('stderr') ? readStream(given.stderr, 'stderr') : process.stderr,
-    signal: has('signal') ? readAbortSignal(given.signal, 'signal') : undefined,
-    graceSeconds,
+    masterAddr: values.masterAddr ?? DEFAULT_MASTER_ADDR,
+    masterPort: masterPort === 0 ? undefined : masterPort,
+    args: values.args!,
+    worker: values.worker ?? Object.freeze([process.execPath, path.join(__dirname, '..', '..', 'bin', 'libtorch-resnet.js')]),
+    env: values.env ?? process.env,
+    stdout: values.stdout ?? process.stdout,
+    stderr: values.stderr ?? process.stderr,
+    signal: values.signal,
+    graceSeconds: values.graceSeconds ?? DEFAULT_GRACE_SECONDS,
   });
 }

@@ -7,8 +7,7 @@ import type { TrainEvent } from '../progress';
 import { invalidParameter, readPath } from './checks';
 import { resolveDownload } from './download';
 import { integerSpec, readOptions, spec } from './spec';
-import { DEFAULTS, TRAIN_SPECS } from './train-options';
-import { defaultDataDir } from './train';
+import { DEFAULTS, TRAIN_SPECS, defaultDataDir } from './train-options';
 import type { Device, TrainConfig } from './types';
 
 /**
@@ -106,7 +105,7 @@ const FLIP_TTA_SPEC = {
 };
 
 const SCORING_SPECS = {
-  device: TRAIN_SPECS.device,
+  device: { ...TRAIN_SPECS.device, description: "Where to score; 'auto' takes CUDA when LibTorch sees a device, else the CPU." },
   threads: TRAIN_SPECS.threads,
   flipTta: FLIP_TTA_SPEC,
 };
@@ -115,9 +114,14 @@ const SCORING_SPECS = {
 export const EVAL_SPECS = Object.freeze({
   checkpoint: CHECKPOINT_SPEC,
   dataDir: { ...TRAIN_SPECS.dataDir, defaultText: 'as for train' },
-  download: TRAIN_SPECS.download,
+  download: { ...TRAIN_SPECS.download, description: 'Download CIFAR-10 when the data folder lacks it, as train does.' },
   limitTest: TRAIN_SPECS.limitTest,
-  batchSize: { ...TRAIN_SPECS.batchSize, default: DEFAULTS.batchSize, defaultText: String(DEFAULTS.batchSize) },
+  batchSize: {
+    ...TRAIN_SPECS.batchSize,
+    default: DEFAULTS.batchSize,
+    defaultText: String(DEFAULTS.batchSize),
+    description: 'Images per step.',
+  },
   ...SCORING_SPECS,
   signal: TRAIN_SPECS.signal,
   onProgress: TRAIN_SPECS.onProgress,

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 // train()'s option table: every option once, with its type, default, range, description and check. The README's
 // options table, `libtorch-resnet train`'s flags and resolveConfig all read it.
+import os from 'node:os';
+import path from 'node:path';
+
 import { MD5_ENV, URL_ENV } from '../download';
 import type { TrainEvent } from '../progress';
 
@@ -34,6 +37,21 @@ import type { CudaGraph, Device, MemoryFormat, OptionName, Precision, Preset } f
 
 /** The environment variable naming the data folder when dataDir is not given. */
 export const DATA_DIR_ENV = 'LIBTORCH_RESNET_DATA';
+
+/**
+ * The data folder used when dataDir is not given: $LIBTORCH_RESNET_DATA, else $XDG_CACHE_HOME/libtorch-resnet
+ * (when absolute, as the XDG spec requires), else ~/.cache/libtorch-resnet.
+ *
+ * @example
+ * defaultDataDir({ XDG_CACHE_HOME: '/var/cache' }); // '/var/cache/libtorch-resnet'
+ */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  const explicit = env[DATA_DIR_ENV];
+  if (explicit) return path.resolve(explicit);
+  const xdg = env.XDG_CACHE_HOME;
+  if (xdg && path.isAbsolute(xdg)) return path.join(xdg, 'libtorch-resnet');
+  return path.join(os.homedir(), '.cache', 'libtorch-resnet');
+}
 
 // The article's values (and this package's choices where the article has none); train()'s recipe defaults are
 // PRESET_RECIPES'.

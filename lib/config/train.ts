@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 // train()'s resolver: the options object checked against TRAIN_SPECS, every default filled in (the recipe's, the
 // table's, the environment's), the checks between options, and the object the addon reads.
-import os from 'node:os';
 import path from 'node:path';
 
 import type { NativeCudaGraph, NativeTrainOptions } from '../native';
@@ -13,23 +12,8 @@ import { DEFAULT_IMAGE_SIZE, IMAGE_SIZE_RANGE, PRESET_RECIPES } from './presets'
 import type { Recipe } from './presets';
 import { readOptions } from './spec';
 import type { ReadValues } from './spec';
-import { DATA_DIR_ENV, DEFAULTS, TRAIN_SPECS } from './train-options';
+import { DEFAULTS, TRAIN_SPECS, defaultDataDir } from './train-options';
 import type { CudaGraph, OptionName, Preset, ResolvedConfig } from './types';
-
-/**
- * The data folder used when dataDir is not given: $LIBTORCH_RESNET_DATA, else $XDG_CACHE_HOME/libtorch-resnet
- * (when absolute, as the XDG spec requires), else ~/.cache/libtorch-resnet.
- *
- * @example
- * defaultDataDir({ XDG_CACHE_HOME: '/var/cache' }); // '/var/cache/libtorch-resnet'
- */
-export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
-  const explicit = env[DATA_DIR_ENV];
-  if (explicit) return path.resolve(explicit);
-  const xdg = env.XDG_CACHE_HOME;
-  if (xdg && path.isAbsolute(xdg)) return path.join(xdg, 'libtorch-resnet');
-  return path.join(os.homedir(), '.cache', 'libtorch-resnet');
-}
 
 /**
  * Refuses an image side the preset's network cannot take (a RangeError naming imageSize).
