@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # The release build (node-gyp; prebuildify runs it). It compiles the same sources with the same defines as
-# CMakeLists.txt, against the LibTorch that scripts/find-libtorch.js picks; scripts/check-build-files.mjs
+# CMakeLists.txt, against the LibTorch that lib/find-libtorch.js picks; scripts/check-build-files.mjs
 # fails CI if the two drift apart.
 {
   "targets": [
@@ -29,18 +29,18 @@
       "include_dirs": [
         "native",
         "<!(node -p \"require('node-addon-api').include_dir\")",
-        "<!@(node scripts/find-libtorch.js --include-dirs)"
+        "<!@(node lib/find-libtorch.js --include-dirs)"
       ],
       "defines": [
         "NAPI_VERSION=8",
         "NODE_ADDON_API_CPP_EXCEPTIONS",
         "NODE_ADDON_API_CPP_EXCEPTIONS_ALL",
-        "<!@(node scripts/find-libtorch.js --defines)"
+        "<!@(node lib/find-libtorch.js --defines)"
       ],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
       "cflags_cc": ["-std=c++20", "-fexceptions", "-frtti", "-O2"],
-      "libraries": ["<!@(node scripts/find-libtorch.js --libs)"]
+      "libraries": ["<!@(node lib/find-libtorch.js --libs)"]
     }
   ]
 }

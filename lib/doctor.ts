@@ -2,11 +2,11 @@
 // libtorch-resnet doctor: what this machine and this install offer, and for each problem found, the fix.
 import { execFile } from 'node:child_process';
 import os from 'node:os';
-import path from 'node:path';
 import { promisify } from 'node:util';
 
 import { defaultDataDir } from './config';
 import { isDatasetReady } from './dataset';
+import { findLibtorch } from './find-libtorch';
 import { cudaVersionText, cudnnVersionText, loadedAddon, loadNative } from './native';
 import type { AddonCandidate, NativeBinding, NativeInfo } from './native';
 
@@ -26,7 +26,7 @@ export interface DoctorReport {
   readonly checks: readonly DoctorCheck[];
 }
 
-/** What scripts/find-libtorch.js answers (its --json). */
+/** What lib/find-libtorch.js answers (its --json). */
 export interface FoundLibtorch {
   readonly source: string;
   readonly cmakeDir: string;
@@ -68,10 +68,7 @@ export function machineProbes(): DoctorProbes {
     env: process.env,
     findLibtorch: () => {
       let found: FoundLibtorch | undefined;
-      const error = errorOf(() => {
-        // eslint-disable-next-line @typescript-eslint/no-var-requires
-        found = require(path.resolve(__dirname, '..', 'scripts', 'find-libtorch.js')).findLibtorch() as FoundLibtorch;
-      });
+      const error = errorOf(() => (found = findLibtorch()));
       return error ?? found!;
     },
     loadBinding: () => {

@@ -3,6 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { libtorchLibrary } from './find-libtorch';
+
 /** Options exactly as native/binding/convert.cpp reads them: already validated and defaulted by config.ts. */
 export interface NativeTrainOptions {
   epochs: number;
@@ -404,10 +406,6 @@ export function readBuildInfo(file: string): AddonBuildInfo | undefined {
 
 /** Whether `libDir` holds a LibTorch library the loader can open (find-libtorch.js decides what counts). */
 function holdsLibtorch(libDir: string): boolean {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { libtorchLibrary } = require(path.resolve(__dirname, '..', 'scripts', 'find-libtorch.js')) as {
-    libtorchLibrary(libDir: string): string | null;
-  };
   return libDir !== '' && libtorchLibrary(libDir) !== null;
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: MIT
 // Who runs it: .ci/run. Fails when CMakeLists.txt and binding.gyp stop compiling the same sources with the
-// same N-API defines, or when a .cpp under native/core or native/binding is missing from either.
+// same N-API defines, when a .cpp under native/core or native/binding is missing from either, or when either
+// needs a file from scripts/, which the package leaves out.
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -32,8 +33,13 @@ for (const define of defines) {
   if (!word.test(cmake)) problems.push(`CMakeLists.txt does not define ${define}`);
   if (!word.test(gyp)) problems.push(`binding.gyp does not define ${define}`);
 }
+// Both ask the lookup the package ships: a packed package, which has no scripts/, builds from source with either.
+for (const [name, text] of [['CMakeLists.txt', cmake], ['binding.gyp', gyp]]) {
+  if (!/lib\/find-libtorch\.js/.test(text)) problems.push(`${name} does not ask lib/find-libtorch.js which LibTorch`);
+  if (/scripts\//.test(text.replace(/^\s*#.*$/gm, ''))) problems.push(`${name} runs something from scripts/, which the package leaves out`);
+}
 // The build record lib/native.ts reads from a binary that cannot load (native/binding/addon.cpp).
-const finder = fs.readFileSync(path.join(root, 'scripts', 'find-libtorch.js'), 'utf8');
+const finder = fs.readFileSync(path.join(root, 'lib', 'find-libtorch.js'), 'utf8');
 if (!/LIBTORCH_RESNET_LIB_DIR=/.test(cmake)) problems.push('CMakeLists.txt does not define LIBTORCH_RESNET_LIB_DIR');
 if (!/LIBTORCH_RESNET_LIB_DIR=/.test(finder)) problems.push('find-libtorch.js --defines does not give binding.gyp LIBTORCH_RESNET_LIB_DIR');
 if (!/CMAKE_CXX_STANDARD 20/.test(cmake) || !/-std=c\+\+20/.test(gyp)) problems.push('both builds must use C++20');

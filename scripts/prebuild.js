@@ -2,7 +2,7 @@
 // SPDX-License-Identifier: MIT
 // Who runs it: a maintainer before `npm pack` / `npm publish` (as `npm run prebuild`, once per LibTorch to ship
 // for), and .ci/run. Builds the release binary with node-gyp through prebuildify, against the LibTorch that
-// scripts/find-libtorch.js picks, into
+// lib/find-libtorch.js picks, into
 //   prebuilds/<platform>-<arch>/libtorch-resnet.torch-<version>-<cpu|cuda>.<libc>.node
 // The LibTorch tag keeps prebuilds for several LibTorch builds apart in one package; node-gyp-build ignores it and
 // lib/native.ts orders by it. The build runs in a scratch copy of the sources, so cmake-js's build/ survives.
@@ -12,7 +12,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const prebuildify = require('prebuildify');
-const { findLibtorch } = require('./find-libtorch.js');
+const { findLibtorch } = require('../lib/find-libtorch.js');
 
 const root = path.resolve(__dirname, '..');
 
@@ -24,7 +24,8 @@ function prebuildName(libtorch) {
 function main() {
   const libtorch = findLibtorch();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ltr-prebuild-'));
-  for (const entry of ['binding.gyp', 'package.json', 'native', 'scripts']) {
+  // What binding.gyp builds from in a packed package too: scripts/ is not among them.
+  for (const entry of ['binding.gyp', 'package.json', 'native', 'lib/find-libtorch.js']) {
     fs.cpSync(path.join(root, entry), path.join(work, entry), { recursive: true });
   }
   fs.symlinkSync(path.join(root, 'node_modules'), path.join(work, 'node_modules'));

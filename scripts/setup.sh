@@ -24,7 +24,7 @@ if ! node scripts/find-libtorch.js >/dev/null 2>&1; then
     fail "LIBTORCH / Torch_DIR is set but holds no usable LibTorch; fix or unset it"
   fi
   apt_packages+=(libtorch-dev libgloo-dev)
-elif [ "$(node -p 'require("./scripts/find-libtorch.js").findLibtorch().source' 2>/dev/null)" = system ] \
+elif [ "$(node -p 'require("./lib/find-libtorch.js").findLibtorch().source' 2>/dev/null)" = system ] \
   && [ ! -f /usr/include/gloo/config.h ]; then
   # Debian's LibTorch has c10d built in, but multi-process training (Gloo) also needs gloo's headers.
   apt_packages+=(libgloo-dev)
@@ -46,7 +46,7 @@ say "$(node scripts/find-libtorch.js)"
 # npm packages, exactly as locked.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages"
-  # --ignore-scripts: the install script is for users' projects (scripts/install.js); the build comes below.
+  # --ignore-scripts: the install script is for users' projects (install/check.js); the build comes below.
   npm ci --no-audit --no-fund --ignore-scripts
 fi
 

@@ -75,7 +75,7 @@ describe('the build record in the binary', () => {
     expect(build).toBeDefined();
     expect(build!.libtorch).toBe((await info()).libtorchVersion);
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const found = require('../../scripts/find-libtorch.js').findLibtorch() as { libDir: string };
+    const found = require('../../lib/find-libtorch.js').findLibtorch() as { libDir: string };
     expect(build!.libDir).toBe(found.libDir);
   });
 });

@@ -13,7 +13,7 @@ import { extractMini, tempDir } from '../fixtures/cifar';
 const ROOT = path.resolve(__dirname, '../..');
 const PLATFORM = `${process.platform}-${process.arch}`;
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const { findLibtorch } = require('../../scripts/find-libtorch.js');
+const { findLibtorch } = require('../../lib/find-libtorch.js');
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { prebuildName } = require('../../scripts/prebuild.js');
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -83,7 +83,7 @@ afterAll(() => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-test('the tarball holds the compiled API, its types, the bin, the sources to rebuild and the prebuild, and no tests', async () => {
+test('the tarball holds the compiled API, its types, the bin, the install hook, the sources to rebuild and the prebuild, and no tests or scripts/', async () => {
   const files: string[] = [];
   await tar.t({ file: tarball, onReadEntry: (e) => files.push(e.path.replace(/^package\//, '')) });
   expect(path.basename(tarball)).toBe(`libtorch-resnet-${VERSION}.tgz`);
@@ -92,16 +92,19 @@ test('the tarball holds the compiled API, its types, the bin, the sources to reb
     'dist/index.d.ts',
     'dist/native.js',
     'bin/libtorch-resnet.js',
-    'scripts/install.js',
-    'scripts/find-libtorch.js',
+    'install/check.js',
+    'lib/find-libtorch.js',
+    'dist/find-libtorch.js',
     'binding.gyp',
+    'CMakeLists.txt',
     'native/core/trainer.cpp',
     'native/binding/addon.cpp',
   ]) {
     expect(files).toContain(file);
   }
   expect(files.filter((f) => f.startsWith(`prebuilds/${PLATFORM}/libtorch-resnet.torch-`))).not.toHaveLength(0);
-  expect(files.filter((f) => /^(test|\.ci|build|node_modules)\//.test(f))).toEqual([]);
+  // scripts/ is for developers and CI: nothing the package runs, installs or builds with may live there.
+  expect(files.filter((f) => /^(test|scripts|\.ci|build|node_modules)\//.test(f))).toEqual([]);
 });
 
 test('install takes the prebuilt binary: no compiler runs', () => {

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
-// scripts/find-libtorch.js on made-up LibTorch trees: the version wherever the layout keeps it, each source
-// ($LIBTORCH, $Torch_DIR, Python torch, the system's) in its turn, and what it says when none holds a LibTorch.
+// lib/find-libtorch.js on made-up LibTorch trees: the version wherever the layout keeps it, each source
+// ($LIBTORCH, $Torch_DIR, Python torch, the system's) in its turn, and what it says when none holds a LibTorch;
+// and scripts/find-libtorch.js, the developers' command, answering exactly as it does.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-const SCRIPT = path.resolve(__dirname, '../../scripts/find-libtorch.js');
+const SCRIPT = path.resolve(__dirname, '../../lib/find-libtorch.js');
+const DEVELOPER_SCRIPT = path.resolve(__dirname, '../../scripts/find-libtorch.js');
 
 let root: string;
 beforeEach(() => {
@@ -28,8 +30,8 @@ function tree(files: Record<string, string>): string {
   return root;
 }
 
-function find(libtorch: string, flag = '--json') {
-  return spawnSync(process.execPath, [SCRIPT, flag], {
+function find(libtorch: string, flag = '--json', script = SCRIPT) {
+  return spawnSync(process.execPath, [script, flag], {
     encoding: 'utf8',
     env: { PATH: process.env.PATH, LIBTORCH: libtorch },
   });
@@ -66,6 +68,29 @@ test('$LIBTORCH without a LibTorch: an error listing what was tried and the fixe
   expect(out.stderr).toContain(`$LIBTORCH: nothing usable at ${path.join(root, 'nowhere')}`);
   expect(out.stderr).toContain('sudo apt-get install libtorch-dev libgloo-dev');
   expect(out.stderr).toContain('set LIBTORCH=/path/to/libtorch');
+});
+
+test('scripts/find-libtorch.js answers as lib/find-libtorch.js does, flag for flag, found or not', () => {
+  const dir = tree({
+    'include/torch/csrc/api/include/torch/version.h': define(2, 5, 1),
+    'lib/libtorch_cuda.so': '',
+    'include/gloo/config.h': '',
+  });
+  const flags = ['', '--json', '--cmake-dir', '--lib-dir', '--include-dirs', '--nccl-include-dir', '--cuda-include-dir', '--libs', '--defines', '--version'];
+  for (const libtorch of [dir, path.join(root, 'nowhere')]) {
+    for (const flag of flags) {
+      const ours = find(libtorch, flag);
+      const developers = find(libtorch, flag, DEVELOPER_SCRIPT);
+      expect({ flag, status: developers.status, stdout: developers.stdout, stderr: developers.stderr }).toEqual({
+        flag,
+        status: ours.status,
+        stdout: ours.stdout,
+        stderr: ours.stderr,
+      });
+    }
+  }
+  expect(find(dir, '').stdout).toBe(`LibTorch 2.5.1 (CUDA) from LIBTORCH: ${path.join(dir, 'share/cmake/Torch')}\n`);
+  expect(find(dir, '--defines', DEVELOPER_SCRIPT).stdout).toContain('USE_C10D_GLOO');
 });
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: MIT
-// Who runs it: npm, as this package's install script, when a project installs or rebuilds libtorch-resnet. Never in
-// a checkout: npm run setup installs with --ignore-scripts and builds with cmake-js itself.
+// Who runs it: npm, as this package's install script (package.json "install"), when a project installs or rebuilds
+// libtorch-resnet. Never in a checkout: npm run setup installs with --ignore-scripts and builds with cmake-js itself.
+// It lives in install/, not scripts/, because it ships: scripts/ is for developers and CI and is not packed.
 //
 // It keeps the install light: when a binary already loads (a local build, or a prebuild made for the LibTorch on
 // this machine) it is used as it is. It builds from source with node-gyp only when none loads, or when the user
@@ -40,7 +41,7 @@ function nodeGypCommand() {
 }
 
 function buildFromSource() {
-  const found = spawnSync(process.execPath, [path.join(root, 'scripts', 'find-libtorch.js')], { encoding: 'utf8' });
+  const found = spawnSync(process.execPath, [path.join(root, 'lib', 'find-libtorch.js')], { encoding: 'utf8' });
   if (found.status !== 0) {
     process.stderr.write(`libtorch-resnet: cannot build the native addon: ${found.stderr}`);
     return 1;
