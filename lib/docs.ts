@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The README's options table, generated from OPTION_SPECS so the docs cannot drift from what config.ts accepts.
-import { flagNames } from './cli';
+// The README's options table, generated from OPTION_SPECS so the docs cannot drift from what lib/config/ accepts.
+import { flagNames } from './cli/flags';
 import { OPTION_SPECS } from './config';
 
 /** README markers between which `node scripts/readme-tables.mjs` writes the table. */

@@ -179,16 +179,29 @@ export type TrainEvent =
   | CheckpointEvent
   | TrainEndEvent;
 
+/**
+ * One epoch of a finished run.
+ *
+ * @example
+ * for (const e of result.epochs) console.log(e.epoch, e.trainLoss, e.validAccuracy);
+ */
+export interface EpochStats {
+  /** 1-based. */
+  readonly epoch: number;
+  /** Mean training loss over the epoch. */
+  readonly trainLoss: number;
+  /** Fraction in [0, 1]; 0 when validSplit is 0. */
+  readonly validAccuracy: number;
+  /** Training time of the epoch. */
+  readonly seconds: number;
+  /** Time of the epoch's validation pass (not in `seconds`). */
+  readonly validSeconds: number;
+  readonly imagesPerSecond: number;
+}
+
 /** What the summary needs of a result (a TrainResult fits). */
 export interface SummaryInput {
-  readonly epochs: readonly {
-    readonly epoch: number;
-    readonly trainLoss: number;
-    readonly validAccuracy: number;
-    readonly seconds: number;
-    readonly validSeconds: number;
-    readonly imagesPerSecond: number;
-  }[];
+  readonly epochs: readonly EpochStats[];
   readonly testAccuracy: number;
   readonly perClassAccuracy: readonly number[];
   readonly classes: readonly string[];

@@ -3,9 +3,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+import type { DownloadEvent, EpochStats, TrainEvent } from './events';
 import { libtorchLibrary } from './find-libtorch';
+import type { TrainResult } from './train';
 
-/** Options exactly as native/binding/convert.cpp reads them: already validated and defaulted by config.ts. */
+/** Options exactly as native/binding/convert.cpp reads them: already validated and defaulted by lib/config/. */
 export interface NativeTrainOptions {
   epochs: number;
   lr: number;
@@ -137,113 +139,14 @@ export interface NativeImage {
   data: Uint8Array;
 }
 
-export type NativeEvent =
-  | {
-      type: 'trainBegin';
-      epochs: number;
-      stepsPerEpoch: number;
-      trainSize: number;
-      validSize: number;
-      testSize: number;
-      parameters: number;
-      threads: number;
-      device: string;
-      worldSize: number;
-      rank: number;
-      startEpoch: number;
-      startStep: number;
-    }
-  | { type: 'epochBegin'; epoch: number; epochs: number; stepsPerEpoch: number }
-  | {
-      /** After every training step (before that step's batchEnd, when one is due); reads nothing from the device. */
-      type: 'step';
-      epoch: number;
-      epochs: number;
-      /** 1-based within the epoch. */
-      step: number;
-      stepsPerEpoch: number;
-      /** The epoch's training time so far as the host sees it (a resumed epoch's includes the time before the stop). */
-      seconds: number;
-    }
-  | {
-      type: 'batchEnd';
-      phase: 'train';
-      epoch: number;
-      epochs: number;
-      step: number;
-      stepsPerEpoch: number;
-      loss: number;
-      accuracy: number;
-      imagesPerSecond: number;
-      /** The learning rate of the step just taken. */
-      lr: number;
-      /** Only with distributed.checkReplicas. */
-      weightsChecksum?: number;
-    }
-  | { type: 'evalBegin'; phase: 'valid' | 'test'; epoch: number; samples: number }
-  | {
-      type: 'epochEnd';
-      epoch: number;
-      epochs: number;
-      trainLoss: number;
-      validAccuracy: number;
-      /** Training time of the epoch. */
-      seconds: number;
-      /** Time of the epoch's validation pass. */
-      validSeconds: number;
-      imagesPerSecond: number;
-    }
-  | { type: 'checkpoint'; path: string; epoch: number; step: number; stepsPerEpoch: number }
-  | { type: 'trainEnd'; testAccuracy: number; seconds: number };
-
-export interface NativeEpochStats {
-  epoch: number;
-  trainLoss: number;
-  validAccuracy: number;
-  /** Training time of the epoch. */
-  seconds: number;
-  /** Time of the epoch's validation pass. */
-  validSeconds: number;
-  imagesPerSecond: number;
-}
+/** The training events the addon emits: every TrainEvent but the download's, in the shape train() passes on. */
+export type NativeEvent = Exclude<TrainEvent, DownloadEvent>;
 
 /** An epoch as a checkpoint's history holds it: files written before validSeconds existed lack it. */
-export type NativeHistoryEpoch = Omit<NativeEpochStats, 'validSeconds'> & { validSeconds?: number };
+export type NativeHistoryEpoch = Omit<EpochStats, 'validSeconds'> & { validSeconds?: number };
 
-export interface NativeTrainResult {
-  status: 'completed' | 'cancelled';
-  epochs: NativeEpochStats[];
-  testAccuracy: number;
-  perClassAccuracy: number[];
-  confusionMatrix: number[][];
-  parameters: number;
-  device: string;
-  libtorchVersion: string;
-  threads: number;
-  /** The layout used, once memoryFormat 'auto' was resolved for the device. */
-  channelsLast: boolean;
-  /** The arithmetic used, once precision 'auto' was resolved for the device. */
-  precision: 'fp32' | 'tf32' | 'bf16' | 'fp16';
-  trainSize: number;
-  validSize: number;
-  testSize: number;
-  seconds: number;
-  /** '' where none was written. */
-  lastCheckpoint: string;
-  bestCheckpoint: string;
-  weights: string;
-  resumedEpoch: number;
-  resumedStep: number;
-  /** 1 and 0 when not distributed. */
-  worldSize: number;
-  rank: number;
-  /** The c10d backend, '' when not distributed. */
-  backend: string;
-  /** Whether the training step really was captured in a CUDA graph. */
-  cudaGraph: boolean;
-  /** Time of the final test evaluation. */
-  testSeconds: number;
-}
+/** What the addon's training resolves with: the public TrainResult but for the run folder (the caller's), and status. */
+export type NativeTrainResult = Omit<TrainResult, 'runDir'> & { status: 'completed' | 'cancelled' };
 
 /** What a checkpoint says about itself. */
 export interface NativeCheckpointSummary {
@@ -344,6 +247,8 @@ export interface NativeBinding {
   readCheckpoint(path: string, onDone: (error: NativeError | null, result?: NativeCheckpointInfo) => void): NativeJob;
   info(): NativeInfo;
   parameterCount(preset: 'article' | 'cifar'): number;
+  /** The options the core starts a preset's run from (its recipe and image size), as a checkpoint records them. */
+  presetOptions(preset: 'article' | 'cifar'): NativeCheckpointOptions;
   /** Model FLOPs of one image's forward pass (convolutions and classifier, 2 per multiply-add). */
   forwardFlops(preset: 'article' | 'cifar', imageSize: number): number;
   /** The state dict's keys (parameters, then buffers) with their shapes, named as PyTorch names them. */

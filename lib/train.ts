@@ -3,33 +3,15 @@
 // it goes, its result turned into JS. createApi (api.ts) makes train() of it.
 import { mergeResume, toNativeOptions } from './config';
 import type { Precision, ResolvedConfig } from './config';
-import { CIFAR10_CLASSES } from './dataset';
 import { createAbortError, fromNativeError } from './errors';
 import type { AbortError, TorchError } from './errors';
 import { findData, getBinding, runJob } from './job';
 import type { BindingSource } from './job';
+import type { EpochStats } from './events';
 import type { NativeBinding, NativeCheckpointInfo, NativeTrainResult } from './native';
 import { RunDirectory } from './run-dir';
 
-/**
- * One epoch of a finished run.
- *
- * @example
- * for (const e of result.epochs) console.log(e.epoch, e.trainLoss, e.validAccuracy);
- */
-export interface EpochStats {
-  /** 1-based. */
-  readonly epoch: number;
-  /** Mean training loss over the epoch. */
-  readonly trainLoss: number;
-  /** Fraction in [0, 1]; 0 when validSplit is 0. */
-  readonly validAccuracy: number;
-  /** Training time of the epoch. */
-  readonly seconds: number;
-  /** Time of the epoch's validation pass (not in `seconds`). */
-  readonly validSeconds: number;
-  readonly imagesPerSecond: number;
-}
+export type { EpochStats };
 
 /**
  * What {@link train} resolves with. Accuracies are fractions in [0, 1].
@@ -83,54 +65,9 @@ export interface TrainResult {
   readonly resumedFrom?: { readonly checkpoint: string; readonly epoch: number; readonly step: number };
 }
 
-function toTrainResult(result: NativeTrainResult, config: ResolvedConfig): TrainResult {
-  const extra: {
-    runDir?: string;
-    checkpoints?: TrainResult['checkpoints'];
-    resumedFrom?: TrainResult['resumedFrom'];
-    backend?: string;
-  } = {};
-  if (config.runDir !== undefined && writesRunDir(config)) extra.runDir = config.runDir;
-  if (result.backend !== '') extra.backend = result.backend;
-  if (result.lastCheckpoint !== '') {
-    extra.checkpoints = {
-      last: result.lastCheckpoint,
-      ...(result.bestCheckpoint !== '' ? { best: result.bestCheckpoint } : {}),
-      weights: result.weights,
-    };
-  }
-  if (config.resume !== undefined) {
-    extra.resumedFrom = { checkpoint: config.resume, epoch: result.resumedEpoch, step: result.resumedStep };
-  }
-  return {
-    epochs: result.epochs.map((e) => ({
-      epoch: e.epoch,
-      trainLoss: e.trainLoss,
-      validAccuracy: e.validAccuracy,
-      seconds: e.seconds,
-      validSeconds: e.validSeconds,
-      imagesPerSecond: e.imagesPerSecond,
-    })),
-    testAccuracy: result.testAccuracy,
-    perClassAccuracy: result.perClassAccuracy,
-    confusionMatrix: result.confusionMatrix,
-    classes: CIFAR10_CLASSES,
-    parameters: result.parameters,
-    device: result.device,
-    libtorchVersion: result.libtorchVersion,
-    threads: result.threads,
-    precision: result.precision,
-    memoryFormat: result.channelsLast ? 'channels-last' : 'contiguous',
-    trainSize: result.trainSize,
-    validSize: result.validSize,
-    testSize: result.testSize,
-    seconds: result.seconds,
-    testSeconds: result.testSeconds,
-    cudaGraph: result.cudaGraph,
-    worldSize: result.worldSize,
-    rank: result.rank,
-    ...extra,
-  };
+// The addon's result is the public one; the run folder is this side's to add, rank 0's alone.
+function toTrainResult({ status: _status, ...result }: NativeTrainResult, config: ResolvedConfig): TrainResult {
+  return config.runDir !== undefined && writesRunDir(config) ? { ...result, runDir: config.runDir } : result;
 }
 
 /** Rank 0 speaks for a distributed job: the other ranks write no run folder. */

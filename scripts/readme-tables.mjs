@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: MIT
-// Who runs it: a developer after changing an option in lib/config.ts (after `npm run build:ts`). Rewrites the
+// Who runs it: a developer after changing an option in lib/config/ (after `npm run build:ts`). Rewrites the
 // README's options table from OPTION_SPECS; test/unit/docs.test.ts fails while the README is out of date.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';

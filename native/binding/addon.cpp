@@ -117,6 +117,14 @@ Napi::Value ParameterCount(const Napi::CallbackInfo& info) {
   });
 }
 
+// presetOptions(preset) -> the options train() starts from for the preset (its recipe), as a checkpoint records
+// them: what test/native/recipe.test.ts holds lib/config/presets.ts's table against.
+Napi::Value PresetOptions(const Napi::CallbackInfo& info) {
+  return translate_exceptions(info.Env(), [&]() -> Napi::Value {
+    return to_js(info.Env(), core::options_for(to_preset(info[0])));
+  });
+}
+
 // forwardFlops(preset, imageSize) -> model FLOPs of one image's forward pass.
 Napi::Value ForwardFlops(const Napi::CallbackInfo& info) {
   return translate_exceptions(info.Env(), [&]() -> Napi::Value {
@@ -166,6 +174,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("readCheckpoint", Napi::Function::New(env, ReadCheckpoint, "readCheckpoint"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("parameterCount", Napi::Function::New(env, ParameterCount, "parameterCount"));
+  exports.Set("presetOptions", Napi::Function::New(env, PresetOptions, "presetOptions"));
   exports.Set("forwardFlops", Napi::Function::New(env, ForwardFlops, "forwardFlops"));
   exports.Set("stateDictShapes", Napi::Function::New(env, StateDictShapes, "stateDictShapes"));
   exports.Set("augmentBatch", Napi::Function::New(env, AugmentBatch, "augmentBatch"));

@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: MIT
 #include "convert.h"
 
+#include <iterator>
 #include <optional>
 #include <stdexcept>
 #include <string>
+
+#include "../core/cifar10_dataset.h"
 
 namespace libtorch_resnet::binding {
 
 namespace {
 
-// lib/config.ts has checked the names; an unknown one here is a caller bypassing it.
+// lib/config/ has checked the names; an unknown one here is a caller bypassing it.
 template <class E>
 E to_enum(const std::string& name) {
   if (auto v = core::from_name<E>(name)) return *v;
@@ -40,7 +43,51 @@ Napi::Array to_js_array(Napi::Env env, const std::vector<T>& values) {
   return array;
 }
 
+Napi::Array to_js_strings(Napi::Env env, const std::vector<std::string>& values) {
+  Napi::Array array = Napi::Array::New(env, values.size());
+  for (size_t i = 0; i < values.size(); ++i) array.Set(static_cast<uint32_t>(i), values[i]);
+  return array;
+}
+
 Napi::Number number(Napi::Env env, double value) { return Napi::Number::New(env, value); }
+
+Napi::Array to_js(Napi::Env env, const std::vector<core::EpochStats>& history) {
+  Napi::Array epochs = Napi::Array::New(env, history.size());
+  for (size_t i = 0; i < history.size(); ++i) {
+    const core::EpochStats& s = history[i];
+    Napi::Object e = Napi::Object::New(env);
+    e.Set("epoch", number(env, static_cast<double>(s.epoch)));
+    e.Set("trainLoss", number(env, s.train_loss));
+    e.Set("validAccuracy", number(env, s.valid_accuracy));
+    e.Set("seconds", number(env, s.seconds));
+    e.Set("imagesPerSecond", number(env, s.images_per_second));
+    e.Set("validSeconds", number(env, s.valid_seconds));
+    epochs.Set(i, e);
+  }
+  return epochs;
+}
+
+// testAccuracy, perClassAccuracy, confusionMatrix: shared by the results of train and evaluate.
+void set_test_metrics(Napi::Env env, Napi::Object& o, const core::TestMetrics& m) {
+  o.Set("testAccuracy", number(env, m.accuracy));
+  o.Set("perClassAccuracy", to_js_array(env, m.per_class_accuracy));
+  Napi::Array matrix = Napi::Array::New(env, m.confusion_matrix.size());
+  for (size_t i = 0; i < m.confusion_matrix.size(); ++i) matrix.Set(i, to_js_array(env, m.confusion_matrix[i]));
+  o.Set("confusionMatrix", matrix);
+}
+
+Napi::Object to_js(Napi::Env env, const core::CheckpointSummary& c) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("options", binding::to_js(env, c.options));  // declared in convert.h, outside this namespace
+  o.Set("epochsDone", number(env, static_cast<double>(c.epochs_done)));
+  o.Set("step", number(env, static_cast<double>(c.step)));
+  o.Set("libtorchVersion", c.libtorch_version);
+  o.Set("kind", c.weights_only ? "weights" : "checkpoint");
+  o.Set("classes", to_js_strings(env, c.classes));
+  return o;
+}
+
+}  // namespace
 
 Napi::Object to_js(Napi::Env env, const core::TrainOptions& t) {
   Napi::Object o = Napi::Object::New(env);
@@ -71,46 +118,6 @@ Napi::Object to_js(Napi::Env env, const core::TrainOptions& t) {
   o.Set("flipTta", t.flip_tta);
   return o;
 }
-
-Napi::Array to_js(Napi::Env env, const std::vector<core::EpochStats>& history) {
-  Napi::Array epochs = Napi::Array::New(env, history.size());
-  for (size_t i = 0; i < history.size(); ++i) {
-    const core::EpochStats& s = history[i];
-    Napi::Object e = Napi::Object::New(env);
-    e.Set("epoch", number(env, static_cast<double>(s.epoch)));
-    e.Set("trainLoss", number(env, s.train_loss));
-    e.Set("validAccuracy", number(env, s.valid_accuracy));
-    e.Set("seconds", number(env, s.seconds));
-    e.Set("imagesPerSecond", number(env, s.images_per_second));
-    e.Set("validSeconds", number(env, s.valid_seconds));
-    epochs.Set(i, e);
-  }
-  return epochs;
-}
-
-// testAccuracy, perClassAccuracy, confusionMatrix: shared by the results of train and evaluate.
-void set_test_metrics(Napi::Env env, Napi::Object& o, const core::TestMetrics& m) {
-  o.Set("testAccuracy", number(env, m.accuracy));
-  o.Set("perClassAccuracy", to_js_array(env, m.per_class_accuracy));
-  Napi::Array matrix = Napi::Array::New(env, m.confusion_matrix.size());
-  for (size_t i = 0; i < m.confusion_matrix.size(); ++i) matrix.Set(i, to_js_array(env, m.confusion_matrix[i]));
-  o.Set("confusionMatrix", matrix);
-}
-
-Napi::Object to_js(Napi::Env env, const core::CheckpointSummary& c) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("options", to_js(env, c.options));
-  o.Set("epochsDone", number(env, static_cast<double>(c.epochs_done)));
-  o.Set("step", number(env, static_cast<double>(c.step)));
-  o.Set("libtorchVersion", c.libtorch_version);
-  o.Set("kind", c.weights_only ? "weights" : "checkpoint");
-  Napi::Array classes = Napi::Array::New(env, c.classes.size());
-  for (size_t i = 0; i < c.classes.size(); ++i) classes.Set(static_cast<uint32_t>(i), c.classes[i]);
-  o.Set("classes", classes);
-  return o;
-}
-
-}  // namespace
 
 core::Augment to_augment(const Napi::Value& value) { return to_enum<core::Augment>(value.As<Napi::String>().Utf8Value()); }
 
@@ -285,31 +292,43 @@ Napi::Object to_js(Napi::Env env, const core::ProgressEvent& e) {
   return o;
 }
 
+// The public TrainResult (lib/train.ts) as it is, plus status; the run folder is the caller's to add.
 Napi::Object to_js(Napi::Env env, const core::TrainResult& r) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("status", r.status == core::Status::kCompleted ? "completed" : "cancelled");
   o.Set("epochs", to_js(env, r.epochs));
   set_test_metrics(env, o, r.test);
+  o.Set("classes", to_js_strings(env, std::vector<std::string>(std::begin(core::kClassNames), std::end(core::kClassNames))));
   o.Set("parameters", number(env, static_cast<double>(r.parameters)));
   o.Set("device", r.device);
   o.Set("libtorchVersion", r.libtorch_version);
   o.Set("threads", number(env, r.threads));
-  o.Set("channelsLast", Napi::Boolean::New(env, r.channels_last));
   o.Set("precision", r.precision);
+  o.Set("memoryFormat", core::name_of(r.channels_last ? core::MemoryFormat::kChannelsLast : core::MemoryFormat::kContiguous));
   o.Set("trainSize", number(env, static_cast<double>(r.train_size)));
   o.Set("validSize", number(env, static_cast<double>(r.valid_size)));
   o.Set("testSize", number(env, static_cast<double>(r.test_size)));
   o.Set("seconds", number(env, r.seconds));
   o.Set("testSeconds", number(env, r.test_seconds));
   o.Set("cudaGraph", Napi::Boolean::New(env, r.cuda_graph));
-  o.Set("lastCheckpoint", r.last_checkpoint);
-  o.Set("bestCheckpoint", r.best_checkpoint);
-  o.Set("weights", r.weights);
-  o.Set("resumedEpoch", number(env, static_cast<double>(r.resumed_epoch)));
-  o.Set("resumedStep", number(env, static_cast<double>(r.resumed_step)));
   o.Set("worldSize", number(env, r.world_size));
   o.Set("rank", number(env, r.rank));
-  o.Set("backend", r.backend);
+  // Optional fields are left out, not empty.
+  if (!r.backend.empty()) o.Set("backend", r.backend);
+  if (!r.last_checkpoint.empty()) {
+    Napi::Object files = Napi::Object::New(env);
+    files.Set("last", r.last_checkpoint);
+    if (!r.best_checkpoint.empty()) files.Set("best", r.best_checkpoint);
+    files.Set("weights", r.weights);
+    o.Set("checkpoints", files);
+  }
+  if (!r.resumed_from.empty()) {
+    Napi::Object from = Napi::Object::New(env);
+    from.Set("checkpoint", r.resumed_from);
+    from.Set("epoch", number(env, static_cast<double>(r.resumed_epoch)));
+    from.Set("step", number(env, static_cast<double>(r.resumed_step)));
+    o.Set("resumedFrom", from);
+  }
   return o;
 }
 

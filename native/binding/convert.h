@@ -15,7 +15,7 @@
 
 namespace libtorch_resnet::binding {
 
-// Copies fields from an object lib/config.ts has validated; no checks beyond types.
+// Copies fields from an object lib/config/ has validated; no checks beyond types.
 core::TrainOptions to_train_options(const Napi::Object& options);
 core::EvalOptions to_eval_options(const Napi::Object& options);
 core::PredictOptions to_predict_options(const Napi::Object& options);
@@ -25,6 +25,8 @@ std::vector<core::Image> to_images(const Napi::Array& images);
 core::Preset to_preset(const Napi::Value& value);
 core::Augment to_augment(const Napi::Value& value);
 
+// The options a checkpoint records, under their JS names (NativeCheckpointOptions).
+Napi::Object to_js(Napi::Env env, const core::TrainOptions& options);
 Napi::Object to_js(Napi::Env env, const core::ProgressEvent& event);
 Napi::Object to_js(Napi::Env env, const core::TrainResult& result);
 Napi::Object to_js(Napi::Env env, const core::EvalResult& result);

@@ -22,7 +22,7 @@ namespace libtorch_resnet::core {
 bool backend_built(Backend backend);
 
 // torchrun's variables (WORLD_SIZE, RANK, LOCAL_RANK, MASTER_ADDR, MASTER_PORT), when WORLD_SIZE is set; for
-// C++ front ends (the Node package reads them in lib/config.ts). Throws when one is missing or malformed.
+// C++ front ends (the Node package reads them in lib/config/distributed.ts). Throws when one is missing or malformed.
 std::optional<DistributedOptions> distributed_from_env();
 
 // The backend a run uses: kAuto is NCCL on CUDA and Gloo on the CPU.

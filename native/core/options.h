@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
-// Everything a training run is told, as plain data; lib/config.ts has already validated it.
+// Everything a training run is told, as plain data, and the recipe each preset starts from; lib/config/ has
+// already validated what the addon passes in.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <iterator>
 #include <optional>
@@ -142,29 +144,58 @@ struct DistributedOptions {
   bool check_replicas = false;
 };
 
+// The training recipe a preset starts from; every part is an option of its own. lib/config/presets.ts holds the
+// same table, to check options before the addon loads; test/native/recipe.test.ts keeps the two equal.
+struct Recipe {
+  int64_t epochs;
+  double lr;
+  int64_t batch_size;
+  double weight_decay;
+  Precision precision;
+  bool decay_norm_and_bias;
+  bool nesterov;
+  Scheduler scheduler;
+  double warmup_epochs;
+  double label_smoothing;
+  Augment augment;
+  bool flip_tta;
+  int64_t image_size;
+};
+
+// The article's plain SGD at a constant rate without augmentation, on 224 px images.
+inline constexpr Recipe kArticleRecipe{20,    0.01,  64, 0.001, Precision::kFp32, true, false, Scheduler::kConstant,
+                                       0,     0,     Augment::kNone, false, 224};
+// A modern recipe: a large batch with the learning rate scaled linearly (0.1 per 128 images), Nesterov momentum,
+// no decay on BatchNorm and biases, warm-up then a linear fall to 0, label smoothing, random crops and flips on
+// the device, flip TTA, bf16 autocast on CUDA; at CIFAR-10's own 32 px.
+inline constexpr Recipe kCifarRecipe{30, 0.4, 512, 5e-4, Precision::kAuto, false, true, Scheduler::kOneCycle,
+                                     5,  0.1, Augment::kCropFlip, true, 32};
+
+constexpr const Recipe& recipe_of(Preset preset) { return preset == Preset::kCifar ? kCifarRecipe : kArticleRecipe; }
+
 struct TrainOptions {
   // Number of passes over the training split.
-  int64_t epochs = 20;
+  int64_t epochs = kArticleRecipe.epochs;
   // SGD learning rate.
-  double lr = 0.01;
+  double lr = kArticleRecipe.lr;
   // Images per training and evaluation step.
-  int64_t batch_size = 64;
+  int64_t batch_size = kArticleRecipe.batch_size;
   // SGD momentum.
   double momentum = 0.9;
   // L2 penalty applied by SGD: to every parameter, or with decay_norm_and_bias false to the convolution and
   // linear weights only (BatchNorm's weights and all biases are left alone, as modern recipes do).
-  double weight_decay = 0.001;
-  bool decay_norm_and_bias = true;
+  double weight_decay = kArticleRecipe.weight_decay;
+  bool decay_norm_and_bias = kArticleRecipe.decay_norm_and_bias;
   // Nesterov momentum (PyTorch's SGD nesterov=True).
-  bool nesterov = false;
+  bool nesterov = kArticleRecipe.nesterov;
   // The learning rate's course: lr is its peak; warmup_epochs (fractions allowed) of linear rise come first.
-  Scheduler scheduler = Scheduler::kConstant;
-  double warmup_epochs = 0;
+  Scheduler scheduler = kArticleRecipe.scheduler;
+  double warmup_epochs = kArticleRecipe.warmup_epochs;
   // Cross-entropy against targets smoothed by this much (PyTorch's label_smoothing).
-  double label_smoothing = 0;
-  Augment augment = Augment::kNone;
+  double label_smoothing = kArticleRecipe.label_smoothing;
+  Augment augment = kArticleRecipe.augment;
   // Validation and test score each image as the mean of the logits of it and its mirror image.
-  bool flip_tta = false;
+  bool flip_tta = kArticleRecipe.flip_tta;
   // Fraction of the training records held out for validation.
   double valid_split = 0.1;
   // Seeds weight initialisation, the train/validation split and the epoch shuffles.
@@ -172,12 +203,12 @@ struct TrainOptions {
   // Network shape.
   Preset preset = Preset::kArticle;
   // Side length images are resized to before they enter the network.
-  int64_t image_size = 224;
+  int64_t image_size = kArticleRecipe.image_size;
   // "auto", "cpu", "cuda" or "cuda:N".
   std::string device = "auto";
   // Intra-op CPU threads; 0 means every core (or OMP_NUM_THREADS when set).
   int threads = 0;
-  Precision precision = Precision::kFp32;
+  Precision precision = kArticleRecipe.precision;
   MemoryFormat memory_format = MemoryFormat::kAuto;
   // A per-run choice, like the device: checkpoints do not record it.
   CudaGraph cuda_graph = CudaGraph::kAuto;
@@ -191,10 +222,36 @@ struct TrainOptions {
   // Folder for last.pt (after every epoch and when stopped), best.pt and, at the end, weights.pt; empty: none.
   std::string checkpoint_dir;
   // A checkpoint written by train() to continue from. The caller merges the checkpoint's options into these
-  // (lib/config.ts); train() refuses ones that would build another network.
+  // (lib/config/resume.ts); train() refuses ones that would build another network.
   std::string resume_from;
   DistributedOptions distributed;
 };
+
+// What train() starts from for `preset`: these defaults with the preset's recipe and image size.
+inline TrainOptions options_for(Preset preset) {
+  const Recipe& r = recipe_of(preset);
+  TrainOptions o;
+  o.preset = preset;
+  o.epochs = r.epochs;
+  o.lr = r.lr;
+  o.batch_size = r.batch_size;
+  o.weight_decay = r.weight_decay;
+  o.precision = r.precision;
+  o.decay_norm_and_bias = r.decay_norm_and_bias;
+  o.nesterov = r.nesterov;
+  o.scheduler = r.scheduler;
+  o.warmup_epochs = r.warmup_epochs;
+  o.label_smoothing = r.label_smoothing;
+  o.augment = r.augment;
+  o.flip_tta = r.flip_tta;
+  o.image_size = r.image_size;
+  return o;
+}
+
+// The warm-up a run gets when none is asked for: the recipe's, but at most a sixth of the run.
+inline double default_warmup_epochs(Preset preset, int64_t epochs) {
+  return std::min(recipe_of(preset).warmup_epochs, static_cast<double>(epochs) / 6);
+}
 
 // Scoring a checkpoint on the test split.
 struct EvalOptions {

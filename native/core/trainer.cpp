@@ -400,6 +400,7 @@ void TrainingRun::choose_steps() {
 }
 
 void TrainingRun::begin_run() {
+  result_.resumed_from = o_.resume_from;
   result_.resumed_epoch = state_.epochs_done;
   result_.resumed_step = state_.step;
   result_.parameters = count_parameters(*model_);

@@ -43,7 +43,8 @@ struct TrainResult {
   int world_size = 1;
   int rank = 0;
   std::string backend;
-  // Where the run started from: epochs already done and steps taken of the next (0, 0 unless resumed).
+  // Where the run started from: the checkpoint ("" unless resumed), epochs already done and steps taken of the next.
+  std::string resumed_from;
   int64_t resumed_epoch = 0;
   int64_t resumed_step = 0;
 };

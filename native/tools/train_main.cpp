@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// A small command line around core/, for debugging and profiling the training loop without Node.
+// A small command line around core/, for debugging and profiling the training loop without Node. It trains what
+// `libtorch-resnet train` trains with the same flags: the preset's recipe, then the flags' changes.
 //   train_main DATA_DIR [--preset article|cifar] [--epochs N] [--batch-size N] [--lr X] [--image-size N]
 //              [--device D] [--threads N] [--limit-train N] [--limit-test N] [--log-every N]
 //              [--checkpoint-dir DIR] [--resume FILE] [--backend auto|gloo|nccl] [--check-replicas 1]
@@ -17,14 +18,23 @@
 
 using namespace libtorch_resnet::core;
 
-// Reads the flags after DATA_DIR into `o`; false (after saying why) on an unknown flag or value.
+// The preset the flags name (the last --preset), whose recipe the other flags then change.
+Preset preset_of(int argc, char** argv) {
+  Preset preset = Preset::kArticle;
+  for (int i = 2; i + 1 < argc; i += 2)
+    if (std::strcmp(argv[i], "--preset") == 0 && from_name<Preset>(argv[i + 1])) preset = *from_name<Preset>(argv[i + 1]);
+  return preset;
+}
+
+// Reads the flags after DATA_DIR into `o`, which holds the preset's recipe (options_for); false (after saying
+// why) on an unknown flag or value. A warm-up left out fits the run's epochs, as train() in Node does.
 bool parse_flags(int argc, char** argv, TrainOptions& o) {
-  bool image_size_set = false;
+  bool warmup_set = false;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const char* value = argv[i + 1];
-    if (flag == "--preset") {
-      o.preset = std::strcmp(value, "cifar") == 0 ? Preset::kCifar : Preset::kArticle;
+    if (flag == "--preset" && from_name<Preset>(value)) {
+      // Read first, by preset_of.
     } else if (flag == "--epochs") {
       o.epochs = std::atoll(value);
     } else if (flag == "--batch-size") {
@@ -45,6 +55,7 @@ bool parse_flags(int argc, char** argv, TrainOptions& o) {
       o.scheduler = *from_name<Scheduler>(value);
     } else if (flag == "--warmup-epochs") {
       o.warmup_epochs = std::atof(value);
+      warmup_set = true;
     } else if (flag == "--label-smoothing") {
       o.label_smoothing = std::atof(value);
     } else if (flag == "--augment" && from_name<Augment>(value)) {
@@ -53,7 +64,6 @@ bool parse_flags(int argc, char** argv, TrainOptions& o) {
       o.flip_tta = std::atoi(value) != 0;
     } else if (flag == "--image-size") {
       o.image_size = std::atoll(value);
-      image_size_set = true;
     } else if (flag == "--device") {
       o.device = value;
     } else if (flag == "--threads") {
@@ -85,7 +95,7 @@ bool parse_flags(int argc, char** argv, TrainOptions& o) {
       return false;
     }
   }
-  if (!image_size_set) o.image_size = o.preset == Preset::kArticle ? 224 : 32;
+  if (!warmup_set) o.warmup_epochs = default_warmup_epochs(o.preset, o.epochs);
   return true;
 }
 
@@ -124,7 +134,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s DATA_DIR [--preset article|cifar] [--epochs N] [--batch-size N] ...\n", argv[0]);
     return 2;
   }
-  TrainOptions o;
+  // The recipe the preset names, as `libtorch-resnet train --preset` starts from; the flags change it.
+  TrainOptions o = options_for(preset_of(argc, argv));
   o.data_dir = argv[1];
   try {
     if (auto distributed = distributed_from_env()) o.distributed = *distributed;

@@ -11,6 +11,7 @@ import { PNG } from 'pngjs';
 
 import { evaluate, predict, train } from '../../lib/index';
 import type { TrainEvent } from '../../lib/index';
+import { DEFAULT_IMAGE_SIZE, PRESET_RECIPES } from '../../lib/config';
 import { loadNative } from '../../lib/native';
 import { extractMini, tempDir } from '../fixtures/cifar';
 import { PYTHON, pythonHas } from '../fixtures/python';
@@ -330,4 +331,43 @@ test("evaluate() on the CPU scores a bf16 run's checkpoint in float32", async ()
   expect(run.precision).toBe('bf16');
   const scored = await evaluate({ checkpoint: run.checkpoints!.last, dataDir, download: false, limitTest: 16, threads: 2 });
   expect(scored).toMatchObject({ precision: 'fp32', testSize: 16 });
+});
+
+describe('the presets live in the core', () => {
+  test("the core's recipe of each preset is lib/config's: what train() and the addon start from agree", () => {
+    const binding = loadNative();
+    for (const preset of ['article', 'cifar'] as const) {
+      expect(binding.presetOptions(preset)).toMatchObject({
+        ...PRESET_RECIPES[preset],
+        preset,
+        imageSize: DEFAULT_IMAGE_SIZE[preset],
+      });
+    }
+  });
+
+  const TRAIN_MAIN = path.join(__dirname, '..', '..', 'build', 'train_main');
+  (fs.existsSync(TRAIN_MAIN) ? test : test.skip)(
+    'build/train_main --preset cifar trains what train({ preset: "cifar" }) trains: the same options in the checkpoint',
+    async () => {
+      const flags = { epochs: 1, limitTrain: 64, limitTest: 16, threads: 1 };
+      const fromMain = path.join(work, 'preset-main');
+      execFileSync(TRAIN_MAIN, [
+        path.join(dataDir, 'cifar-10-batches-bin'), '--preset', 'cifar', '--epochs', '1', '--limit-train', '64',
+        '--limit-test', '16', '--threads', '1', '--checkpoint-dir', fromMain,
+      ], { stdio: 'ignore' });
+      const fromNode = path.join(work, 'preset-node');
+      await train({ preset: 'cifar', dataDir, runDir: fromNode, ...flags });
+      const binding = loadNative();
+      const read = (file: string) =>
+        new Promise<Record<string, unknown>>((resolve, reject) =>
+          binding.readCheckpoint(file, (error, info) => (error ? reject(error) : resolve(info!.options as never))),
+        );
+      const main = await read(path.join(fromMain, 'last.pt'));
+      const node = await read(path.join(fromNode, 'checkpoints', 'last.pt'));
+      // Where each found the data differs (train() hands the core the folder holding the batches, as main's flag).
+      expect({ ...main, dataDir: undefined }).toEqual({ ...node, dataDir: undefined });
+      expect(main).toMatchObject({ ...PRESET_RECIPES.cifar, epochs: 1, warmupEpochs: 1 / 6, imageSize: 32 });
+    },
+    120_000,
+  );
 });

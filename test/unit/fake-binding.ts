@@ -68,26 +68,21 @@ function plainResult(status: 'completed' | 'cancelled'): NativeTrainResult {
     testAccuracy: 0.25,
     perClassAccuracy: [0.5, 0, 0.5, 0, 0.5, 0, 0.5, 0, 0.5, 0],
     confusionMatrix: Array.from({ length: 10 }, (_, i) => Array.from({ length: 10 }, (_, j) => (i === j ? 1 : 0))),
+    classes: [...CIFAR10_CLASSES],
     parameters: 21298314,
     device: 'cpu',
     libtorchVersion: '1.13.1',
     threads: 4,
-    channelsLast: false,
     precision: 'fp32',
+    memoryFormat: 'contiguous',
     trainSize: 100,
     validSize: 10,
     testSize: 20,
     seconds: 3.2,
-    lastCheckpoint: '',
-    bestCheckpoint: '',
-    weights: '',
-    resumedEpoch: 0,
-    resumedStep: 0,
+    testSeconds: 0.2,
+    cudaGraph: false,
     worldSize: 1,
     rank: 0,
-    backend: '',
-    cudaGraph: false,
-    testSeconds: 0.2,
   };
 }
 
@@ -184,10 +179,13 @@ export class FakeBinding implements NativeBinding {
     // (a distributed run never does); on the CPU nothing is captured.
     const captured =
       options.device.startsWith('cuda') && options.distributed === null && options.cudaGraph !== 'off';
-    const nativeResult = (status: 'completed' | 'cancelled') => ({
+    // As the core does: a resumed run says where it picked up (this fake always at the start of an epoch).
+    const resumedFrom = options.resumeFrom === '' ? {} : { resumedFrom: { checkpoint: options.resumeFrom, epoch: 0, step: 0 } };
+    const nativeResult = (status: 'completed' | 'cancelled'): NativeTrainResult => ({
       ...plainResult(status),
       precision: options.precision === 'auto' ? ('fp32' as const) : options.precision,
       cudaGraph: captured,
+      ...resumedFrom,
     });
     const finish = (error: NativeError | null, result?: NativeTrainResult) => {
       this.doneCalls += 1;
@@ -209,13 +207,9 @@ export class FakeBinding implements NativeBinding {
       const event = queue.shift();
       if (event === undefined) {
         if (this.script.error) return finish(this.script.error as NativeError);
-        const result = nativeResult('completed');
-        if (options.checkpointDir !== '') {
-          result.lastCheckpoint = path.join(options.checkpointDir, 'last.pt');
-          result.bestCheckpoint = path.join(options.checkpointDir, 'best.pt');
-          result.weights = path.join(options.checkpointDir, 'weights.pt');
-        }
-        return finish(null, result);
+        const files = (name: string) => path.join(options.checkpointDir, name);
+        const checkpoints = { last: files('last.pt'), best: files('best.pt'), weights: files('weights.pt') };
+        return finish(null, { ...nativeResult('completed'), ...(options.checkpointDir !== '' ? { checkpoints } : {}) });
       }
       deliver(event);
       // As the native loop does after every epoch when it has a checkpoint folder.
@@ -258,8 +252,8 @@ export class FakeBinding implements NativeBinding {
         onDone(null, {
           status: stop ? 'cancelled' : 'completed',
           testAccuracy: r.testAccuracy,
-          perClassAccuracy: r.perClassAccuracy,
-          confusionMatrix: r.confusionMatrix,
+          perClassAccuracy: [...r.perClassAccuracy],
+          confusionMatrix: r.confusionMatrix.map((row) => [...row]),
           testSize: 20,
           device: 'cpu',
           libtorchVersion: '1.13.1',
@@ -345,6 +339,10 @@ export class FakeBinding implements NativeBinding {
 
   parameterCount(preset: 'article' | 'cifar'): number {
     return preset === 'article' ? 21298314 : 21282122;
+  }
+
+  presetOptions(preset: 'article' | 'cifar'): NativeCheckpointInfo['options'] {
+    return checkpointInfo(0, { preset }).options;
   }
 
   forwardFlops(preset: 'article' | 'cifar', imageSize: number): number {
