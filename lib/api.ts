@@ -18,59 +18,13 @@ import type { TrainResult } from './train';
 
 /** What {@link createApi} returns: the package's four operations on one binding. */
 export interface Api {
-  /**
-   * Trains the article's ResNet-34 (or the `cifar` preset) on CIFAR-10 with LibTorch, off the JS thread, on CUDA
-   * when there is a device, else on every CPU core. Options are checked first (a TypeError or RangeError naming the
-   * option); aborting `signal` stops the run after the current step and rejects with an `AbortError`; a LibTorch
-   * failure rejects with a {@link TorchError}.
-   *
-   * @example
-   * import { train } from 'libtorch-resnet';
-   *
-   * const controller = new AbortController();
-   * const result = await train({
-   *   epochs: 20,
-   *   lr: 0.01,
-   *   signal: controller.signal,
-   *   onProgress: (event) => {
-   *     if (event.type === 'epochEnd') console.log(`epoch ${event.epoch}: ${event.validAccuracy}`);
-   *   },
-   * });
-   * console.log(result.testAccuracy);
-   */
+  /** {@link train} on this binding. */
   train(options?: TrainConfig): Promise<TrainResult>;
-  /**
-   * Scores a checkpoint on the CIFAR-10 test split, off the JS thread: test accuracy, per-class accuracy and the
-   * confusion matrix. The network's preset and image size come from the checkpoint.
-   *
-   * @example
-   * import { evaluate } from 'libtorch-resnet';
-   *
-   * const result = await evaluate({ checkpoint: 'runs/2026-11-26T22-00-00/checkpoints/best.pt' });
-   * console.log(result.testAccuracy, result.checkpoint.epochsDone);
-   */
+  /** {@link evaluate} on this binding. */
   evaluate(options: EvalConfig): Promise<EvalResult>;
-  /**
-   * Classifies PNG or JPEG images with a checkpoint. Each image is prepared as training data was: its centre
-   * square shrunk to 32x32 (CIFAR-10's size), then resized and normalised as in training.
-   *
-   * @example
-   * import { predict } from 'libtorch-resnet';
-   *
-   * const [cat] = await predict({ checkpoint: 'runs/a/checkpoints/best.pt', images: ['cat.jpg'] });
-   * console.log(cat.top); // [{ label: 'cat', classIndex: 3, probability: 0.91 }, ...]
-   */
+  /** {@link predict} on this binding. */
   predict(options: PredictConfig): Promise<Prediction[]>;
-  /**
-   * What this machine offers: the LibTorch version, CUDA devices, default CPU threads and each preset's parameter
-   * count.
-   *
-   * @example
-   * import { info } from 'libtorch-resnet';
-   *
-   * const { libtorchVersion, cudaAvailable, presets } = await info();
-   * console.log(libtorchVersion, cudaAvailable, presets.article.parameters); // 21298314 parameters
-   */
+  /** {@link info} on this binding. */
   info(): Promise<InfoResult>;
 }
 
@@ -103,5 +57,63 @@ export function createApi(source: BindingSource): Api {
   return Object.freeze({ train, evaluate, predict, info });
 }
 
-/** The operations on this package's addon, loaded on first use. */
-export const { train, evaluate, predict, info } = createApi(loadNative);
+// The operations on this package's addon, loaded on first use.
+const addonApi = createApi(loadNative);
+
+/**
+ * Trains the article's ResNet-34 (or the `cifar` preset) on CIFAR-10 with LibTorch, off the JS thread, on CUDA
+ * when there is a device, else on every CPU core. Options are checked first (a TypeError or RangeError naming the
+ * option); aborting `signal` stops the run after the current step and rejects with an `AbortError`; a LibTorch
+ * failure rejects with a {@link TorchError}.
+ *
+ * @example
+ * import { train } from 'libtorch-resnet';
+ *
+ * const controller = new AbortController();
+ * const result = await train({
+ *   epochs: 20,
+ *   lr: 0.01,
+ *   signal: controller.signal,
+ *   onProgress: (event) => {
+ *     if (event.type === 'epochEnd') console.log(`epoch ${event.epoch}: ${event.validAccuracy}`);
+ *   },
+ * });
+ * console.log(result.testAccuracy);
+ */
+export const train = addonApi.train;
+
+/**
+ * Scores a checkpoint on the CIFAR-10 test split, off the JS thread: test accuracy, per-class accuracy and the
+ * confusion matrix. The network's preset and image size come from the checkpoint.
+ *
+ * @example
+ * import { evaluate } from 'libtorch-resnet';
+ *
+ * const result = await evaluate({ checkpoint: 'runs/2026-11-26T22-00-00/checkpoints/best.pt' });
+ * console.log(result.testAccuracy, result.checkpoint.epochsDone);
+ */
+export const evaluate = addonApi.evaluate;
+
+/**
+ * Classifies PNG or JPEG images with a checkpoint. Each image is prepared as training data was: its centre
+ * square shrunk to 32x32 (CIFAR-10's size), then resized and normalised as in training.
+ *
+ * @example
+ * import { predict } from 'libtorch-resnet';
+ *
+ * const [cat] = await predict({ checkpoint: 'runs/a/checkpoints/best.pt', images: ['cat.jpg'] });
+ * console.log(cat.top); // [{ label: 'cat', classIndex: 3, probability: 0.91 }, ...]
+ */
+export const predict = addonApi.predict;
+
+/**
+ * What this machine offers: the LibTorch version, CUDA devices, default CPU threads and each preset's parameter
+ * count.
+ *
+ * @example
+ * import { info } from 'libtorch-resnet';
+ *
+ * const { libtorchVersion, cudaAvailable, presets } = await info();
+ * console.log(libtorchVersion, cudaAvailable, presets.article.parameters); // 21298314 parameters
+ */
+export const info = addonApi.info;

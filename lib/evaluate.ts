@@ -4,7 +4,7 @@ import type { Precision, Preset, ResolvedEvalConfig } from './config';
 import { createAbortError } from './errors';
 import { findData, getBinding, runJob } from './job';
 import type { BindingSource } from './job';
-import type { NativeCheckpointSummary, NativeEvalResult } from './native';
+import type { NativeEvalResult } from './native';
 
 /**
  * What the checkpoint a result came from says about itself.
@@ -51,17 +51,6 @@ export interface EvalResult {
   readonly checkpoint: CheckpointSummary;
 }
 
-export function toCheckpointSummary(path: string, c: NativeCheckpointSummary): CheckpointSummary {
-  return {
-    path,
-    kind: c.kind,
-    preset: c.options.preset,
-    imageSize: c.options.imageSize,
-    epochsDone: c.epochsDone,
-    libtorchVersion: c.libtorchVersion,
-  };
-}
-
 /** evaluate() after validation, shared with the CLI. */
 export async function runEvaluation(
   source: BindingSource,
@@ -82,23 +71,11 @@ export async function runEvaluation(
     threads: config.threads,
     flipTta: config.flipTta ?? null,
   };
-  const result = await runJob<NativeEvalResult>(
+  // The addon's result is the public one.
+  const { status: _status, ...result } = await runJob<NativeEvalResult>(
     (onEvent, onDone) => binding.startEvaluation(options, onEvent, onDone),
     { signal, onProgress },
     callerStack,
   );
-  return {
-    testAccuracy: result.testAccuracy,
-    perClassAccuracy: result.perClassAccuracy,
-    confusionMatrix: result.confusionMatrix,
-    classes: Object.freeze([...result.checkpoint.classes]),
-    testSize: result.testSize,
-    device: result.device,
-    libtorchVersion: result.libtorchVersion,
-    threads: result.threads,
-    seconds: result.seconds,
-    flipTta: result.flipTta,
-    precision: result.precision,
-    checkpoint: toCheckpointSummary(config.checkpoint, result.checkpoint),
-  };
+  return result;
 }

@@ -22,6 +22,7 @@ export {
   resolveEvalConfig,
   resolvePredictConfig,
   resolveDistributed,
+  isConfigError,
   OPTION_SPECS,
   RESUME_FIXED,
 } from './config';
@@ -33,6 +34,7 @@ export type {
   ImageInput,
   OptionSpec,
   OptionName,
+  ConfigError,
   Preset,
   Precision,
   MemoryFormat,

@@ -4,7 +4,6 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import os from 'node:os';
-import { inspect } from 'node:util';
 
 import { DEFAULT_MASTER_PORT, resolveLaunchOptions } from './config/launch';
 import type { LaunchOptions, ResolvedLaunchOptions } from './config/launch';

@@ -5,6 +5,7 @@ import path from 'node:path';
 
 import type { DownloadEvent, EpochStats, TrainEvent } from './events';
 import { libtorchLibrary } from './find-libtorch';
+import type { EvalResult } from './evaluate';
 import type { TrainResult } from './train';
 
 /** Options exactly as native/binding/convert.cpp reads them: already validated and defaulted by lib/config/. */
@@ -167,21 +168,8 @@ export interface NativeCheckpointInfo extends NativeCheckpointSummary {
   bestValidAccuracy: number;
 }
 
-export interface NativeEvalResult {
-  status: 'completed' | 'cancelled';
-  testAccuracy: number;
-  perClassAccuracy: number[];
-  confusionMatrix: number[][];
-  testSize: number;
-  device: string;
-  libtorchVersion: string;
-  threads: number;
-  seconds: number;
-  flipTta: boolean;
-  /** The arithmetic it was scored in, never 'auto'. */
-  precision: 'fp32' | 'tf32' | 'bf16' | 'fp16';
-  checkpoint: NativeCheckpointSummary;
-}
+/** What the addon's evaluation resolves with: the public EvalResult, and status. */
+export type NativeEvalResult = EvalResult & { status: 'completed' | 'cancelled' };
 
 export interface NativePredictResult {
   /** 10 class probabilities per image. */

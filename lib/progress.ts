@@ -17,7 +17,21 @@ import {
   formatSlowRun,
 } from './format';
 
-export type * from './events';
+export type {
+  BatchEndEvent,
+  CheckpointEvent,
+  DownloadEvent,
+  EpochBeginEvent,
+  EpochEndEvent,
+  EpochStats,
+  EvalBeginEvent,
+  EvaluationInput,
+  StepEvent,
+  SummaryInput,
+  TrainBeginEvent,
+  TrainEndEvent,
+  TrainEvent,
+} from './events';
 export {
   formatValidation,
   formatPercent,

@@ -44,7 +44,7 @@ function run(addon, options) {
       trace.status = result.status;
       if (result.status === 'completed') {
         trace.confusion = result.confusionMatrix;
-        trace.weightsSha256 = crypto.createHash('sha256').update(fs.readFileSync(result.weights)).digest('hex');
+        trace.weightsSha256 = crypto.createHash('sha256').update(fs.readFileSync(result.checkpoints.weights)).digest('hex');
       }
       resolve(trace);
     });

@@ -20,7 +20,7 @@ function writeRandomCifar(dir, records) {
     fs.writeFileSync(path.join(dir, `${name}.bin`), bytes);
 }
 
-function main() {
+async function main() {
   const file = path.resolve(process.argv[2] || '');
   const addon = require(file);
   const count = addon.parameterCount('article');
@@ -36,15 +36,25 @@ function main() {
     limitTrain: 8, limitTest: 4, logEvery: 1,
     checkpointDir: path.join(dir, 'checkpoints'), resumeFrom: '',
   };
-  addon.startTraining(options, () => {}, (err, result) => {
-    const saved = !err && fs.existsSync(result.lastCheckpoint) && fs.existsSync(result.weights);
-    fs.rmSync(dir, { recursive: true, force: true });
-    if (err) throw err;
-    if (result.status !== 'completed' || !(result.epochs[0].trainLoss > 0)) throw new Error(`bad result ${JSON.stringify(result)}`);
-    if (!saved) throw new Error(`no checkpoint written: ${JSON.stringify(result)}`);
-    console.log(`smoke: ${path.relative(process.cwd(), file)} loads LibTorch ${addon.info().libtorchVersion}, ` +
-      `article preset ${count} parameters, trained ${result.trainSize} images (loss ${result.epochs[0].trainLoss.toFixed(3)})`);
+  return new Promise((resolve, reject) => {
+    addon.startTraining(options, () => {}, (err, result) => {
+      // A throw inside the addon's callback would only warn and exit 0: the outcome settles the promise instead.
+      const files = result?.checkpoints;
+      const saved = !err && files !== undefined && fs.existsSync(files.last) && fs.existsSync(files.weights);
+      fs.rmSync(dir, { recursive: true, force: true });
+      if (err) return reject(err);
+      if (result.status !== 'completed' || !(result.epochs[0].trainLoss > 0)) {
+        return reject(new Error(`bad result ${JSON.stringify(result)}`));
+      }
+      if (!saved) return reject(new Error(`no checkpoint written: ${JSON.stringify(result)}`));
+      console.log(`smoke: ${path.relative(process.cwd(), file)} loads LibTorch ${addon.info().libtorchVersion}, ` +
+        `article preset ${count} parameters, trained ${result.trainSize} images (loss ${result.epochs[0].trainLoss.toFixed(3)})`);
+      resolve();
+    });
   });
 }
 
-main();
+main().catch((error) => {
+  console.error(`smoke: ${error.stack ?? error}`);
+  process.exitCode = 1;
+});

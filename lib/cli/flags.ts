@@ -48,15 +48,16 @@ function booleanOptions(spec: AnySpec): Option[] {
   );
 }
 
-/** The commander options of one spec. */
-export function flagOptions(spec: AnySpec): Option[] {
+/** The commander options of one spec; a `mandatory` one must be given. */
+export function flagOptions(spec: AnySpec, mandatory = false): Option[] {
   if (spec.type === 'boolean') return booleanOptions(spec);
   const placeholder =
     spec.type === 'integer' ? 'n' : spec.type === 'number' ? 'x' : kebabCase(spec.name).split('-').pop()!;
-  const given = spec.required !== undefined ? 'required' : `default: ${spec.defaultText}`;
+  const given = mandatory ? 'required' : `default: ${spec.defaultText}`;
   const details = spec.range ? `${given}; ${spec.range}` : given;
   const option = new Option(spec.flag ?? `${flagNames(spec)[0]} <${placeholder}>`, `${spec.description} (${details})`);
   if (spec.type === 'integer' || spec.type === 'number') option.argParser(parseNumberFlag);
+  if (mandatory) option.makeOptionMandatory();
   if (!spec.negatable) return [option];
   return [option, new Option(`--no-${kebabCase(spec.name)}`, `The opposite of ${flagNames(spec)[0]} (${spec.name}: false)`)];
 }
@@ -65,7 +66,7 @@ export function flagOptions(spec: AnySpec): Option[] {
 export function addFlags(command: Command, specs: SpecTable, mandatory: readonly string[] = []): Command {
   for (const spec of Object.values(specs)) {
     if (!spec.cli) continue;
-    for (const option of flagOptions(spec)) command.addOption(mandatory.includes(spec.name) ? option.makeOptionMandatory() : option);
+    for (const option of flagOptions(spec, mandatory.includes(spec.name))) command.addOption(option);
   }
   return command;
 }

@@ -174,7 +174,12 @@ function pathSpec<N extends string, T>(name: N, defaultText: string, description
 /** The benchmark's options, each with its check, in the order `bench --help` lists them. */
 export const BENCH_SPECS = Object.freeze({
   preset: TRAIN_SPECS.preset,
-  imageSize: TRAIN_SPECS.imageSize,
+  // Checked against the preset, read before it.
+  imageSize: spec(TRAIN_SPECS.imageSize, (value, earlier) => {
+    const imageSize = TRAIN_SPECS.imageSize.read(value, earlier);
+    checkImageSize((earlier.preset as Preset | undefined) ?? DEFAULTS.preset, imageSize);
+    return imageSize;
+  }),
   batchSize: { ...TRAIN_SPECS.batchSize, default: DEFAULTS.batchSize, defaultText: String(DEFAULTS.batchSize) },
   steps: integerSpec('steps', 1, 100000, BENCH_DEFAULTS.steps, 'Timed training steps per round.'),
   warmup: integerSpec('warmup', 0, 1000, BENCH_DEFAULTS.warmup, 'Untimed steps before them, as the yardstick does.'),
@@ -254,10 +259,10 @@ export const BENCH_SPECS = Object.freeze({
  * resolveBenchConfig({ preset: 'cifar' }).imageSize; // 32
  */
 export function resolveBenchConfig(input: unknown = {}): ResolvedBenchConfig {
-  const { values, given } = readOptions(BENCH_SPECS, input);
+  // The network's shape first (its image size checked against the preset), then the programs timed.
+  const { values, given } = readOptions(BENCH_SPECS, input, { first: ['preset', 'imageSize', 'yardstick', 'peer'] });
   const preset = values.preset ?? DEFAULTS.preset;
   const imageSize = values.imageSize ?? DEFAULT_IMAGE_SIZE[preset];
-  checkImageSize(preset, imageSize);
   return Object.freeze({
     preset,
     imageSize,
@@ -270,7 +275,7 @@ export function resolveBenchConfig(input: unknown = {}): ResolvedBenchConfig {
     dataDir: values.dataDir ?? defaultDataDir(),
     dataDirGiven: given.includes('dataDir') || Boolean(process.env[DATA_DIR_ENV]),
     // Never a 163 MB download unless asked: without data the benchmark generates records (lib/bench.ts).
-    download: resolveDownload(values.download ?? false),
+    download: values.download ?? false,
     precision: values.precision ?? BENCH_DEFAULTS.precision,
     memoryFormat: values.memoryFormat ?? DEFAULTS.memoryFormat,
     yardstickWorkers: values.yardstickWorkers ?? BENCH_DEFAULTS.yardstickWorkers,

@@ -8,14 +8,12 @@ import { MD5_ENV, OFFICIAL_MD5, OFFICIAL_URL, URL_ENV } from '../download';
 import type { DownloadSource } from '../download';
 
 import { configError, invalidParameter } from './checks';
-import { readOptions, spec } from './spec';
-import { TRAIN_SPECS, defaultDataDir } from './train-options';
 
-const URL_EXPECTED = 'http:, https: or file: URL, or a file path';
-const MD5_EXPECTED = 'md5 checksum of 32 hexadecimal digits';
+export const URL_EXPECTED = 'http:, https: or file: URL, or a file path';
+export const MD5_EXPECTED = 'md5 checksum of 32 hexadecimal digits';
 
 // An http(s) URL is kept as it is; a file: URL or a path becomes an absolute path.
-function readUrl(value: unknown, name: string): string {
+export function readUrl(value: unknown, name: string): string {
   if (typeof value !== 'string') throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', name, URL_EXPECTED, value);
   if (value === '' || value.includes('\0')) {
     throw invalidParameter(TypeError, 'ERR_INVALID_ARG_VALUE', name, URL_EXPECTED, value);
@@ -37,7 +35,7 @@ function readUrl(value: unknown, name: string): string {
   throw invalidParameter(TypeError, 'ERR_INVALID_ARG_VALUE', name, URL_EXPECTED, value);
 }
 
-function readMd5(value: unknown, name: string): string {
+export function readMd5(value: unknown, name: string): string {
   if (typeof value !== 'string') throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', name, MD5_EXPECTED, value);
   if (!/^[0-9a-fA-F]{32}$/.test(value)) {
     throw invalidParameter(TypeError, 'ERR_INVALID_ARG_VALUE', name, MD5_EXPECTED, value);
@@ -77,47 +75,4 @@ export function resolveDownload(value: unknown, env: NodeJS.ProcessEnv = process
         ? readMd5(env[MD5_ENV], MD5_ENV)
         : OFFICIAL_MD5;
   return Object.freeze({ url, md5 });
-}
-
-/** `libtorch-resnet download`'s options: the data folder, and where the archive comes from. */
-export const DOWNLOAD_SPECS = Object.freeze({
-  dataDir: { ...TRAIN_SPECS.dataDir, description: 'Folder to put CIFAR-10 in.' },
-  url: spec(
-    {
-      name: 'url',
-      type: 'string',
-      default: undefined,
-      defaultText: `$${URL_ENV}, else the official archive`,
-      range: '',
-      expected: URL_EXPECTED,
-      description: 'Where to fetch the archive: http(s) URL, file: URL or path.',
-      cli: true,
-    },
-    (value) => readUrl(value, 'download.url'),
-  ),
-  md5: spec(
-    {
-      name: 'md5',
-      type: 'string',
-      default: undefined,
-      defaultText: `$${MD5_ENV}, else the official archive's`,
-      range: '',
-      expected: MD5_EXPECTED,
-      description: "The archive's md5.",
-      cli: true,
-    },
-    (value) => readMd5(value, 'download.md5'),
-  ),
-});
-
-/**
- * Checks `libtorch-resnet download`'s options: the data folder and the archive's source.
- *
- * @example
- * resolveDownloadCommand({ url: 'file:///mirror/cifar-10-binary.tar.gz' }).download.url; // '/mirror/cifar-10-binary.tar.gz'
- */
-export function resolveDownloadCommand(input: unknown): { readonly dataDir: string; readonly download: DownloadSource } {
-  const { values } = readOptions(DOWNLOAD_SPECS, input, true);
-  const download = resolveDownload({ url: values.url, md5: values.md5 }) as DownloadSource;
-  return Object.freeze({ dataDir: values.dataDir ?? defaultDataDir(), download });
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The one place user input is checked. checks.ts holds the checks and their errors, spec.ts what an option spec
 // is; each command has its table and resolver (train-options.ts and train.ts, scoring.ts, bench.ts, launch.ts,
-// with download.ts and distributed.ts for train()'s two nested options); resume.ts is the resume policy.
+// download-command.ts, with download.ts and distributed.ts for train()'s two nested options); resume.ts is the
+// resume policy.
 export type {
   Augment,
   Backend,
@@ -32,7 +33,8 @@ export {
   unknownOption,
 } from './train-options';
 export { checkImageSize, nativeCudaGraph, resolveConfig, toNativeOptions } from './train';
-export { DOWNLOAD_SPECS, resolveDownload, resolveDownloadCommand } from './download';
+export { resolveDownload } from './download';
+export { DOWNLOAD_SPECS, resolveDownloadCommand } from './download-command';
 export { resolveDistributed } from './distributed';
 export { RESUME_FIXED, RESUME_SWITCHABLE, mergeResume } from './resume';
 export { EVAL_SPECS, PREDICT_SPECS, resolveEvalConfig, resolvePredictConfig } from './scoring';

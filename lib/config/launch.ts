@@ -5,7 +5,7 @@ import path from 'node:path';
 
 import type { ProgressStream } from '../progress';
 
-import { invalidParameter, readAbortSignal, readPlainObject } from './checks';
+import { invalidParameter, readAbortSignal, readInteger, readPlainObject } from './checks';
 import { integerSpec, numberSpec, readOptions, spec } from './spec';
 import type { OptionSpec } from './spec';
 
@@ -107,12 +107,41 @@ function apiOnly<N extends string, T>(name: N, type: OptionSpec<N>['type'], expe
   return spec({ name, type, default: undefined, defaultText: 'none', range: '', expected, description, cli: false }, read);
 }
 
+function readNodeRank(value: unknown, nnodes: number): number {
+  const expected = `integer between 0 and ${nnodes - 1}`;
+  if (typeof value !== 'number') throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'nodeRank', expected, value);
+  if (!Number.isInteger(value) || value < 0 || value > nnodes - 1) {
+    const hint = `nodeRank must be below nnodes (${nnodes})`;
+    throw invalidParameter(RangeError, 'ERR_OUT_OF_RANGE', 'nodeRank', expected, value, hint);
+  }
+  return value;
+}
+
+function readMasterPort(value: unknown, nnodes: number): number {
+  const port = readInteger(value, { name: 'masterPort', expected: 'integer between 0 and 65535', min: 0, max: 65535 });
+  // 0 picks a free port, which the other nodes could not know.
+  if (port === 0 && nnodes > 1) {
+    const hint = 'every node must name the same port, so 0 (pick a free one) needs nnodes 1';
+    throw invalidParameter(RangeError, 'ERR_OUT_OF_RANGE', 'masterPort', 'integer between 1 and 65535', port, hint);
+  }
+  return port;
+}
+
+const nnodesOf = (earlier: Readonly<Record<string, unknown>>) => (earlier.nnodes as number | undefined) ?? 1;
+
 /** launch()'s options, each with its check; those with `cli` are `libtorch-resnet launch`'s flags. */
 export const LAUNCH_SPECS = Object.freeze({
-  nprocPerNode: { ...integerSpec('nprocPerNode', 1, MAX_NPROC_PER_NODE, 1, 'Workers on this node.'), required: `integer between 1 and ${MAX_NPROC_PER_NODE}` },
+  // Required of the API; the CLI gives 1 when --nproc-per-node is left out.
+  nprocPerNode: {
+    ...integerSpec('nprocPerNode', 1, MAX_NPROC_PER_NODE, 1, 'Workers on this node.'),
+    required: `integer between 1 and ${MAX_NPROC_PER_NODE}`,
+  },
   nnodes: integerSpec('nnodes', 1, 65536, 1, 'Nodes in the job.'),
-  // Its bound is nnodes, checked once that is known.
-  nodeRank: integerSpec('nodeRank', 0, 65535, 0, "This node's index, below --nnodes."),
+  // Its bound is nnodes, read before it.
+  nodeRank: spec(
+    { ...integerSpec('nodeRank', 0, 65535, 0, "This node's index, below --nnodes."), range: '0 to nnodes - 1' },
+    (value, earlier) => readNodeRank(value, nnodesOf(earlier)),
+  ),
   masterAddr: spec(
     {
       name: 'masterAddr',
@@ -127,19 +156,34 @@ export const LAUNCH_SPECS = Object.freeze({
     },
     readHost,
   ),
-  masterPort: {
-    ...integerSpec('masterPort', 0, 65535, undefined, 'Its port; 0 picks a free one (one node only).'),
-    defaultText: `a free port with one node, else ${DEFAULT_MASTER_PORT}`,
-    flag: '--master-port <port>',
+  masterPort: spec(
+    {
+      ...integerSpec('masterPort', 0, 65535, undefined, 'Its port; 0 picks a free one (one node only).'),
+      defaultText: `a free port with one node, else ${DEFAULT_MASTER_PORT}`,
+      flag: '--master-port <port>',
+    },
+    (value, earlier) => readMasterPort(value, nnodesOf(earlier)),
+  ),
+  args: {
+    ...apiOnly('args', 'object', 'non-empty array of strings', "The worker's arguments: ['train', '--epochs', '1'].", (v) =>
+      readStrings(v, 'args'),
+    ),
+    required: 'non-empty array of strings',
   },
-  args: { ...apiOnly('args', 'object', 'non-empty array of strings', "The worker's arguments: ['train', '--epochs', '1'].", (v) => readStrings(v, 'args')), required: 'non-empty array of strings' },
   worker: apiOnly('worker', 'object', 'non-empty array of strings', 'The program run with args.', (v) => readStrings(v, 'worker')),
-  env: apiOnly('env', 'object', 'object', "The workers' environment, before the launcher adds its variables.", (v) => readPlainObject(v, { name: 'env', expected: 'object' }) as NodeJS.ProcessEnv),
+  env: apiOnly('env', 'object', 'object', "The workers' environment, before the launcher adds its variables.", (v) =>
+    readPlainObject(v, { name: 'env', expected: 'object' }) as NodeJS.ProcessEnv,
+  ),
   stdout: apiOnly('stdout', 'object', 'object with a write() method', "Receives rank 0's stdout.", (v) => readStream(v, 'stdout')),
-  stderr: apiOnly('stderr', 'object', 'object with a write() method', "Receives every other line.", (v) => readStream(v, 'stderr')),
+  stderr: apiOnly('stderr', 'object', 'object with a write() method', 'Receives every other line.', (v) => readStream(v, 'stderr')),
   signal: apiOnly('signal', 'AbortSignal', 'AbortSignal', 'Aborting it interrupts the job.', (v) => readAbortSignal(v, 'signal')),
   graceSeconds: {
-    ...numberSpec('graceSeconds', { min: 0, max: MAX_GRACE_SECONDS }, DEFAULT_GRACE_SECONDS, 'After a failure, seconds the other workers get between SIGTERM and SIGKILL.'),
+    ...numberSpec(
+      'graceSeconds',
+      { min: 0, max: MAX_GRACE_SECONDS },
+      DEFAULT_GRACE_SECONDS,
+      'After a failure, seconds the other workers get between SIGTERM and SIGKILL.',
+    ),
     cli: false,
   },
 });
@@ -151,18 +195,11 @@ export const LAUNCH_SPECS = Object.freeze({
  * resolveLaunchOptions({ nprocPerNode: 2, args: ['train'] }).masterAddr; // '127.0.0.1'
  */
 export function resolveLaunchOptions(input: unknown): ResolvedLaunchOptions {
-  const { values } = readOptions(LAUNCH_SPECS, input);
+  // The job's shape first, then the grace period and environment, then the programs and streams.
+  const first = ['nprocPerNode', 'nnodes', 'nodeRank', 'masterAddr', 'masterPort', 'graceSeconds', 'env'] as const;
+  const { values } = readOptions(LAUNCH_SPECS, input, { first });
   const nnodes = values.nnodes ?? 1;
   const nodeRank = values.nodeRank ?? 0;
-  if (nodeRank > nnodes - 1) {
-    const hint = `nodeRank must be below nnodes (${nnodes})`;
-    throw invalidParameter(RangeError, 'ERR_OUT_OF_RANGE', 'nodeRank', `integer between 0 and ${nnodes - 1}`, nodeRank, hint);
-  }
-  // 0 picks a free port, which the other nodes could not know.
-  if (values.masterPort === 0 && nnodes > 1) {
-    const hint = 'every node must name the same port, so 0 (pick a free one) needs nnodes 1';
-    throw invalidParameter(RangeError, 'ERR_OUT_OF_RANGE', 'masterPort', 'integer between 1 and 65535', 0, hint);
-  }
   const masterPort = values.masterPort === undefined ? (nnodes > 1 ? DEFAULT_MASTER_PORT : undefined) : values.masterPort;
   return Object.freeze({
     nprocPerNode: values.nprocPerNode!,

@@ -172,7 +172,7 @@ export function resolveEvalConfig(input: unknown): ResolvedEvalConfig {
   return Object.freeze({
     checkpoint: values.checkpoint!,
     dataDir: values.dataDir ?? defaultDataDir(),
-    download: resolveDownload(values.download ?? DEFAULTS.download),
+    download: values.download ?? resolveDownload(DEFAULTS.download),
     limitTest: values.limitTest,
     batchSize: values.batchSize ?? DEFAULTS.batchSize,
     device: values.device ?? DEFAULTS.device,
@@ -190,7 +190,8 @@ export function resolveEvalConfig(input: unknown): ResolvedEvalConfig {
  * resolvePredictConfig({ checkpoint: 'best.pt', images: ['cat.png'] }).top; // 3
  */
 export function resolvePredictConfig(input: unknown): ResolvedPredictConfig {
-  const { values } = readOptions(PREDICT_SPECS, input);
+  // The images first, as they are the call's point; then the checkpoint and the rest.
+  const { values } = readOptions(PREDICT_SPECS, input, { first: ['images'] });
   return Object.freeze({
     checkpoint: values.checkpoint!,
     images: values.images!,

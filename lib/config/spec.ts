@@ -37,9 +37,12 @@ export interface OptionSpec<N extends string = OptionName> {
   readonly values?: readonly string[];
 }
 
-/** A spec with its check: `read` turns a given value into the option's type, or throws a config error. */
+/**
+ * A spec with its check: `read` turns a given value into the option's type, or throws a config error. `earlier`
+ * holds the options read before it (see readOptions' `first`), for a check that depends on another option.
+ */
 export interface Spec<N extends string, T> extends OptionSpec<N> {
-  readonly read: (value: unknown) => T;
+  readonly read: (value: unknown, earlier: Readonly<Record<string, unknown>>) => T;
   /** For an option that must be given: what the error for its absence says is expected. */
   readonly required?: string;
   /** The CLI flag's syntax where the type's default one does not fit: '--peer [file]'. */
@@ -56,9 +59,9 @@ export type SpecTable = { readonly [name: string]: AnySpec };
 export type ReadValues<S extends SpecTable> = { -readonly [K in keyof S]?: ReturnType<S[K]['read']> };
 
 /**
- * Reads an options object against a command's table: unknown keys are refused with a "did you mean", each given
- * value goes through its spec's check (in table order), and a required option left out is refused. An option set
- * to undefined counts as left out.
+ * Reads an options object against a command's table: unknown keys are refused with a "did you mean", then each
+ * option in turn, `first` ones first, then the rest in table order: a required one left out is refused, a given
+ * value goes through its spec's check. An option set to undefined counts as left out.
  *
  * @example
  * const { values, given } = readOptions(TRAIN_SPECS, { epochs: 3 }); // values.epochs === 3, given ['epochs']
@@ -66,30 +69,26 @@ export type ReadValues<S extends SpecTable> = { -readonly [K in keyof S]?: Retur
 export function readOptions<S extends SpecTable>(
   specs: S,
   input: unknown,
-  allowUndefined = false,
+  { allowUndefined = false, first = [] }: { allowUndefined?: boolean; first?: readonly (keyof S & string)[] } = {},
 ): { values: ReadValues<S>; given: (keyof S & string)[] } {
   const object = readObject(input, allowUndefined);
   const names = Object.keys(specs);
   for (const key of Object.keys(object)) if (!names.includes(key)) throw unknownKey(key, names);
-  for (const name of names) {
-    const required = specs[name]!.required;
-    if (required !== undefined && object[name] === undefined) {
-      throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', name, required, undefined);
-    }
-  }
   const values: Record<string, unknown> = {};
-  for (const name of names) if (object[name] !== undefined) values[name] = specs[name]!.read(object[name]);
+  for (const name of [...first, ...names.filter((n) => !first.includes(n))]) {
+    const spec = specs[name]!;
+    if (object[name] !== undefined) values[name] = spec.read(object[name], values);
+    else if (spec.required !== undefined) throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', name, spec.required, undefined);
+  }
   return { values: values as ReadValues<S>, given: names.filter((name) => object[name] !== undefined) };
 }
 
 /** A spec whose check is `read`, with its text fields as given. */
-export function spec<N extends string, T>(fields: OptionSpec<N> & Partial<Spec<N, T>>, read: (value: unknown) => T): Spec<N, T> {
+export function spec<N extends string, T>(
+  fields: OptionSpec<N> & Partial<Spec<N, T>>,
+  read: (value: unknown, earlier: Readonly<Record<string, unknown>>) => T,
+): Spec<N, T> {
   return { ...fields, read };
-}
-
-/** A spec of the same option under another check (the benchmark's precision has no 'auto'). */
-export function withRead<N extends string, T>(base: OptionSpec<N>, read: (value: unknown) => T): Spec<N, T> {
-  return { ...base, read };
 }
 
 export function integerSpec<N extends string>(

@@ -11,7 +11,6 @@ import {
   closestName,
   invalidParameter,
   readAbortSignal,
-  readEnum,
   readFunction,
   readNumber,
   readNumberType,
@@ -31,9 +30,10 @@ import {
   SCHEDULERS,
 } from './presets';
 import type { Recipe } from './presets';
+import { resolveDownload } from './download';
 import { booleanSpec, enumSpec, integerSpec, numberSpec, spec } from './spec';
 import type { OptionSpec, Spec } from './spec';
-import type { CudaGraph, Device, MemoryFormat, OptionName, Precision, Preset } from './types';
+import type { CudaGraph, Device, MemoryFormat, OptionName, Preset } from './types';
 
 /** The environment variable naming the data folder when dataDir is not given. */
 export const DATA_DIR_ENV = 'LIBTORCH_RESNET_DATA';
@@ -114,18 +114,8 @@ function readCudaGraph(value: unknown): CudaGraph {
   throw invalidParameter(TypeError, code, 'cudaGraph', "'auto', true or false", value);
 }
 
-const DOWNLOAD_EXPECTED = 'boolean or object { url?: string, md5?: string }';
 const DISTRIBUTED_EXPECTED =
   'boolean or object { worldSize, rank, localRank, masterAddr, masterPort, backend, timeoutSeconds, checkReplicas }';
-
-// The type only: resolveDownload reads the fields, with the environment's defaults.
-function readDownloadType(value: unknown): boolean | Record<string, unknown> {
-  if (typeof value === 'boolean') return value;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'download', DOWNLOAD_EXPECTED, value);
-  }
-  return value as Record<string, unknown>;
-}
 
 // The type only: resolveDistributed reads the fields, with torchrun's environment variables.
 function readDistributedType(value: unknown): boolean | Record<string, unknown> {
@@ -282,13 +272,13 @@ export const TRAIN_SPECS = Object.freeze({
       default: true,
       defaultText: 'true',
       range: 'true | false | { url?, md5? }',
-      expected: DOWNLOAD_EXPECTED,
+      expected: 'boolean or object { url?: string, md5?: string }',
       description:
         `Download CIFAR-10 when dataDir lacks it; { url, md5 } (or $${URL_ENV}, $${MD5_ENV}) picks a mirror ` +
         'or a local copy.',
       cli: true,
     },
-    (value) => readDownloadType(value),
+    (value) => resolveDownload(value),
   ),
   limitTrain: integerSpec(
     'limitTrain',
@@ -383,7 +373,11 @@ export const TRAIN_SPECS = Object.freeze({
  * const flags = OPTION_SPECS.filter((spec) => spec.cli).map((spec) => spec.name);
  */
 export const OPTION_SPECS: readonly OptionSpec[] = Object.freeze(
-  Object.values(TRAIN_SPECS).map((s) => Object.freeze(s as OptionSpec)),
+  // The rows alone: the checks stay inside lib/config/.
+  Object.values(TRAIN_SPECS).map((spec: Spec<OptionName, unknown>) => {
+    const { read: _read, required: _required, flag: _flag, negatable: _negatable, ...row } = spec;
+    return Object.freeze(row);
+  }),
 );
 
 /** Every train() option's name, in the table's order. */

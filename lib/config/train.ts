@@ -100,21 +100,35 @@ function checkTogether(config: ResolvedConfig): void {
  * // RangeError [ERR_OUT_OF_RANGE]: Expected integer between 1 and 4096 for batchSize but received 0 of type number
  */
 export function resolveConfig(input: unknown, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
-  const { values, given } = readOptions(TRAIN_SPECS, input, true);
+  // The preset first: it decides the other options' defaults and imageSize's range.
+  const { values, given } = readOptions(TRAIN_SPECS, input, { allowUndefined: true, first: ['preset'] });
   const preset = values.preset ?? DEFAULTS.preset;
+  const recipe = recipeOf(values, preset);
+  // In the options table's order, which config.json and the report keep.
   const config: ResolvedConfig = {
-    ...recipeOf(values, preset),
+    epochs: recipe.epochs,
+    lr: recipe.lr,
+    batchSize: recipe.batchSize,
     momentum: values.momentum ?? DEFAULTS.momentum,
+    weightDecay: recipe.weightDecay,
+    decayNormAndBias: recipe.decayNormAndBias,
+    nesterov: recipe.nesterov,
+    scheduler: recipe.scheduler,
+    warmupEpochs: recipe.warmupEpochs,
+    labelSmoothing: recipe.labelSmoothing,
+    augment: recipe.augment,
+    flipTta: recipe.flipTta,
     validSplit: values.validSplit ?? DEFAULTS.validSplit,
     seed: values.seed ?? DEFAULTS.seed,
     preset,
     imageSize: values.imageSize ?? DEFAULT_IMAGE_SIZE[preset],
     device: values.device ?? DEFAULTS.device,
     threads: values.threads ?? DEFAULTS.threads,
+    precision: recipe.precision,
     memoryFormat: values.memoryFormat ?? DEFAULTS.memoryFormat,
     cudaGraph: values.cudaGraph ?? DEFAULTS.cudaGraph,
     dataDir: values.dataDir ?? defaultDataDir(),
-    download: resolveDownload(values.download ?? DEFAULTS.download),
+    download: values.download ?? resolveDownload(DEFAULTS.download),
     limitTrain: values.limitTrain,
     limitTest: values.limitTest,
     logEvery: values.logEvery ?? DEFAULTS.logEvery,

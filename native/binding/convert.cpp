@@ -49,6 +49,9 @@ Napi::Array to_js_strings(Napi::Env env, const std::vector<std::string>& values)
   return array;
 }
 
+// 'checkpoint' (a run's whole state) or 'weights' (weights.pt), as lib/ names the two kinds of file.
+const char* kind_of(const core::CheckpointSummary& c) { return c.weights_only ? "weights" : "checkpoint"; }
+
 Napi::Number number(Napi::Env env, double value) { return Napi::Number::New(env, value); }
 
 Napi::Array to_js(Napi::Env env, const std::vector<core::EpochStats>& history) {
@@ -60,8 +63,8 @@ Napi::Array to_js(Napi::Env env, const std::vector<core::EpochStats>& history) {
     e.Set("trainLoss", number(env, s.train_loss));
     e.Set("validAccuracy", number(env, s.valid_accuracy));
     e.Set("seconds", number(env, s.seconds));
-    e.Set("imagesPerSecond", number(env, s.images_per_second));
     e.Set("validSeconds", number(env, s.valid_seconds));
+    e.Set("imagesPerSecond", number(env, s.images_per_second));
     epochs.Set(i, e);
   }
   return epochs;
@@ -82,7 +85,7 @@ Napi::Object to_js(Napi::Env env, const core::CheckpointSummary& c) {
   o.Set("epochsDone", number(env, static_cast<double>(c.epochs_done)));
   o.Set("step", number(env, static_cast<double>(c.step)));
   o.Set("libtorchVersion", c.libtorch_version);
-  o.Set("kind", c.weights_only ? "weights" : "checkpoint");
+  o.Set("kind", kind_of(c));
   o.Set("classes", to_js_strings(env, c.classes));
   return o;
 }
@@ -332,10 +335,13 @@ Napi::Object to_js(Napi::Env env, const core::TrainResult& r) {
   return o;
 }
 
+// The public EvalResult (lib/evaluate.ts) as it is, plus status: the class names and what the file says of
+// itself come from the checkpoint.
 Napi::Object to_js(Napi::Env env, const core::EvalResult& r) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("status", r.status == core::Status::kCompleted ? "completed" : "cancelled");
   set_test_metrics(env, o, r.test);
+  o.Set("classes", to_js_strings(env, r.checkpoint.classes));
   o.Set("testSize", number(env, static_cast<double>(r.test_size)));
   o.Set("device", r.device);
   o.Set("libtorchVersion", r.libtorch_version);
@@ -343,7 +349,14 @@ Napi::Object to_js(Napi::Env env, const core::EvalResult& r) {
   o.Set("seconds", number(env, r.seconds));
   o.Set("flipTta", r.flip_tta);
   o.Set("precision", r.precision);
-  o.Set("checkpoint", to_js(env, r.checkpoint));
+  Napi::Object summary = Napi::Object::New(env);
+  summary.Set("path", r.checkpoint_path);
+  summary.Set("kind", kind_of(r.checkpoint));
+  summary.Set("preset", core::name_of(r.checkpoint.options.preset));
+  summary.Set("imageSize", number(env, static_cast<double>(r.checkpoint.options.image_size)));
+  summary.Set("epochsDone", number(env, static_cast<double>(r.checkpoint.epochs_done)));
+  summary.Set("libtorchVersion", r.checkpoint.libtorch_version);
+  o.Set("checkpoint", summary);
   return o;
 }
 

@@ -98,6 +98,7 @@ EvalResult evaluate(const EvalOptions& o, const ProgressFn& on_progress, const S
   result.threads = use_cpu_threads(o.threads);
   const torch::Device device = resolve_device(o.device);
   const Checkpoint checkpoint = load_checkpoint(o.checkpoint);
+  result.checkpoint_path = o.checkpoint;
   result.checkpoint = summary_of(checkpoint);
   result.device = device.str();
   result.libtorch_version = compat::libtorch_version();

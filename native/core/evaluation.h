@@ -63,6 +63,7 @@ struct EvalResult {
   double seconds = 0;
   bool flip_tta = false;  // whether mirror images were scored too
   std::string precision;  // the arithmetic it was scored in (never "auto")
+  std::string checkpoint_path;  // the file scored, as the options named it
   CheckpointSummary checkpoint;
 };
 

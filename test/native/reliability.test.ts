@@ -10,7 +10,7 @@ import { evaluate, train } from '../../lib/index';
 import type { TrainConfig } from '../../lib/index';
 import { loadNative } from '../../lib/native';
 import type { NativeCheckpointInfo } from '../../lib/native';
-import { RECORD_BYTES, extractMini, tempDir, PLAIN_SGD } from '../fixtures/cifar';
+import { RECORD_BYTES, extractMini, tempDir, PLAIN_SGD, PLAIN_SGD_MAIN_FLAGS } from '../fixtures/cifar';
 
 const ROOT = path.resolve(__dirname, '../..');
 const TRAIN_MAIN = path.join(ROOT, 'build', 'train_main');
@@ -191,8 +191,9 @@ describe('faults', () => {
     async () => {
       const dir = path.join(work, 'killed');
       // A tiny run whose time is mostly checkpoint writing (170 MB each epoch), so the kills land during writes.
+      // Plain SGD at a constant rate: the resume below may then train for more epochs.
       const args = [mini, '--preset', 'cifar', '--image-size', '8', '--epochs', '1000', '--limit-train', '32',
-        '--limit-test', '16', '--batch-size', '16', '--threads', '1', '--checkpoint-dir', dir];
+        '--limit-test', '16', '--batch-size', '16', '--threads', '1', '--checkpoint-dir', dir, ...PLAIN_SGD_MAIN_FLAGS];
       let seed = 12345;
       const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
       const epochsSeen: number[] = [];

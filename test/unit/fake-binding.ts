@@ -252,8 +252,9 @@ export class FakeBinding implements NativeBinding {
         onDone(null, {
           status: stop ? 'cancelled' : 'completed',
           testAccuracy: r.testAccuracy,
-          perClassAccuracy: [...r.perClassAccuracy],
-          confusionMatrix: r.confusionMatrix.map((row) => [...row]),
+          perClassAccuracy: r.perClassAccuracy,
+          confusionMatrix: r.confusionMatrix,
+          classes: summary.classes,
           testSize: 20,
           device: 'cpu',
           libtorchVersion: '1.13.1',
@@ -262,7 +263,15 @@ export class FakeBinding implements NativeBinding {
           // The fake checkpoint was trained without flip TTA.
           flipTta: options.flipTta ?? false,
           precision: 'fp32',
-          checkpoint: summary,
+          // As the core describes the file it scored.
+          checkpoint: {
+            path: options.checkpoint,
+            kind: summary.kind,
+            preset: summary.options.preset,
+            imageSize: summary.options.imageSize,
+            epochsDone: summary.epochsDone,
+            libtorchVersion: summary.libtorchVersion,
+          },
         });
       });
     });
