@@ -190,8 +190,8 @@ export function resolveEvalConfig(input: unknown): ResolvedEvalConfig {
  * resolvePredictConfig({ checkpoint: 'best.pt', images: ['cat.png'] }).top; // 3
  */
 export function resolvePredictConfig(input: unknown): ResolvedPredictConfig {
-  // The images first, as they are the call's point; then the checkpoint and the rest.
-  const { values } = readOptions(PREDICT_SPECS, input, { first: ['images'] });
+  // A missing checkpoint or images first, then the images, then the checkpoint and the rest.
+  const { values } = readOptions(PREDICT_SPECS, input, { first: ['images'], absentFirst: true });
   return Object.freeze({
     checkpoint: values.checkpoint!,
     images: values.images!,

@@ -60,8 +60,9 @@ export type ReadValues<S extends SpecTable> = { -readonly [K in keyof S]?: Retur
 
 /**
  * Reads an options object against a command's table: unknown keys are refused with a "did you mean", then each
- * option in turn, `first` ones first, then the rest in table order: a required one left out is refused, a given
- * value goes through its spec's check. An option set to undefined counts as left out.
+ * option in turn, `first` ones first, then the rest in table order: a required one left out is refused (with
+ * `absentFirst`, before any value is read), a given value goes through its spec's check. An option set to
+ * undefined counts as left out.
  *
  * @example
  * const { values, given } = readOptions(TRAIN_SPECS, { epochs: 3 }); // values.epochs === 3, given ['epochs']
@@ -69,11 +70,18 @@ export type ReadValues<S extends SpecTable> = { -readonly [K in keyof S]?: Retur
 export function readOptions<S extends SpecTable>(
   specs: S,
   input: unknown,
-  { allowUndefined = false, first = [] }: { allowUndefined?: boolean; first?: readonly (keyof S & string)[] } = {},
+  {
+    allowUndefined = false,
+    first = [],
+    absentFirst = false,
+  }: { allowUndefined?: boolean; first?: readonly (keyof S & string)[]; absentFirst?: boolean } = {},
 ): { values: ReadValues<S>; given: (keyof S & string)[] } {
   const object = readObject(input, allowUndefined);
   const names = Object.keys(specs);
   for (const key of Object.keys(object)) if (!names.includes(key)) throw unknownKey(key, names);
+  const absent = (name: string) => object[name] === undefined && specs[name]!.required !== undefined;
+  const missing = absentFirst ? names.find(absent) : undefined;
+  if (missing !== undefined) throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', missing, specs[missing]!.required!, undefined);
   const values: Record<string, unknown> = {};
   for (const name of [...first, ...names.filter((n) => !first.includes(n))]) {
     const spec = specs[name]!;
