@@ -15,7 +15,17 @@ const DISTRIBUTED_KEYS = [
   'timeoutSeconds',
   'checkReplicas',
 ] as const satisfies readonly (keyof DistributedConfig)[];
-const EXPECTED = `boolean or object { ${DISTRIBUTED_KEYS.join(', ')} }`;
+/** What the distributed option may be, as its errors and the options table say it. */
+export const DISTRIBUTED_EXPECTED = `boolean or object { ${DISTRIBUTED_KEYS.join(', ')} }`;
+
+/** The distributed option's type alone (the fields are resolveDistributed's): a boolean or a plain object. */
+export function readDistributedType(value: unknown): boolean | Record<string, unknown> {
+  if (typeof value === 'boolean') return value;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'distributed', DISTRIBUTED_EXPECTED, value);
+  }
+  return value as Record<string, unknown>;
+}
 const DISTRIBUTED_ENV = {
   worldSize: 'WORLD_SIZE',
   rank: 'RANK',
@@ -35,9 +45,7 @@ const DISTRIBUTED_ENV = {
 export function resolveDistributed(value: unknown, env: NodeJS.ProcessEnv = process.env): ResolvedDistributed | undefined {
   if (value === false) return undefined;
   if (value === undefined && env.WORLD_SIZE === undefined) return undefined;
-  if (value !== undefined && value !== true && (typeof value !== 'object' || value === null || Array.isArray(value))) {
-    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'distributed', EXPECTED, value);
-  }
+  if (value !== undefined) readDistributedType(value);
   const given = (typeof value === 'object' ? value : {}) as Record<string, unknown>;
   for (const key of Object.keys(given)) {
     if (!(DISTRIBUTED_KEYS as readonly string[]).includes(key)) {

@@ -30,6 +30,7 @@ import {
   SCHEDULERS,
 } from './presets';
 import type { Recipe } from './presets';
+import { DISTRIBUTED_EXPECTED, readDistributedType } from './distributed';
 import { resolveDownload } from './download';
 import { booleanSpec, enumSpec, integerSpec, numberSpec, spec } from './spec';
 import type { OptionSpec, Spec } from './spec';
@@ -114,17 +115,6 @@ function readCudaGraph(value: unknown): CudaGraph {
   throw invalidParameter(TypeError, code, 'cudaGraph', "'auto', true or false", value);
 }
 
-const DISTRIBUTED_EXPECTED =
-  'boolean or object { worldSize, rank, localRank, masterAddr, masterPort, backend, timeoutSeconds, checkReplicas }';
-
-// The type only: resolveDistributed reads the fields, with torchrun's environment variables.
-function readDistributedType(value: unknown): boolean | Record<string, unknown> {
-  if (typeof value === 'boolean') return value;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalidParameter(TypeError, 'ERR_INVALID_ARG_TYPE', 'distributed', DISTRIBUTED_EXPECTED, value);
-  }
-  return value as Record<string, unknown>;
-}
 
 /** train()'s options, each with its check; the object's order is the table's. */
 export const TRAIN_SPECS = Object.freeze({
