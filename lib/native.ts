@@ -168,6 +168,21 @@ export interface NativeCheckpointInfo extends NativeCheckpointSummary {
   bestValidAccuracy: number;
 }
 
+/** One state-dict tensor of {@link NativeModel}: float32 for parameters and floating buffers, int64 (num_batches_tracked) as BigInt64Array. */
+export type NativeModelTensor =
+  | { name: string; shape: number[]; dtype: 'float32'; data: Float32Array }
+  | { name: string; shape: number[]; dtype: 'int64'; data: BigInt64Array };
+
+/** What readModel gives: a checkpoint's network as plain data, its tensors in state-dict order (parameters, then buffers). */
+export interface NativeModel {
+  preset: string;
+  imageSize: number;
+  classes: string[];
+  mean: number[];
+  std: number[];
+  tensors: NativeModelTensor[];
+}
+
 /** What the addon's evaluation resolves with: the public EvalResult, and status. */
 export type NativeEvalResult = EvalResult & { status: 'completed' | 'cancelled' };
 
@@ -233,6 +248,8 @@ export interface NativeBinding {
   ): NativeJob;
   /** Reads a checkpoint's options, position and history, off the main thread. */
   readCheckpoint(path: string, onDone: (error: NativeError | null, result?: NativeCheckpointInfo) => void): NativeJob;
+  /** Reads a checkpoint or weights file's network (checksums verified), off the main thread. */
+  readModel(path: string, onDone: (error: NativeError | null, result?: NativeModel) => void): NativeJob;
   info(): NativeInfo;
   parameterCount(preset: 'article' | 'cifar'): number;
   /** The options the core starts a preset's run from (its recipe and image size), as a checkpoint records them. */

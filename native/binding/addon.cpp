@@ -106,6 +106,19 @@ Napi::Value ReadCheckpoint(const Napi::CallbackInfo& info) {
                    stop);
 }
 
+// readModel(path, onDone): a checkpoint or weights file's network as plain data, for export, read off the JS thread.
+Napi::Value ReadModel(const Napi::CallbackInfo& info) {
+  core::StopToken stop;
+  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  Napi::Function no_events = Napi::Function::New(info.Env(), [](const Napi::CallbackInfo&) {});
+  return start_job(info, "libtorch-resnet:read-model", no_events, info[1].As<Napi::Function>(),
+                   [path](const core::ProgressFn&, const core::StopToken&) -> JobWorker::ToJs {
+                     auto model = std::make_shared<core::ModelContents>(core::read_model(path));
+                     return [model](Napi::Env env) { return to_js(env, *model); };
+                   },
+                   stop);
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   return translate_exceptions(info.Env(), [&] { return to_js(info.Env(), core::runtime_info()); });
 }
@@ -172,6 +185,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("startPrediction", Napi::Function::New(env, StartPrediction, "startPrediction"));
   exports.Set("startBenchmark", Napi::Function::New(env, StartBenchmark, "startBenchmark"));
   exports.Set("readCheckpoint", Napi::Function::New(env, ReadCheckpoint, "readCheckpoint"));
+  exports.Set("readModel", Napi::Function::New(env, ReadModel, "readModel"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("parameterCount", Napi::Function::New(env, ParameterCount, "parameterCount"));
   exports.Set("presetOptions", Napi::Function::New(env, PresetOptions, "presetOptions"));

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "convert.h"
 
+#include <array>
+#include <cstring>
 #include <iterator>
 #include <optional>
 #include <stdexcept>
@@ -410,6 +412,55 @@ Napi::Object to_js(Napi::Env env, const core::RuntimeInfo& info) {
   o.Set("cudaRuntimeVersion", Napi::Number::New(env, static_cast<double>(info.cuda_runtime_version)));
   o.Set("cudnnVersion", Napi::Number::New(env, static_cast<double>(info.cudnn_version)));
   o.Set("cxx11Abi", Napi::Number::New(env, info.cxx11_abi));
+  return o;
+}
+
+namespace {
+
+// A Float32Array, or a BigInt64Array for int64, holding a copy of the tensor's bytes.
+Napi::Value typed_copy(Napi::Env env, const torch::Tensor& t) {
+  const size_t count = static_cast<size_t>(t.numel());
+  if (t.scalar_type() == torch::kInt64) {
+    auto array = Napi::BigInt64Array::New(env, count);
+    std::memcpy(array.Data(), t.data_ptr<int64_t>(), count * sizeof(int64_t));
+    return array;
+  }
+  auto array = Napi::Float32Array::New(env, count);
+  std::memcpy(array.Data(), t.data_ptr<float>(), count * sizeof(float));
+  return array;
+}
+
+Napi::Array floats(Napi::Env env, const std::array<float, 3>& values) {
+  Napi::Array a = Napi::Array::New(env, values.size());
+  for (size_t i = 0; i < values.size(); ++i) a.Set(i, Napi::Number::New(env, values[i]));
+  return a;
+}
+
+}  // namespace
+
+Napi::Object to_js(Napi::Env env, const core::ModelContents& m) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("preset", core::name_of(m.preset));
+  o.Set("imageSize", Napi::Number::New(env, static_cast<double>(m.image_size)));
+  Napi::Array classes = Napi::Array::New(env, m.classes.size());
+  for (size_t i = 0; i < m.classes.size(); ++i) classes.Set(i, m.classes[i]);
+  o.Set("classes", classes);
+  o.Set("mean", floats(env, m.normalization.mean));
+  o.Set("std", floats(env, m.normalization.std));
+  Napi::Array tensors = Napi::Array::New(env, m.tensors.size());
+  for (size_t i = 0; i < m.tensors.size(); ++i) {
+    const auto& t = m.tensors[i];
+    Napi::Object entry = Napi::Object::New(env);
+    entry.Set("name", t.name);
+    Napi::Array shape = Napi::Array::New(env, t.data.dim());
+    for (int64_t d = 0; d < t.data.dim(); ++d)
+      shape.Set(static_cast<uint32_t>(d), Napi::Number::New(env, static_cast<double>(t.data.size(d))));
+    entry.Set("shape", shape);
+    entry.Set("dtype", t.data.scalar_type() == torch::kInt64 ? "int64" : "float32");
+    entry.Set("data", typed_copy(env, t.data));
+    tensors.Set(i, entry);
+  }
+  o.Set("tensors", tensors);
   return o;
 }
 

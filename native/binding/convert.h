@@ -9,6 +9,7 @@
 #include "../core/benchmark.h"
 #include "../core/checkpoint.h"
 #include "../core/evaluation.h"
+#include "../core/model_export.h"
 #include "../core/options.h"
 #include "../core/progress.h"
 #include "../core/trainer.h"
@@ -34,5 +35,7 @@ Napi::Object to_js(Napi::Env env, const core::PredictResult& result);
 Napi::Object to_js(Napi::Env env, const core::Checkpoint& checkpoint);
 Napi::Object to_js(Napi::Env env, const core::BenchResult& result);
 Napi::Object to_js(Napi::Env env, const core::RuntimeInfo& info);
+// { preset, imageSize, classes, mean, std, tensors: [{ name, shape, dtype, data }] } (NativeModel), data copied.
+Napi::Object to_js(Napi::Env env, const core::ModelContents& model);
 
 }  // namespace libtorch_resnet::binding

@@ -20,6 +20,7 @@ import type {
   NativeEvent,
   NativeInfo,
   NativeJob,
+  NativeModel,
   NativeTrainOptions,
   NativeTrainResult,
 } from '../../lib/native';
@@ -127,6 +128,23 @@ export function checkpointInfo(epochsDone = 1, options: Partial<NativeCheckpoint
   };
 }
 
+/** A stand-in for readModel's answer: a cifar model's metadata with two small tensors (seeded values). */
+export function fakeModel(seed = 1): NativeModel {
+  let state = seed;
+  const next = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) - 0.5;
+  return {
+    preset: 'cifar',
+    imageSize: 32,
+    classes: [...CIFAR10_CLASSES],
+    mean: [0.4914, 0.4822, 0.4465],
+    std: [0.2023, 0.1994, 0.201],
+    tensors: [
+      { name: 'fc.weight', shape: [3, 2], dtype: 'float32', data: Float32Array.from({ length: 6 }, next) },
+      { name: 'bn.num_batches_tracked', shape: [], dtype: 'int64', data: BigInt64Array.of(BigInt(seed * 7)) },
+    ],
+  };
+}
+
 export interface FakeScript {
   events?: NativeEvent[];
   /** Settle with this error instead of a result. */
@@ -137,6 +155,8 @@ export interface FakeScript {
   firstEventSync?: boolean;
   /** What readCheckpoint answers (an Error: fails with it). */
   checkpoint?: NativeCheckpointInfo | NativeError;
+  /** What readModel answers (an Error: fails with it); by default a two-tensor model (fakeModel()). */
+  model?: NativeModel | NativeError;
   /** Class probabilities startPrediction gives every image. */
   probabilities?: number[];
   /** The device startBenchmark reports ('cpu'); a 'cuda' one also measures GPU time. */
@@ -150,6 +170,7 @@ export class FakeBinding implements NativeBinding {
   readonly evaluations: NativeEvalOptions[] = [];
   readonly predictions: { options: NativePredictOptions; images: NativeImage[] }[] = [];
   readonly checkpointsRead: string[] = [];
+  readonly modelsRead: string[] = [];
   readonly benchmarks: NativeBenchOptions[] = [];
   cancelCalls = 0;
   doneCalls = 0;
@@ -336,6 +357,13 @@ export class FakeBinding implements NativeBinding {
   readCheckpoint(file: string, onDone: (error: NativeError | null, result?: NativeCheckpointInfo) => void): NativeJob {
     this.checkpointsRead.push(file);
     const answer = this.script.checkpoint ?? checkpointInfo(1);
+    setImmediate(() => (answer instanceof Error ? onDone(answer) : onDone(null, answer)));
+    return { cancel: () => undefined };
+  }
+
+  readModel(file: string, onDone: (error: NativeError | null, result?: NativeModel) => void): NativeJob {
+    this.modelsRead.push(file);
+    const answer = this.script.model ?? fakeModel();
     setImmediate(() => (answer instanceof Error ? onDone(answer) : onDone(null, answer)));
     return { cancel: () => undefined };
   }
