@@ -2,11 +2,13 @@
 // The public operations, made by one factory from a binding source, as better-sqlite3's createDatabase(getAddon)
 // makes its Database: index.ts exports createApi(loadNative)'s, and tests pass a fake binding. Each operation checks
 // its options (usage errors throw before anything native runs), then runs on the binding from its own file.
-import { resolveConfig, resolveEvalConfig, resolvePredictConfig } from './config';
-import type { EvalConfig, PredictConfig, TrainConfig } from './config';
+import { resolveConfig, resolveEvalConfig, resolveExportConfig, resolvePredictConfig } from './config';
+import type { EvalConfig, ExportConfig, PredictConfig, TrainConfig } from './config';
 import { captureCallerStack } from './errors';
 import { runEvaluation } from './evaluate';
 import type { EvalResult } from './evaluate';
+import { runExport } from './export';
+import type { ExportResult } from './export';
 import { describeMachine } from './info';
 import type { InfoResult } from './info';
 import type { BindingSource } from './job';
@@ -16,7 +18,7 @@ import type { Prediction } from './predict';
 import { runTraining } from './train';
 import type { TrainResult } from './train';
 
-/** What {@link createApi} returns: the package's four operations on one binding. */
+/** What {@link createApi} returns: the package's operations on one binding. */
 export interface Api {
   /** {@link train} on this binding. */
   train(options?: TrainConfig): Promise<TrainResult>;
@@ -26,6 +28,8 @@ export interface Api {
   predict(options: PredictConfig): Promise<Prediction[]>;
   /** {@link info} on this binding. */
   info(): Promise<InfoResult>;
+  /** {@link exportModel} on this binding. */
+  exportModel(options: ExportConfig): Promise<ExportResult>;
 }
 
 /**
@@ -54,7 +58,11 @@ export function createApi(source: BindingSource): Api {
     const callerStack = captureCallerStack(info);
     return describeMachine(source, callerStack);
   }
-  return Object.freeze({ train, evaluate, predict, info });
+  async function exportModel(options: ExportConfig): Promise<ExportResult> {
+    const callerStack = captureCallerStack(exportModel);
+    return runExport(source, resolveExportConfig(options), callerStack);
+  }
+  return Object.freeze({ train, evaluate, predict, info, exportModel });
 }
 
 // The operations on this package's addon, loaded on first use.
@@ -117,3 +125,17 @@ export const predict = addonApi.predict;
  * console.log(libtorchVersion, cudaAvailable, presets.article.parameters); // 21298314 parameters
  */
 export const info = addonApi.info;
+
+/**
+ * Writes a checkpoint's network to a file other tools read: `'onnx'`, a graph that takes RGB images in [0, 1]
+ * (float32 [N, 3, imageSize, imageSize], normalised inside) and gives logits [N, classes], with the class names,
+ * preset, image size, mean and std in its metadata; or `'safetensors'`, the state dict's tensors under PyTorch's
+ * key names. The folder of `out` must exist; the file is written atomically.
+ *
+ * @example
+ * import { exportModel } from 'libtorch-resnet';
+ *
+ * const { out, bytes } = await exportModel({ checkpoint: 'runs/a/checkpoints/best.pt', format: 'onnx', out: 'resnet34.onnx' });
+ * console.log(`${out}: ${bytes} bytes`);
+ */
+export const exportModel = addonApi.exportModel;

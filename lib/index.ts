@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The package's public API: train(), evaluate(), predict(), info(), launch(), the option checkers, errors and types.
+// The package's public API: train(), evaluate(), predict(), exportModel(), info(), launch(), the option checkers, errors and types.
 
 /**
  * @example
@@ -10,17 +10,19 @@
  * const result = await train({ epochs: 20, lr: 0.01, signal: controller.signal, onProgress: console.log });
  * console.log(`test accuracy ${(result.testAccuracy * 100).toFixed(2)}%`);
  */
-export { train, evaluate, predict, info, createApi } from './api';
+export { train, evaluate, predict, info, exportModel, createApi } from './api';
 export type { Api } from './api';
 export type { TrainResult, EpochStats } from './train';
 export type { EvalResult, CheckpointSummary } from './evaluate';
 export type { Prediction } from './predict';
+export type { ExportResult } from './export';
 export type { InfoResult } from './info';
 export type { BindingSource } from './job';
 export {
   resolveConfig,
   resolveEvalConfig,
   resolvePredictConfig,
+  resolveExportConfig,
   resolveDistributed,
   isConfigError,
   OPTION_SPECS,
@@ -31,6 +33,8 @@ export type {
   ResolvedConfig,
   EvalConfig,
   PredictConfig,
+  ExportConfig,
+  ExportFormat,
   ImageInput,
   OptionSpec,
   OptionName,

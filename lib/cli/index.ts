@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
-// The libtorch-resnet command: train (and launch, its multi-process form), eval, predict, bench, download, doctor
+// The libtorch-resnet command: train (and launch, its multi-process form), eval, predict, export, bench, download, doctor
 // and info, one file per group of commands beside this one. Every command's flags come from its option specs in
 // lib/config/ (flags.ts makes them), and every config error is a usage error (io.ts's commandAction: exit 2).
 import { Command, CommanderError } from 'commander';
 
 import { addBenchCommand } from './bench';
+import { addExportCommand } from './export';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, defaultIo, runtimeErrorMessage } from './io';
 import type { CliIo, SetExitCode } from './io';
 import { addMachineCommands, packageVersion } from './machine';
@@ -33,6 +34,7 @@ function buildProgram(io: CliIo, setExitCode: SetExitCode): Command {
 
   addTrainCommands(program, io, setExitCode);
   addScoringCommands(program, io, setExitCode);
+  addExportCommand(program, io, setExitCode);
   addBenchCommand(program, io, setExitCode);
   addMachineCommands(program, io, setExitCode);
   return program;

@@ -43,3 +43,5 @@ export { BENCH_SPECS, PEER_COMPILE_MODES, defaultPeer, defaultYardstick, resolve
 export type { BenchConfig, PeerCompile, ResolvedBenchConfig } from './bench';
 export { DEFAULT_MASTER_PORT, LAUNCH_SPECS, resolveLaunchOptions } from './launch';
 export type { LaunchOptions, ResolvedLaunchOptions } from './launch';
+export { EXPORT_FORMATS, EXPORT_SPECS, resolveExportConfig } from './export';
+export type { ExportConfig, ExportFormat, ResolvedExportConfig } from './export';

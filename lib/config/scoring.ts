@@ -80,7 +80,7 @@ export interface ResolvedPredictConfig {
 }
 
 
-const CHECKPOINT_SPEC = spec(
+export const CHECKPOINT_SPEC = spec(
   {
     name: 'checkpoint',
     type: 'string',
