@@ -99,3 +99,16 @@ describe("a checkpoint's options are the options struct's", () => {
     expect([...keysRead].sort()).toEqual(keysWritten);
   });
 });
+
+describe('what readModel gives is what lib/native.ts declares', () => {
+  const body = cppBody(convert, 'Napi::Object to_js(Napi::Env env, const core::ModelContents& m)');
+  const setOn = (object: string) => [...new Set([...body.matchAll(new RegExp(`\\b${object}\\.Set\\("(\\w+)"`, 'g'))].map((m) => m[1]!))].sort();
+
+  test('the model object has exactly the keys of NativeModel', () => {
+    expect(setOn('o')).toEqual(interfaceKeys('lib/native.ts', 'NativeModel'));
+  });
+
+  test('each tensor has name, shape, dtype and data', () => {
+    expect(setOn('entry')).toEqual(['data', 'dtype', 'name', 'shape']);
+  });
+});
