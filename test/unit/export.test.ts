@@ -8,7 +8,7 @@ import path from 'node:path';
 import { createApi } from '../../lib/api';
 import { run } from '../../lib/cli';
 import type { CliIo } from '../../lib/cli';
-import { resolveExportConfig } from '../../lib/config';
+import { EXPORT_SPECS, resolveExportConfig } from '../../lib/config';
 import { writeAtomically } from '../../lib/export';
 import { FakeBinding, fakeModel } from './fake-binding';
 
@@ -57,6 +57,17 @@ describe('resolveExportConfig', () => {
     }
     expect(error).toBeInstanceOf(type);
     expect((error as Error).message).toMatch(message);
+  });
+});
+
+describe('exportModel(): every option of the wrong type', () => {
+  test.each(Object.keys(EXPORT_SPECS))('%s', async (name) => {
+    const binding = new FakeBinding();
+    const input = { checkpoint: 'w.pt', format: 'onnx', out: path.join(work, 'm.onnx'), [name]: 7 };
+    const error = await createApi(binding).exportModel(input).catch((e: Error & { code?: string }) => e);
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringMatching(new RegExp(` for ${name} but received`)) });
+    expect(binding.modelsRead).toEqual([]);
   });
 });
 
