@@ -71,9 +71,20 @@ function readModel(file: string): Promise<NativeModel> {
   );
 }
 
+// Log-probabilities less their mean are the logits less theirs: compared too, as a barely trained network's
+// probabilities are all near 0.1 and would hide a small difference in its logits.
+const centredLogits = (row: readonly number[]) => {
+  const logs = row.map(Math.log);
+  const mean = logs.reduce((a, b) => a + b, 0) / logs.length;
+  return logs.map((l) => l - mean);
+};
 const expectClose = (got: number[][], want: readonly (readonly number[])[]) => {
   expect(got.length).toBe(want.length);
   got.forEach((row, i) => row.forEach((p, k) => expect(Math.abs(p - want[i]![k]!)).toBeLessThan(1e-4)));
+  got.forEach((row, i) => {
+    const expected = centredLogits(want[i]!);
+    centredLogits(row).forEach((l, k) => expect(Math.abs(l - expected[k]!)).toBeLessThan(1e-3));
+  });
 };
 
 async function trainTiny(preset: 'cifar' | 'article', imageSize: number, name: string): Promise<TrainResult> {
