@@ -5,7 +5,8 @@
  * A failure inside LibTorch or the native addon, carrying a string `code` that says what went wrong:
  * - `ERR_DISK_FULL`: a checkpoint, weights file or folder could not be written for lack of space;
  * - `ERR_PERMISSION`: a file or folder may not be read or written (or the file system is read-only);
- * - `ERR_FILE_NOT_FOUND`: a checkpoint or CIFAR-10 file is not there; `ERR_FILE`: another file failure;
+ * - `ERR_FILE_NOT_FOUND`: a checkpoint or CIFAR-10 file is not there (or the folder export writes into);
+ *   `ERR_FILE`: another file failure;
  * - `ERR_CHECKPOINT`: a checkpoint or weights file that is damaged (its tensors fail their checksum too), truncated
  *   or not this package's, or a weights file given to `resume`;
  * - `ERR_DATA`: CIFAR-10 files that are there but damaged;
