@@ -85,9 +85,22 @@ export function encodeModel(model: NativeModel, format: ExportFormat): Uint8Arra
   return format === 'onnx' ? onnxModel(model, packageVersion()) : safetensorsFile(model);
 }
 
+// A file error made here gets the caller's frames, as the addon's errors do (fromNativeError).
+function withCallerStack<T>(callerStack: string, step: () => T): T {
+  try {
+    return step();
+  } catch (error) {
+    if (error instanceof TorchError) {
+      const newline = callerStack.indexOf('\n');
+      error.stack = `${error.name}: ${error.message}${newline === -1 ? '' : callerStack.slice(newline)}`;
+    }
+    throw error;
+  }
+}
+
 /** exportModel() after validation, shared with the CLI. */
 export async function runExport(source: BindingSource, config: ResolvedExportConfig, callerStack: string): Promise<ExportResult> {
-  checkOutFolder(config.out);
+  withCallerStack(callerStack, () => checkOutFolder(config.out));
   const binding = getBinding(source);
   const model = await runJob<NativeModel & { status?: undefined }>(
     (_onEvent, onDone) => binding.readModel(config.checkpoint, onDone),
@@ -95,7 +108,7 @@ export async function runExport(source: BindingSource, config: ResolvedExportCon
     callerStack,
   );
   const bytes = encodeModel(model, config.format);
-  writeAtomically(config.out, bytes);
+  withCallerStack(callerStack, () => writeAtomically(config.out, bytes));
   return Object.freeze({
     out: config.out,
     format: config.format,

@@ -108,6 +108,9 @@ describe('exportModel on a fake binding', () => {
       message: expect.stringContaining('is a folder; give the path of a file'),
     });
     expect(binding.modelsRead).toEqual([]);
+    // The caller's stack: it points at this file, not at lib/export.ts.
+    const error = await api.exportModel({ checkpoint: 'w.pt', format: 'onnx', out: missing }).catch((e: Error) => e);
+    expect((error as Error).stack!.split('\n')[1]).toContain('export.test.ts');
   });
 
   test("the addon's failure to read the checkpoint rejects with its code", async () => {
