@@ -60,7 +60,8 @@ export function writeAtomically(out: string, bytes: Uint8Array): void {
   try {
     const fd = fs.openSync(tmp, 'w');
     try {
-      fs.writeSync(fd, bytes);
+      // write(2) may write less than asked (a disk filling up does): go on until all is written or it fails.
+      for (let done = 0; done < bytes.byteLength; ) done += fs.writeSync(fd, bytes, done);
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);

@@ -3,7 +3,7 @@
 // gives predict()'s probabilities (batch of 1 and of 3, one graph); its opset and metadata; safetensors read back by
 // this file's own reader (every tensor against readModel's) and by Python (json + struct + torch.frombuffer, loaded
 // with strict=True into the network written again in Python, whose probabilities must be predict()'s too).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -17,6 +17,7 @@ import { modelProto } from '../../lib/onnx-proto';
 import { PLAIN_SGD, RECORD_BYTES, extractMini, tempDir } from '../fixtures/cifar';
 import { runOnnx, softmaxRows } from '../fixtures/onnx-run';
 import { PYTHON, pythonHas } from '../fixtures/python';
+import { describeAsRoot, useTmpfs } from '../fixtures/tmpfs';
 
 const COUNT = 3;
 let mini: string;
@@ -208,6 +209,29 @@ describe('export of a cifar model (32 px)', () => {
       message: expect.stringContaining('create it first'),
     });
     expect(fs.readdirSync(work).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  });
+
+  describeAsRoot('onto a full disk and a read-only file system', () => {
+    const full = useTmpfs('256k');
+    let readOnly = '';
+    beforeAll(() => {
+      readOnly = fs.mkdtempSync(path.join(work, 'ro-'));
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', readOnly]);
+    });
+    afterAll(() => void spawnSync('umount', [readOnly]));
+
+    test.each([
+      ['full', 'ERR_DISK_FULL', 'free some space or write elsewhere'],
+      ['read-only', 'ERR_PERMISSION', 'choose a folder you may write to'],
+    ])('%s: %s, saying what to do, and no temporary left', async (which, code, advice) => {
+      const folder = which === 'full' ? full() : readOnly;
+      const out = path.join(folder, 'model.onnx');
+      await expect(exportModel({ checkpoint: result.checkpoints!.last, format: 'onnx', out })).rejects.toMatchObject({
+        code,
+        message: expect.stringContaining(advice),
+      });
+      expect(fs.readdirSync(folder)).toEqual([]);
+    });
   });
 });
 
