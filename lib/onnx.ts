@@ -192,7 +192,8 @@ function valueInfo(name: string, dims: (number | string)[]) {
  * The ONNX file's bytes for `model`, laid out as `layout` (its preset's by default).
  *
  * @example
- * fs.writeFileSync('model.onnx', onnxModel(await readModel('weights.pt')));
+ * // model: what the addon's readModel('weights.pt') gives
+ * fs.writeFileSync('model.onnx', onnxModel(model, '0.1.0'));
  */
 export function onnxModel(model: NativeModel, version: string, layout: OnnxLayout | undefined = ONNX_LAYOUTS[model.preset]): Uint8Array {
   if (!layout) throw new Error(`no ONNX layout for preset '${model.preset}'; known: ${Object.keys(ONNX_LAYOUTS).join(', ')}`);

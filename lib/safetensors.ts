@@ -19,7 +19,8 @@ export function safetensorsMetadata(model: NativeModel): Record<string, string> 
  * The file's bytes, the tensors in state-dict order.
  *
  * @example
- * fs.writeFileSync('model.safetensors', safetensorsFile(await readModel('weights.pt')));
+ * // model: what the addon's readModel('weights.pt') gives
+ * fs.writeFileSync('model.safetensors', safetensorsFile(model));
  */
 export function safetensorsFile(model: NativeModel): Uint8Array {
   const header: Record<string, unknown> = { __metadata__: safetensorsMetadata(model) };

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // examples/browser in headless Chromium: the page, served with onnxruntime-web's dist/ from loopback, loads a model
 // exported from a real (tiny) run and classifies pictures given to its file input; each picture's top class and
-// probabilities must be predict()'s, and the 32 px records it made, PyTorch's. The pictures are larger than, equal to and smaller than the 32 px record, so
-// the page's own area averaging and interpolation are both exercised.
+// probabilities must be predict()'s, and the 32 px records it made, PyTorch's. The pictures are larger than,
+// equal to and smaller than the record, so the page's own area averaging and interpolation are both exercised;
+// the network takes 40 px, so the record's bilinear resize to the input size is too.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -72,7 +73,7 @@ function pythonRecords(pictures: string[]): number[][] {
     mini = await extractMini();
     work = tempDir('ltr-browser-');
     const result = await train({
-      ...PLAIN_SGD, preset: 'cifar', imageSize: 32, epochs: 1, batchSize: 8, limitTrain: 16, limitTest: 8, validSplit: 0.5,
+      ...PLAIN_SGD, preset: 'cifar', imageSize: 40, epochs: 1, batchSize: 8, limitTrain: 16, limitTest: 8, validSplit: 0.5,
       flipTta: false, threads: 2, device: 'cpu', dataDir: mini, download: false, runDir: path.join(work, 'run'),
     });
     const model = path.join(work, 'model.onnx');
