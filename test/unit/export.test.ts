@@ -159,3 +159,14 @@ describe('libtorch-resnet export', () => {
     expect(h.stderr.text).toMatch(message);
   });
 });
+
+describe("README's Export section", () => {
+  test('its options table names exactly the options EXPORT_SPECS checks, with the formats it takes', () => {
+    const readme = fs.readFileSync(path.join(__dirname, '../../README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Export\n'), readme.indexOf('\n## ', readme.indexOf('## Export\n') + 1));
+    const rows = [...section.matchAll(/^\| `(\w+)` \| (\w+) \| [^|]+ \| (.+) \|$/gm)];
+    expect(rows.map((r) => r[1])).toEqual(Object.keys(EXPORT_SPECS));
+    expect(rows.map((r) => r[2])).toEqual(Object.values(EXPORT_SPECS).map((s) => s.type));
+    expect(rows.find((r) => r[1] === 'format')![3]).toBe(EXPORT_SPECS.format.range.replace(/'(\w+)'/g, '`\'$1\'`').replace(/\|/g, '\\|'));
+  });
+});
