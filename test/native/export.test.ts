@@ -211,6 +211,21 @@ describe('export of a cifar model (32 px)', () => {
     expect(fs.readdirSync(work).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 
+  test('a damaged checkpoint is ERR_CHECKPOINT: its checksum is verified before anything is written', async () => {
+    const damaged = path.join(work, 'damaged.pt');
+    const bytes = fs.readFileSync(result.checkpoints!.weights);
+    const model = await readModel(result.checkpoints!.weights);
+    // A bit of fc.bias's bytes flipped in the file: the archive stays readable, the tensors do not add up.
+    const fcBias = model.tensors.find((t) => t.name === 'fc.bias')!;
+    const at = bytes.indexOf(Buffer.from(fcBias.data.buffer, fcBias.data.byteOffset, fcBias.data.byteLength));
+    expect(at).toBeGreaterThan(0);
+    bytes[at] ^= 0x01;
+    fs.writeFileSync(damaged, bytes);
+    const out = path.join(work, 'damaged.onnx');
+    await expect(exportModel({ checkpoint: damaged, format: 'onnx', out })).rejects.toMatchObject({ code: 'ERR_CHECKPOINT' });
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
   describeAsRoot('onto a full disk and a read-only file system', () => {
     const full = useTmpfs('256k');
     let readOnly = '';
