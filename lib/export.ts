@@ -44,11 +44,15 @@ function checkOutFolder(out: string): void {
   try {
     stat = fs.statSync(folder);
   } catch {
-    throw new TorchError(`folder ${folder} for out does not exist; create it first or write elsewhere`, 'ERR_FILE_NOT_FOUND');
+    const message = `folder ${folder} for out does not exist; create it first or write elsewhere`;
+    throw new TorchError(message, 'ERR_FILE_NOT_FOUND');
   }
-  if (!stat.isDirectory()) throw new TorchError(`${folder} (the folder for out) is not a folder; choose another out`, 'ERR_FILE');
+  if (!stat.isDirectory()) {
+    throw new TorchError(`${folder} (the folder for out) is not a folder; choose another out`, 'ERR_FILE');
+  }
   if (fs.existsSync(out) && fs.statSync(out).isDirectory()) {
-    throw new TorchError(`out ${out} is a folder; give the path of a file to write, e.g. ${path.join(out, 'model.onnx')}`, 'ERR_FILE');
+    const example = path.join(out, 'model.onnx');
+    throw new TorchError(`out ${out} is a folder; give the path of a file to write, e.g. ${example}`, 'ERR_FILE');
   }
 }
 
@@ -100,7 +104,11 @@ function withCallerStack<T>(callerStack: string, step: () => T): T {
 }
 
 /** exportModel() after validation, shared with the CLI. */
-export async function runExport(source: BindingSource, config: ResolvedExportConfig, callerStack: string): Promise<ExportResult> {
+export async function runExport(
+  source: BindingSource,
+  config: ResolvedExportConfig,
+  callerStack: string,
+): Promise<ExportResult> {
   withCallerStack(callerStack, () => checkOutFolder(config.out));
   const binding = getBinding(source);
   const model = await runJob<NativeModel & { status?: undefined }>(

@@ -35,7 +35,14 @@ export interface OnnxLayout {
   readonly fc: string;
 }
 
-const ARTICLE_BLOCK = { conv1: 'conv1.0', bn1: 'conv1.1', conv2: 'conv2.0', bn2: 'conv2.1', downConv: 'downsample.0', downBn: 'downsample.1' };
+const ARTICLE_BLOCK = {
+  conv1: 'conv1.0',
+  bn1: 'conv1.1',
+  conv2: 'conv2.0',
+  bn2: 'conv2.1',
+  downConv: 'downsample.0',
+  downBn: 'downsample.1',
+};
 
 /** Each preset's layout: native/core/resnet34.cpp's two, and torchvision.models.resnet34's key names. */
 export const ONNX_LAYOUTS: Readonly<Record<string, OnnxLayout>> = Object.freeze({
@@ -123,7 +130,8 @@ class GraphBuilder {
 
   batchNorm(x: string, key: string): string {
     const inputs = [x, ...['weight', 'bias', 'running_mean', 'running_var'].map((p) => this.weight(`${key}.${p}`))];
-    return this.node('BatchNormalization', key, inputs, [{ name: 'epsilon', type: ATTRIBUTE_TYPE.FLOAT, f: BN_EPSILON }]);
+    const epsilon = { name: 'epsilon', type: ATTRIBUTE_TYPE.FLOAT, f: BN_EPSILON };
+    return this.node('BatchNormalization', key, inputs, [epsilon]);
   }
 
   relu(x: string): string {
@@ -149,7 +157,8 @@ function buildNodes(g: GraphBuilder, model: NativeModel, layout: OnnxLayout): vo
   const { stem } = layout;
   x = g.relu(g.batchNorm(g.conv(x, stem.conv, stem.kernel, stem.stride), stem.bn));
   if (layout.maxPool) {
-    x = g.node('MaxPool', 'maxpool', [x], [ints('kernel_shape', [3, 3]), ints('strides', [2, 2]), ints('pads', [1, 1, 1, 1])]);
+    const window = [ints('kernel_shape', [3, 3]), ints('strides', [2, 2]), ints('pads', [1, 1, 1, 1])];
+    x = g.node('MaxPool', 'maxpool', [x], window);
   }
   layout.stages.forEach((stage, s) => {
     for (let i = 0; i < BLOCKS[s]!; i++) x = residualBlock(g, x, `${stage}.${i}`, layout, i === 0 && s > 0 ? 2 : 1);
@@ -195,14 +204,22 @@ function valueInfo(name: string, dims: (number | string)[]) {
  * // model: what the addon's readModel('weights.pt') gives
  * fs.writeFileSync('model.onnx', onnxModel(model, '0.1.0'));
  */
-export function onnxModel(model: NativeModel, version: string, layout: OnnxLayout | undefined = ONNX_LAYOUTS[model.preset]): Uint8Array {
-  if (!layout) throw new Error(`no ONNX layout for preset '${model.preset}'; known: ${Object.keys(ONNX_LAYOUTS).join(', ')}`);
+export function onnxModel(
+  model: NativeModel,
+  version: string,
+  layout: OnnxLayout | undefined = ONNX_LAYOUTS[model.preset],
+): Uint8Array {
+  if (!layout) {
+    throw new Error(`no ONNX layout for preset '${model.preset}'; known: ${Object.keys(ONNX_LAYOUTS).join(', ')}`);
+  }
   const g = new GraphBuilder(new Map(model.tensors.map((t) => [t.name, t])));
   buildNodes(g, model, layout);
   const side = model.imageSize;
   const graph = {
     name: `resnet34-${model.preset}`,
-    docString: `images: float32 [N, 3, ${side}, ${side}], RGB in [0, 1] (normalised inside); logits: [N, ${model.classes.length}]`,
+    docString:
+      `images: float32 [N, 3, ${side}, ${side}], RGB in [0, 1] (normalised inside); ` +
+      `logits: [N, ${model.classes.length}]`,
     node: g.nodes,
     initializer: g.initializers,
     input: [valueInfo('images', ['N', 3, side, side])],

@@ -27,7 +27,8 @@ export function safetensorsFile(model: NativeModel): Uint8Array {
   let offset = 0;
   for (const t of model.tensors) {
     const bytes = t.data.byteLength;
-    header[t.name] = { dtype: t.dtype === 'int64' ? 'I64' : 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
+    const dtype = t.dtype === 'int64' ? 'I64' : 'F32';
+    header[t.name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
   let json = JSON.stringify(header);

@@ -114,7 +114,7 @@ function showResults(results) {
   }
 }
 
-/** Classifies the files in order; the results (each with its record) are also left on window.lastResults for scripts. */
+/** Classifies the files in order; the results (each with its record) are left on window.lastResults for scripts too. */
 async function classify(files) {
   if (!model) return status('Load a model first.', true);
   const results = [];

@@ -50,7 +50,9 @@ function poolPlanes(planes, side, size) {
     for (let y = 0; y < size; y++) {
       for (let x = 0; x < size; x++) {
         let sum = 0;
-        for (let yy = start(y); yy < end(y); yy++) for (let xx = start(x); xx < end(x); xx++) sum += planes[(c * side + yy) * side + xx];
+        for (let yy = start(y); yy < end(y); yy++) {
+          for (let xx = start(x); xx < end(x); xx++) sum += planes[(c * side + yy) * side + xx];
+        }
         // The sum of bytes is exact in float32 too; the division is float32 in LibTorch.
         out[(c * size + y) * size + x] = Math.fround(sum / ((end(y) - start(y)) * (end(x) - start(x))));
       }

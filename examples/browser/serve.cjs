@@ -6,7 +6,14 @@ const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
 
-const TYPES = { '.html': 'text/html', '.mjs': 'text/javascript', '.js': 'text/javascript', '.wasm': 'application/wasm', '.onnx': 'application/octet-stream', '.json': 'application/json', '.map': 'application/json' };
+const TYPES = {
+  '.html': 'text/html',
+  '.mjs': 'text/javascript',
+  '.js': 'text/javascript',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json',
+  '.map': 'application/json',
+};
 
 /** The folder of onnxruntime-web's dist/, as Node resolves the package from here. */
 function ortDist() {

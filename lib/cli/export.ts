@@ -17,7 +17,10 @@ async function exportCommand(opts: Record<string, unknown>, command: Command, io
   return runInterruptible(io, new AbortController(), undefined, 'export', undefined, async () => {
     const result = await runExport(io.binding, config, callerStack);
     if (json) io.stdout.write(`${JSON.stringify({ type: 'result', ...result })}\n`);
-    else io.stdout.write(`wrote ${result.out} (${result.format}, ${result.bytes} bytes; ${result.preset} preset, ${result.imageSize} px, ${result.classes.length} classes)\n`);
+    else {
+      const what = `${result.preset} preset, ${result.imageSize} px, ${result.classes.length} classes`;
+      io.stdout.write(`wrote ${result.out} (${result.format}, ${result.bytes} bytes; ${what})\n`);
+    }
   });
 }
 
@@ -28,5 +31,7 @@ export function addExportCommand(program: Command, io: CliIo, setExitCode: SetEx
     .description('Write a checkpoint\'s network as an ONNX graph (normalisation inside) or as safetensors.');
   addFlags(exportCmd, EXPORT_SPECS, ['checkpoint', 'format', 'out'])
     .option('--json', 'Print one JSON object: { type: "result", out, format, bytes, preset, imageSize, classes }.')
-    .action(commandAction(io, setExitCode, (opts: Record<string, unknown>, command: Command) => exportCommand(opts, command, io)));
+    .action(
+      commandAction(io, setExitCode, (opts: Record<string, unknown>, command: Command) => exportCommand(opts, command, io)),
+    );
 }

@@ -30,7 +30,13 @@ export interface ResolvedExportConfig {
 }
 
 const FORMAT_SPEC = {
-  ...enumSpec('format', EXPORT_FORMATS, undefined, 'none', 'File format: an ONNX graph, or the state dict as safetensors.'),
+  ...enumSpec(
+    'format',
+    EXPORT_FORMATS,
+    undefined,
+    'none',
+    'File format: an ONNX graph, or the state dict as safetensors.',
+  ),
   required: `one of ${EXPORT_FORMATS.map((f) => `'${f}'`).join(', ')}`,
 };
 
