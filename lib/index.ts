@@ -36,6 +36,7 @@ export type {
   OptionName,
   ConfigError,
   Preset,
+  Freeze,
   Precision,
   MemoryFormat,
   CudaGraph,
