@@ -129,7 +129,7 @@ export interface TrainConfig {
   seed?: number | undefined;
   /** Network shape ('article'). */
   preset?: Preset | undefined;
-  /** Side in pixels images are resized to (224 for 'article', 32 for 'cifar'). */
+  /** Side in pixels images are resized to (224 for 'article' and 'torchvision', 32 for 'cifar'). */
   imageSize?: number | undefined;
   /** 'auto', 'cpu', 'cuda' or 'cuda:N' ('auto'). */
   device?: Device | string | undefined;
