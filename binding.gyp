@@ -21,6 +21,7 @@
         "native/core/compute_mode.cpp",
         "native/core/distributed.cpp",
         "native/core/recipe.cpp",
+        "native/core/fine_tune.cpp",
         "native/binding/addon.cpp",
         "native/binding/convert.cpp",
         "native/binding/errors.cpp",

@@ -40,6 +40,7 @@ export type {
   OptionName,
   ConfigError,
   Preset,
+  Freeze,
   Precision,
   MemoryFormat,
   CudaGraph,

@@ -42,6 +42,7 @@ function describeBinding(binding: NativeBinding, callerStack: string): InfoResul
       presets: {
         article: { parameters: binding.parameterCount('article') },
         cifar: { parameters: binding.parameterCount('cifar') },
+        torchvision: { parameters: binding.parameterCount('torchvision') },
       },
     };
   } catch (error) {

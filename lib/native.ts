@@ -24,7 +24,7 @@ export interface NativeTrainOptions {
   flipTta: boolean;
   validSplit: number;
   seed: number;
-  preset: 'article' | 'cifar';
+  preset: 'article' | 'cifar' | 'torchvision';
   imageSize: number;
   device: string;
   /** 0 = every core (or OMP_NUM_THREADS). */
@@ -41,6 +41,10 @@ export interface NativeTrainOptions {
   checkpointDir: string;
   /** A checkpoint to continue from; '' starts afresh. */
   resumeFrom: string;
+  /** Fine-tuning: a checkpoint, weights file or Python state dict the weights start from; '' for none. */
+  initFrom: string;
+  /** 'backbone': the classifier alone trains. */
+  freeze: 'none' | 'backbone';
   /** null: one process. */
   distributed: NativeDistributedOptions | null;
   /**
@@ -70,10 +74,12 @@ export interface NativeDistributedOptions {
  */
 export type NativeCheckpointOptions = Omit<
   NativeTrainOptions,
-  'checkpointDir' | 'resumeFrom' | 'distributed' | 'cudaGraph'
+  'checkpointDir' | 'resumeFrom' | 'distributed' | 'cudaGraph' | 'initFrom'
 > & {
   /** The processes that trained together (1 in files from before distributed training). */
   worldSize: number;
+  /** The file the run's weights started from ('' when trained from scratch). */
+  init: string;
 };
 
 export interface NativeEvalOptions {
@@ -97,7 +103,7 @@ export interface NativePredictOptions {
 }
 
 export interface NativeBenchOptions {
-  preset: 'article' | 'cifar';
+  preset: 'article' | 'cifar' | 'torchvision';
   imageSize: number;
   batchSize: number;
   steps: number;
@@ -251,13 +257,13 @@ export interface NativeBinding {
   /** Reads a checkpoint or weights file's network (checksums verified), off the main thread. */
   readModel(path: string, onDone: (error: NativeError | null, result?: NativeModel) => void): NativeJob;
   info(): NativeInfo;
-  parameterCount(preset: 'article' | 'cifar'): number;
+  parameterCount(preset: 'article' | 'cifar' | 'torchvision'): number;
   /** The options the core starts a preset's run from (its recipe and image size), as a checkpoint records them. */
-  presetOptions(preset: 'article' | 'cifar'): NativeCheckpointOptions;
+  presetOptions(preset: 'article' | 'cifar' | 'torchvision'): NativeCheckpointOptions;
   /** Model FLOPs of one image's forward pass (convolutions and classifier, 2 per multiply-add). */
-  forwardFlops(preset: 'article' | 'cifar', imageSize: number): number;
+  forwardFlops(preset: 'article' | 'cifar' | 'torchvision', imageSize: number): number;
   /** The state dict's keys (parameters, then buffers) with their shapes, named as PyTorch names them. */
-  stateDictShapes(preset: 'article' | 'cifar'): Record<string, number[]>;
+  stateDictShapes(preset: 'article' | 'cifar' | 'torchvision'): Record<string, number[]>;
   /**
    * The training augmentation of `count` CIFAR images (uint8, planes R, G, B of 32x32 each), as a training step
    * whose random numbers come from `seed` applies it; the input is left as it is.

@@ -63,6 +63,11 @@ export interface TrainResult {
   readonly checkpoints?: { readonly last: string; readonly best?: string; readonly weights: string };
   /** Where a resumed run picked up: the checkpoint, epochs done, steps of the next epoch taken. */
   readonly resumedFrom?: { readonly checkpoint: string; readonly epoch: number; readonly step: number };
+  /**
+   * Fine-tuning: the file the weights started from, and whether its classifier was replaced by a new seeded one
+   * (it was trained for another class count). Absent when trained from scratch, and in a resumed run.
+   */
+  readonly init?: { readonly from: string; readonly headReplaced: boolean };
 }
 
 // The addon's result is the public one; the run folder is this side's to add, rank 0's alone.

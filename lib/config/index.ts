@@ -9,6 +9,7 @@ export type {
   CudaGraph,
   Device,
   DistributedConfig,
+  Freeze,
   MemoryFormat,
   OptionName,
   Precision,

@@ -1,17 +1,26 @@
 // SPDX-License-Identifier: MIT
 // The presets: each network shape's image sizes and the training recipe train() starts from.
-import type { Augment, MemoryFormat, Precision, Preset, Scheduler } from './types';
+import type { Augment, Freeze, MemoryFormat, Precision, Preset, Scheduler } from './types';
 
-/** Image sides each preset accepts. The article ends in AvgPool2d(7) + Linear(512), so it needs a 7x7 final map. */
+/**
+ * Image sides each preset accepts. The article ends in AvgPool2d(7) + Linear(512), so it needs a 7x7 final map;
+ * torchvision's stem and stages halve the side 5 times before its global pooling, so 32 px leaves a 1x1 map.
+ */
 export const IMAGE_SIZE_RANGE: Readonly<Record<Preset, { readonly min: number; readonly max: number }>> = Object.freeze({
   article: Object.freeze({ min: 193, max: 224 }),
   cifar: Object.freeze({ min: 8, max: 512 }),
+  torchvision: Object.freeze({ min: 32, max: 512 }),
 });
 
 /** The image side each preset uses by default. */
-export const DEFAULT_IMAGE_SIZE: Readonly<Record<Preset, number>> = Object.freeze({ article: 224, cifar: 32 });
+export const DEFAULT_IMAGE_SIZE: Readonly<Record<Preset, number>> = Object.freeze({
+  article: 224,
+  cifar: 32,
+  torchvision: 224,
+});
 
-export const PRESETS = ['article', 'cifar'] as const satisfies readonly Preset[];
+export const PRESETS = ['article', 'cifar', 'torchvision'] as const satisfies readonly Preset[];
+export const FREEZES = ['none', 'backbone'] as const satisfies readonly Freeze[];
 export const PRECISIONS = ['fp32', 'tf32', 'bf16', 'fp16', 'auto'] as const satisfies readonly Precision[];
 export const MEMORY_FORMATS = ['auto', 'contiguous', 'channels-last'] as const satisfies readonly MemoryFormat[];
 export const SCHEDULERS = ['constant', 'cosine', 'onecycle'] as const satisfies readonly Scheduler[];
@@ -68,6 +77,22 @@ export const PRESET_RECIPES: Readonly<Record<Preset, Recipe>> = Object.freeze({
     labelSmoothing: 0.1,
     augment: 'crop-flip',
     flipTta: true,
+  }),
+  // Fine-tuning pretrained weights (native/core/options.h says why): a small lr with momentum, light weight
+  // decay off BatchNorm and biases, cosine to 0, flips, bf16 autocast on CUDA.
+  torchvision: Object.freeze({
+    epochs: 10,
+    lr: 0.01,
+    batchSize: 64,
+    weightDecay: 1e-4,
+    precision: 'auto',
+    decayNormAndBias: false,
+    nesterov: false,
+    scheduler: 'cosine',
+    warmupEpochs: 0,
+    labelSmoothing: 0,
+    augment: 'flip',
+    flipTta: false,
   }),
 });
 

@@ -25,6 +25,8 @@ export const RESUME_FIXED = Object.freeze([
   'warmupEpochs',
   'labelSmoothing',
   'augment',
+  // A frozen backbone is not in the optimizer: thawing it mid-run would change what the run trains.
+  'freeze',
 ] as const satisfies readonly OptionName[]);
 
 /**
@@ -43,8 +45,10 @@ export const RESUME_SWITCHABLE = Object.freeze([
 ] as const satisfies readonly OptionName[]);
 
 // Recorded in a checkpoint but never taken from it: each run says where and how wide it runs. (cudaGraph is
-// per-run too, but a checkpoint does not record it at all: NativeCheckpointOptions leaves it out.)
-type PerRunOption = 'device' | 'threads' | 'worldSize';
+// per-run too, but a checkpoint does not record it at all: NativeCheckpointOptions leaves it out.) init is a
+// record of where the weights first came from: a resumed run continues from the checkpoint's weights, and init
+// with resume is refused.
+type PerRunOption = 'device' | 'threads' | 'worldSize' | 'init';
 // Compiles only while every option a checkpoint records is in one of the three groups: a new option must say
 // how a resume treats it.
 const RESUME_COVERS_EVERY_OPTION: Record<

@@ -22,6 +22,7 @@ import type { ConfigError } from './checks';
 import {
   AUGMENTS,
   DEFAULT_IMAGE_SIZE,
+  FREEZES,
   IMAGE_SIZE_RANGE,
   MEMORY_FORMATS,
   PRECISIONS,
@@ -34,7 +35,7 @@ import { DISTRIBUTED_EXPECTED, readDistributedType } from './distributed';
 import { resolveDownload } from './download';
 import { booleanSpec, enumSpec, integerSpec, numberSpec, spec } from './spec';
 import type { OptionSpec, Spec } from './spec';
-import type { CudaGraph, Device, MemoryFormat, OptionName, Preset } from './types';
+import type { CudaGraph, Device, Freeze, MemoryFormat, OptionName, Preset } from './types';
 
 /** The environment variable naming the data folder when dataDir is not given. */
 export const DATA_DIR_ENV = 'LIBTORCH_RESNET_DATA';
@@ -68,6 +69,7 @@ export const DEFAULTS = {
   cudaGraph: 'auto' as CudaGraph,
   download: true,
   logEvery: 10,
+  freeze: 'none' as Freeze,
 } as const;
 const DEVICE_PATTERN = /^(auto|cpu|cuda|cuda:(0|[1-9][0-9]{0,3}))$/;
 const DEVICE_EXPECTED = "one of 'auto', 'cpu', 'cuda' or 'cuda:N' (N a device index)";
@@ -76,8 +78,14 @@ const UINT32_MAX = 2 ** 32 - 1;
 /** How a recipe default reads in the options table: one value, or each preset's. */
 function recipeDefaultText(name: keyof Recipe): string {
   const text = (v: unknown) => (typeof v === 'string' ? `'${v}'` : String(v));
-  const { article, cifar } = PRESET_RECIPES;
-  return article[name] === cifar[name] ? text(article[name]) : `${text(article[name])} (article), ${text(cifar[name])} (cifar)`;
+  const values = PRESETS.map((preset) => PRESET_RECIPES[preset][name]);
+  if (values.every((v) => v === values[0])) return text(values[0]);
+  return PRESETS.map((preset, i) => `${text(values[i])} (${preset})`).join(', ');
+}
+
+/** Each preset's value, for the options table: "224 (article), 32 (cifar), 224 (torchvision)". */
+function perPresetText(value: (preset: Preset) => string): string {
+  return PRESETS.map((preset) => `${value(preset)} (${preset})`).join(', ');
 }
 
 /** A spec whose default comes from the preset's recipe. */
@@ -172,7 +180,8 @@ export const TRAIN_SPECS = Object.freeze({
     PRESETS,
     DEFAULTS.preset,
     "'article'",
-    "Network shape: the article's 224 px ResNet-34, or the same blocks with a 32 px CIFAR stem.",
+    "Network shape: the article's 224 px ResNet-34, the same blocks with a 32 px CIFAR stem, or torchvision's " +
+      'resnet34 exactly (its keys, ImageNet normalisation), for fine-tuning its weights with init.',
   ),
 
   imageSize: typeOnly(integerSpec(
@@ -182,12 +191,13 @@ export const TRAIN_SPECS = Object.freeze({
     undefined,
     'Side in pixels images are resized to before they enter the network.',
     {
-      defaultText: `${DEFAULT_IMAGE_SIZE.article} (article), ${DEFAULT_IMAGE_SIZE.cifar} (cifar)`,
-      range: `${IMAGE_SIZE_RANGE.article.min}–${IMAGE_SIZE_RANGE.article.max} (article), ` +
-        `${IMAGE_SIZE_RANGE.cifar.min}–${IMAGE_SIZE_RANGE.cifar.max} (cifar)`,
-      expected:
-        `integer between ${IMAGE_SIZE_RANGE.article.min} and ${IMAGE_SIZE_RANGE.article.max} (preset 'article') ` +
-        `or ${IMAGE_SIZE_RANGE.cifar.min} and ${IMAGE_SIZE_RANGE.cifar.max} (preset 'cifar')`,
+      defaultText: perPresetText((preset) => String(DEFAULT_IMAGE_SIZE[preset])),
+      range: perPresetText((preset) => `${IMAGE_SIZE_RANGE[preset].min}–${IMAGE_SIZE_RANGE[preset].max}`),
+      expected: PRESETS.map(
+        (preset) => `${IMAGE_SIZE_RANGE[preset].min} and ${IMAGE_SIZE_RANGE[preset].max} (preset '${preset}')`,
+      )
+        .join(' or ')
+        .replace(/^/, 'integer between '),
     },
   )),
 
@@ -310,6 +320,32 @@ export const TRAIN_SPECS = Object.freeze({
       cli: true,
     },
     (value) => readPath(value, 'resume'),
+  ),
+  // Fine-tuning.
+  init: spec(
+    {
+      name: 'init',
+      type: 'string',
+      default: undefined,
+      defaultText: 'none (seeded random weights)',
+      range: '',
+      expected: 'non-empty string',
+      description:
+        "Start the weights from a checkpoint, a weights.pt, or Python's torch.save(model.state_dict(), f) " +
+        "(torchvision's resnet34 for preset 'torchvision'); a classifier of another class count is replaced by a " +
+        'new seeded one. Not with resume.',
+      cli: true,
+      flag: '--init <file>',
+    },
+    (value) => readPath(value, 'init'),
+  ),
+  freeze: enumSpec(
+    'freeze',
+    FREEZES,
+    DEFAULTS.freeze,
+    "'none'",
+    "'backbone' trains the classifier alone: the rest gets no gradients, updates or weight decay, and its " +
+      'BatchNorm statistics stay as init had them.',
   ),
   distributed: spec(
     {

@@ -5,7 +5,7 @@ import path from 'node:path';
 
 import type { NativeCudaGraph, NativeTrainOptions } from '../native';
 
-import { invalidParameter } from './checks';
+import { configError, invalidParameter } from './checks';
 import { resolveDistributed } from './distributed';
 import { resolveDownload } from './download';
 import { DEFAULT_IMAGE_SIZE, IMAGE_SIZE_RANGE, PRESET_RECIPES } from './presets';
@@ -24,11 +24,13 @@ import type { CudaGraph, OptionName, Preset, ResolvedConfig } from './types';
 export function checkImageSize(preset: Preset, imageSize: number): void {
   const sizes = IMAGE_SIZE_RANGE[preset];
   if (Number.isInteger(imageSize) && imageSize >= sizes.min && imageSize <= sizes.max) return;
-  const hint =
-    preset === 'article'
-      ? "the article's network ends in AvgPool2d(7) + Linear(512), which needs a 7x7 final feature map; " +
-        "use preset 'cifar' for smaller images"
-      : undefined;
+  const hints: Partial<Record<Preset, string>> = {
+    article:
+      "the article's network ends in AvgPool2d(7) + Linear(512), which needs a 7x7 final feature map; " +
+      "use preset 'cifar' for smaller images",
+    torchvision: "torchvision's resnet34 halves the side 5 times before its global pooling; use preset 'cifar' for smaller images",
+  };
+  const hint = hints[preset];
   throw invalidParameter(
     RangeError,
     'ERR_OUT_OF_RANGE',
@@ -86,6 +88,23 @@ function checkTogether(config: ResolvedConfig): void {
     );
   }
   checkImageSize(config.preset, config.imageSize);
+  checkFineTuning(config);
+}
+
+/** init and freeze against the rest: what a fine-tuning run cannot be combined with. */
+function checkFineTuning(config: ResolvedConfig): void {
+  if (config.init !== undefined && config.resume !== undefined) {
+    const message =
+      'Cannot use init together with resume: a resumed run continues from its checkpoint\'s weights (an init ' +
+      'run\'s checkpoint included); pass resume alone to continue, or init alone to start a new run from a file';
+    throw configError(TypeError, 'ERR_INVALID_ARG_VALUE', 'init', message);
+  }
+  if (config.freeze === 'backbone' && config.init === undefined && config.resume === undefined) {
+    const message =
+      "freeze 'backbone' needs init: a frozen random backbone would train a classifier on random features; pass " +
+      "init: FILE (pretrained weights), or leave freeze 'none'";
+    throw configError(RangeError, 'ERR_INVALID_ARG_VALUE', 'freeze', message);
+  }
 }
 
 /**
@@ -135,6 +154,8 @@ export function resolveConfig(input: unknown, env: NodeJS.ProcessEnv = process.e
     runDir: values.runDir,
     resume: values.resume,
     distributed: resolveDistributed(values.distributed, env),
+    init: values.init,
+    freeze: values.freeze ?? DEFAULTS.freeze,
     signal: values.signal,
     onProgress: values.onProgress,
     given: Object.freeze(given as OptionName[]),
@@ -190,6 +211,8 @@ export function toNativeOptions(config: ResolvedConfig, dataDir: string): Native
     checkpointDir:
       config.runDir === undefined || (config.distributed?.rank ?? 0) !== 0 ? '' : path.join(config.runDir, 'checkpoints'),
     resumeFrom: config.resume ?? '',
+    initFrom: config.init ?? '',
+    freeze: config.freeze,
     distributed: config.distributed ?? null,
     cudaGraph: nativeCudaGraph(config.cudaGraph),
   };

@@ -6,8 +6,14 @@ import type { TrainEvent } from '../progress';
 
 import type { Recipe } from './presets';
 
-/** The network shape: the article's 224 px ImageNet-style ResNet-34, or the same blocks with a 32 px CIFAR stem. */
-export type Preset = 'article' | 'cifar';
+/**
+ * The network shape: the article's 224 px ImageNet-style ResNet-34, the same blocks with a 32 px CIFAR stem, or
+ * torchvision's resnet34 exactly (its state-dict keys, ImageNet normalisation), to fine-tune its weights.
+ */
+export type Preset = 'article' | 'cifar' | 'torchvision';
+
+/** Fine-tuning: which parameters train. 'backbone' freezes all but the classifier (fc), BatchNorm statistics too. */
+export type Freeze = 'none' | 'backbone';
 
 /**
  * The arithmetic of a run. 'fp32' is PyTorch's default math, what the article's program gets: float32 tensors,
@@ -123,7 +129,7 @@ export interface TrainConfig {
   seed?: number | undefined;
   /** Network shape ('article'). */
   preset?: Preset | undefined;
-  /** Side in pixels images are resized to (224 for 'article', 32 for 'cifar'). */
+  /** Side in pixels images are resized to (224 for 'article' and 'torchvision', 32 for 'cifar'). */
   imageSize?: number | undefined;
   /** 'auto', 'cpu', 'cuda' or 'cuda:N' ('auto'). */
   device?: Device | string | undefined;
@@ -167,6 +173,14 @@ export interface TrainConfig {
    * WORLD_SIZE is set in the environment. `false`: off whatever the environment says.
    */
   distributed?: boolean | DistributedConfig | undefined;
+  /**
+   * Fine-tuning: a checkpoint, a weights.pt, or a state dict saved by Python (`torch.save(model.state_dict(), f)`,
+   * torchvision's resnet34 for preset 'torchvision') to start the weights from. A classifier of another class
+   * count is replaced by a new seeded one. Not with `resume`.
+   */
+  init?: string | undefined;
+  /** Fine-tuning: 'backbone' trains the classifier alone, the rest (BatchNorm statistics too) stays as init ('none'). */
+  freeze?: Freeze | undefined;
   /** Aborting it stops the run after the current step; train() then rejects with an AbortError. */
   signal?: AbortSignal | undefined;
   /** Called on the main thread with every event, in order. */
@@ -205,6 +219,9 @@ export interface ResolvedConfig extends Recipe {
   readonly resume: string | undefined;
   /** undefined: one process. */
   readonly distributed: ResolvedDistributed | undefined;
+  /** Absolute path of the file the weights start from; undefined: from scratch. */
+  readonly init: string | undefined;
+  readonly freeze: Freeze;
   readonly signal: AbortSignal | undefined;
   readonly onProgress: ((event: TrainEvent) => void) | undefined;
   /** The options the caller set (not left to their defaults): a resume keeps the checkpoint's for the rest. */

@@ -121,6 +121,9 @@ Napi::Object to_js(Napi::Env env, const core::TrainOptions& t) {
   o.Set("labelSmoothing", number(env, t.label_smoothing));
   o.Set("augment", core::name_of(t.augment));
   o.Set("flipTta", t.flip_tta);
+  // Fine-tuning.
+  o.Set("init", t.init_from);
+  o.Set("freeze", core::name_of(t.freeze));
   return o;
 }
 
@@ -157,6 +160,9 @@ core::TrainOptions to_train_options(const Napi::Object& o) {
   t.cuda_graph = get_cuda_graph(o);
   t.checkpoint_dir = get_string(o, "checkpointDir");
   t.resume_from = get_string(o, "resumeFrom");
+  // Fine-tuning; absent: from scratch, every parameter trained.
+  if (o.Get("initFrom").IsString()) t.init_from = get_string(o, "initFrom");
+  if (o.Get("freeze").IsString()) t.freeze = to_enum<core::Freeze>(get_string(o, "freeze"));
   // Absent or null: one process.
   const Napi::Value distributed = o.Get("distributed");
   if (distributed.IsObject()) {
@@ -333,6 +339,13 @@ Napi::Object to_js(Napi::Env env, const core::TrainResult& r) {
     from.Set("epoch", number(env, static_cast<double>(r.resumed_epoch)));
     from.Set("step", number(env, static_cast<double>(r.resumed_step)));
     o.Set("resumedFrom", from);
+  }
+  // Fine-tuning: where the weights started from.
+  if (!r.init_from.empty()) {
+    Napi::Object init = Napi::Object::New(env);
+    init.Set("from", r.init_from);
+    init.Set("headReplaced", r.init_head_replaced);
+    o.Set("init", init);
   }
   return o;
 }

@@ -97,7 +97,7 @@ BenchResult benchmark(const BenchOptions& o, const StopToken& stop) {
   if (data.size() < o.batch_size)
     throw std::runtime_error("the benchmark needs at least one batch of " + std::to_string(o.batch_size) +
                              " training records; " + o.data_dir + " has " + std::to_string(data.size()));
-  const BatchTransform transform(o.image_size, device, mode.channels_last());
+  const BatchTransform transform(o.image_size, device, mode.channels_last(), normalization_of(o.preset));
   const TrainOptions options = step_options(o);
   ResNet34 model(o.preset);
   model->to(device);

@@ -29,8 +29,6 @@ constexpr const char* kFormat = "libtorch-resnet.checkpoint";
 constexpr int64_t kFormatVersion = 2;
 constexpr const char* kWeightsFormat = "libtorch-resnet.weights";
 constexpr int64_t kWeightsFormatVersion = 1;
-// The extra record of a weights file that describes it (torch_file.h).
-constexpr const char* kWeightsRecord = "libtorch_resnet.pkl";
 
 using GenericDict = c10::impl::GenericDict;
 using GenericList = c10::impl::GenericList;
@@ -146,6 +144,10 @@ GenericDict options_dict(const TrainOptions& o) {
   d.insert("label_smoothing", o.label_smoothing);
   d.insert("augment", std::string(name_of(o.augment)));
   d.insert("flip_tta", o.flip_tta);
+  // Fine-tuning: the file the run's weights started from (a record; a resume never reads it again), and what it
+  // trains.
+  d.insert("init", o.init_from);
+  d.insert("freeze", std::string(name_of(o.freeze)));
   // The processes that trained together: a mid-epoch position means a step of each one's shard.
   d.insert("world_size", static_cast<int64_t>(o.distributed.enabled ? o.distributed.world_size : 1));
   return d;
@@ -341,6 +343,9 @@ TrainOptions read_options(const Reader& r) {
   o.label_smoothing = r.number_or("label_smoothing", 0);
   o.augment = named<Augment>(r, r.text_or("augment", "none"));
   o.flip_tta = r.flag_or("flip_tta", false);
+  // Absent from files written before fine-tuning: trained from scratch, every parameter.
+  o.init_from = r.text_or("init", "");
+  o.freeze = named<Freeze>(r, r.text_or("freeze", "none"));
   return o;
 }
 
@@ -464,13 +469,14 @@ Checkpoint read_checkpoint(const Reader& top) {
 }
 
 // Numbers the file states that must be this build's, as the network will meet its input.
-void check_same(const Reader& card, const std::string& key, const float (&expected)[3]) {
+void check_same(const Reader& card, const std::string& key, const std::array<float, 3>& expected, Preset preset) {
   const auto values = card.numbers(key);
   bool same = values.size() == 3;
   for (size_t i = 0; same && i < 3; ++i) same = std::abs(values[i] - expected[i]) < 1e-6;
   if (!same)
     throw CheckpointError("weights file " + card.path() + " normalises its input with another " + key +
-                          " than this libtorch-resnet's CIFAR-10 pipeline; it cannot be scored here");
+                          " than this libtorch-resnet gives preset '" + name_of(preset) +
+                          "'; it cannot be scored here");
 }
 
 Checkpoint read_weights(const std::string& path, const Archive& archive) {
@@ -498,8 +504,9 @@ Checkpoint read_weights(const std::string& path, const Archive& archive) {
   if (static_cast<int64_t>(c.classes.size()) != kNumClasses)
     throw CheckpointError("weights file " + path + " names " + std::to_string(c.classes.size()) +
                           " classes where this libtorch-resnet's network has " + std::to_string(kNumClasses));
-  check_same(card, "mean", kMean);
-  check_same(card, "std", kStd);
+  const Normalization& normalization = normalization_of(c.options.preset);
+  check_same(card, "mean", normalization.mean, c.options.preset);
+  check_same(card, "std", normalization.std, c.options.preset);
   c.model = named_tensors(state_dict, state_dict.raw());
   return c;
 }
@@ -581,8 +588,9 @@ void save_weights(const std::string& path, ResNet34& model, const TrainOptions& 
   card.insert("preset", std::string(name_of(options.preset)));
   card.insert("image_size", options.image_size);
   card.insert("classes", plain_list(std::vector<std::string>(std::begin(kClassNames), std::end(kClassNames))));
-  card.insert("mean", plain_list(std::vector<double>(std::begin(kMean), std::end(kMean))));
-  card.insert("std", plain_list(std::vector<double>(std::begin(kStd), std::end(kStd))));
+  const Normalization& normalization = normalization_of(options.preset);
+  card.insert("mean", plain_list(std::vector<double>(normalization.mean.begin(), normalization.mean.end())));
+  card.insert("std", plain_list(std::vector<double>(normalization.std.begin(), normalization.std.end())));
   card.insert("precision", std::string(name_of(options.precision)));
   card.insert("memory_format", std::string(name_of(options.memory_format)));
   card.insert("flip_tta", options.flip_tta);

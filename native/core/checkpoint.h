@@ -22,6 +22,9 @@
 
 namespace libtorch_resnet::core {
 
+// The extra record of a weights file that describes it (torch_file.h): what tells one from a bare state dict.
+inline constexpr const char* kWeightsRecord = "libtorch_resnet.pkl";
+
 struct EpochStats {
   int64_t epoch = 0;
   double train_loss = 0;  // mean over the epoch's training images

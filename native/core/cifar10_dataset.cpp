@@ -100,11 +100,12 @@ torch::Tensor to_cifar_image(const torch::Tensor& rgb) {
   return x.round().clamp(0, 255).to(torch::kUInt8).squeeze(0).contiguous();
 }
 
-BatchTransform::BatchTransform(int64_t image_size, const torch::Device& device, bool channels_last)
+BatchTransform::BatchTransform(int64_t image_size, const torch::Device& device, bool channels_last,
+                               const Normalization& n)
     : image_size_(image_size), channels_last_(channels_last) {
   auto opts = torch::TensorOptions().dtype(torch::kFloat32);
-  auto mean = torch::tensor({kMean[0], kMean[1], kMean[2]}, opts).view({1, 3, 1, 1});
-  auto std = torch::tensor({kStd[0], kStd[1], kStd[2]}, opts).view({1, 3, 1, 1});
+  auto mean = torch::tensor({n.mean[0], n.mean[1], n.mean[2]}, opts).view({1, 3, 1, 1});
+  auto std = torch::tensor({n.std[0], n.std[1], n.std[2]}, opts).view({1, 3, 1, 1});
   // Folds ToTensor's /255 into the normalisation: (x/255 - mean)/std = x * 1/(255 std) - mean/std.
   mean_ = (mean * 255.0).to(device);
   inv_std_ = (1.0 / (std * 255.0)).to(device);

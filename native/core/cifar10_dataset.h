@@ -7,6 +7,8 @@
 
 #include <string>
 
+#include "normalization.h"
+
 namespace libtorch_resnet::core {
 
 enum class Split { kTrain, kTest };
@@ -49,11 +51,12 @@ class Cifar10Dataset {
 torch::Tensor to_cifar_image(const torch::Tensor& rgb);
 
 // uint8 [B,3,32,32] -> float [B,3,S,S]: scale to [0,1], bilinear resize (as PIL's upscaling in the article's
-// transforms.Resize), normalize with the article's CIFAR-10 mean and std; laid out channels-last when asked, to
-// match channels-last weights.
+// transforms.Resize), normalize with `normalization` (the preset's: normalization_of in resnet34.h); laid out
+// channels-last when asked, to match channels-last weights.
 class BatchTransform {
  public:
-  BatchTransform(int64_t image_size, const torch::Device& device, bool channels_last = false);
+  BatchTransform(int64_t image_size, const torch::Device& device, bool channels_last,
+                 const Normalization& normalization);
   torch::Tensor operator()(const torch::Tensor& images) const;
 
  private:

@@ -112,7 +112,8 @@ EvalResult evaluate(const EvalOptions& o, const ProgressFn& on_progress, const S
   result.precision = name_of(mode.precision());
   ResNet34 model = load_network(checkpoint, device);
   mode.prepare(model);
-  const BatchTransform transform(checkpoint.options.image_size, device, mode.channels_last());
+  const BatchTransform transform(checkpoint.options.image_size, device, mode.channels_last(),
+                                 normalization_of(checkpoint.options.preset));
   if (on_progress) {
     ProgressEvent e;
     e.type = EventType::kEvalBegin;
@@ -155,7 +156,8 @@ PredictResult predict(const PredictOptions& o, const std::vector<Image>& images)
     records.push_back(to_cifar_image(rgb));
   }
   ResNet34 model = load_network(checkpoint, device);
-  const BatchTransform transform(checkpoint.options.image_size, device);
+  const BatchTransform transform(checkpoint.options.image_size, device, /*channels_last=*/false,
+                                 normalization_of(checkpoint.options.preset));
   const auto batch = torch::stack(records);
   for (int64_t start = 0; start < batch.size(0); start += kPredictBatch) {
     auto chunk = transform(batch.slice(0, start, std::min(start + kPredictBatch, batch.size(0))).to(device));

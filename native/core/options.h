@@ -13,8 +13,9 @@
 
 namespace libtorch_resnet::core {
 
-// Which network shape to build: the article's 224 px ImageNet-style stem, or a 32 px CIFAR stem.
-enum class Preset { kArticle, kCifar };
+// Which network shape to build: the article's 224 px ImageNet-style stem, a 32 px CIFAR stem, or torchvision's
+// resnet34 exactly (its key names, no convolution biases, global pooling), for fine-tuning its weights.
+enum class Preset { kArticle, kCifar, kTorchvision };
 
 // The arithmetic a run uses. kFp32 is PyTorch's default math, which the article's program gets too: float32
 // tensors, cuDNN free to run convolutions on TF32 tensor cores, matrix products in full float32. kTf32 lets matrix
@@ -51,7 +52,8 @@ struct EnumNames;
 template <>
 struct EnumNames<Preset> {
   static constexpr const char* what = "preset";
-  static constexpr std::pair<Preset, const char*> table[] = {{Preset::kArticle, "article"}, {Preset::kCifar, "cifar"}};
+  static constexpr std::pair<Preset, const char*> table[] = {
+      {Preset::kArticle, "article"}, {Preset::kCifar, "cifar"}, {Preset::kTorchvision, "torchvision"}};
 };
 
 template <>
@@ -98,6 +100,17 @@ struct EnumNames<CudaGraph> {
   static constexpr const char* what = "cudaGraph";
   static constexpr std::pair<CudaGraph, const char*> table[] = {
       {CudaGraph::kAuto, "auto"}, {CudaGraph::kOn, "on"}, {CudaGraph::kOff, "off"}};
+};
+
+// Fine-tuning: which parameters a run trains. kBackbone trains the classifier (fc) alone: the rest gets no
+// gradients and no updates, and its BatchNorm layers stay in eval mode, so their running statistics stay the
+// init file's (feature extraction: the features are exactly the pretrained network's).
+enum class Freeze { kNone, kBackbone };
+
+template <>
+struct EnumNames<Freeze> {
+  static constexpr const char* what = "freeze";
+  static constexpr std::pair<Freeze, const char*> table[] = {{Freeze::kNone, "none"}, {Freeze::kBackbone, "backbone"}};
 };
 
 template <class E>
@@ -171,7 +184,20 @@ inline constexpr Recipe kArticleRecipe{20,    0.01,  64, 0.001, Precision::kFp32
 inline constexpr Recipe kCifarRecipe{30, 0.4, 512, 5e-4, Precision::kAuto, false, true, Scheduler::kOneCycle,
                                      5,  0.1, Augment::kCropFlip, true, 32};
 
-constexpr const Recipe& recipe_of(Preset preset) { return preset == Preset::kCifar ? kCifarRecipe : kArticleRecipe; }
+// Fine-tuning pretrained ImageNet weights, as torchvision's transfer-learning tutorial does: SGD with momentum at
+// a small lr (0.01 for a batch of 64: the weights are already good, a larger step would wreck the features), a
+// light weight decay (1e-4, torchvision's own resnet recipe) kept off BatchNorm and biases, a cosine fall over a
+// short run, random flips (crops would cut into photos' subjects at CIFAR's 32 px records), at ImageNet's 224 px.
+inline constexpr Recipe kTorchvisionRecipe{10, 0.01, 64, 1e-4, Precision::kAuto, false, false, Scheduler::kCosine,
+                                           0,  0,    Augment::kFlip, false, 224};
+
+constexpr const Recipe& recipe_of(Preset preset) {
+  switch (preset) {
+    case Preset::kCifar: return kCifarRecipe;
+    case Preset::kTorchvision: return kTorchvisionRecipe;
+    default: return kArticleRecipe;
+  }
+}
 
 struct TrainOptions {
   // Number of passes over the training split.
@@ -224,6 +250,11 @@ struct TrainOptions {
   // A checkpoint written by train() to continue from. The caller merges the checkpoint's options into these
   // (lib/config/resume.ts); train() refuses ones that would build another network.
   std::string resume_from;
+  // Fine-tuning. init_from: a checkpoint or weights file of ours, or Python's torch.save(model.state_dict()) of a
+  // network of this preset, that the run's weights start from (tensors copied by key; a classifier of another
+  // class count is replaced by a new seeded one). Ignored when resuming: the checkpoint holds the weights.
+  std::string init_from;
+  Freeze freeze = Freeze::kNone;
   DistributedOptions distributed;
 };
 

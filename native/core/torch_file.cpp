@@ -7,6 +7,7 @@
 #include <torch/csrc/jit/serialization/import_read.h>
 #include <torch/csrc/jit/serialization/pickle.h>
 #include <torch/csrc/jit/serialization/pickler.h>
+#include <torch/csrc/jit/serialization/unpickler.h>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -145,6 +146,56 @@ int64_t checksum_of(const torch::Tensor& tensor) {
   return static_cast<int64_t>(mod_prime(sum));
 }
 
+// Python's torch.save(model.state_dict()) pickles a collections.OrderedDict carrying a `_metadata` attribute.
+// LibTorch 1.13's unpickler turns every OrderedDict into None (it expects them only as a tensor's empty backward
+// hooks), so the state dict itself would be lost. The top-level one is rewritten into a plain dict, and the
+// attribute (the BUILD at the end: module versions, which no tensor needs) is dropped. Memo slot 0 must still
+// hold the OrderedDict global, as the tensors' hooks refer back to it: it becomes the value of a key the caller
+// removes (kOrderedDictSlot). Returns nullopt unless the pickle has exactly this shape.
+constexpr const char* kOrderedDictSlot = "__libtorch_resnet_ordered_dict__";
+
+std::optional<std::string> plain_state_dict_pickle(const std::string& pickle) {
+  using namespace std::string_literals;  // "..."s keeps the NUL bytes
+  const std::string global = "ccollections\nOrderedDict\n"s;
+  // PROTO 2; GLOBAL collections.OrderedDict; BINPUT 0; EMPTY_TUPLE; REDUCE; BINPUT 1.
+  const std::string prefix = "\x80\x02"s + global + "q\x00)Rq\x01"s;
+  const std::string metadata = "X\x09\x00\x00\x00_metadata"s;  // BINUNICODE, 4-byte length
+  if (pickle.size() < prefix.size() + 3 || pickle.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
+  if (pickle.compare(pickle.size() - 3, 3, "sb.") != 0) return std::nullopt;  // SETITEM, BUILD, STOP
+  const size_t key = pickle.rfind(metadata);
+  if (key == std::string::npos || key < prefix.size() + 6) return std::nullopt;
+  // The attribute dict opens with EMPTY_DICT and a BINPUT (q, 1 byte) or a LONG_BINPUT (r, 4 bytes).
+  size_t state = std::string::npos;
+  if (pickle[key - 3] == '}' && pickle[key - 2] == 'q') state = key - 3;
+  if (pickle[key - 6] == '}' && pickle[key - 5] == 'r') state = key - 6;
+  if (state == std::string::npos) return std::nullopt;
+  const std::string slot(kOrderedDictSlot);
+  const auto n = static_cast<uint32_t>(slot.size());
+  const char length[4] = {static_cast<char>(n), 0, 0, 0};
+  // PROTO 2; EMPTY_DICT; BINPUT 1; MARK; the slot's key; GLOBAL; BINPUT 0; SETITEMS (LibTorch 1.13 has no
+  // SETITEM); the items as they were; STOP.
+  std::string out = "\x80\x02}q\x01(X"s + std::string(length, 4) + slot + global + "q\x00u"s;
+  out.append(pickle, prefix.size(), state - prefix.size());
+  out.push_back('.');
+  return out;
+}
+
+// data.pkl of `reader` unpickled from `pickle`, its tensors read from the archive's data/ records onto the CPU.
+c10::IValue unpickle_archive(const std::string& pickle, caffe2::serialize::PyTorchStreamReader& reader) {
+  size_t at = 0;
+  const auto read = [&](char* buffer, size_t len) -> size_t {
+    const size_t n = std::min(len, pickle.size() - at);
+    std::memcpy(buffer, pickle.data() + at, n);
+    at += n;
+    return n;
+  };
+  const auto read_record = [&](const std::string& name) { return std::get<0>(reader.getRecord("data/" + name)); };
+  torch::jit::Unpickler unpickler(read, /*type_resolver=*/nullptr, /*obj_loader=*/nullptr, read_record,
+                                  at::Device(at::kCPU));
+  unpickler.set_version(reader.version());
+  return unpickler.parse_ivalue();
+}
+
 }  // namespace
 
 std::vector<char> save_archive(const c10::IValue& value, const std::map<std::string, c10::IValue>& extra) {
@@ -168,8 +219,17 @@ std::vector<char> save_archive(const c10::IValue& value, const std::map<std::str
 Archive load_archive(const std::string& path, const std::vector<std::string>& extra_names) {
   caffe2::serialize::PyTorchStreamReader reader(std::make_shared<FileReader>(path));
   Archive archive;
-  archive.value = torch::jit::readArchiveAndTensors("data", /*pickle_prefix=*/"", /*tensor_prefix=*/"",
-                                                    /*type_resolver=*/{}, /*obj_loader=*/{}, /*device=*/{}, reader);
+  const auto record = reader.getRecord("data.pkl");
+  const std::string pickle(static_cast<const char*>(std::get<0>(record).get()), std::get<1>(record));
+  if (auto plain = plain_state_dict_pickle(pickle)) {
+    archive.value = unpickle_archive(*plain, reader);
+    if (!archive.value.isGenericDict() || archive.value.toGenericDict().erase(kOrderedDictSlot) != 1)
+      throw std::runtime_error("a state dict pickle that did not unpickle as one");
+    archive.python_state_dict = true;
+  } else {
+    archive.value = torch::jit::readArchiveAndTensors("data", /*pickle_prefix=*/"", /*tensor_prefix=*/"",
+                                                      /*type_resolver=*/{}, /*obj_loader=*/{}, /*device=*/{}, reader);
+  }
   check_tensors(archive.value);
   for (const auto& name : extra_names) {
     if (!reader.hasRecord(name)) continue;

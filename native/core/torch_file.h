@@ -29,6 +29,8 @@ struct Archive {
   c10::IValue value;
   // The extra records asked for that the file has, unpickled.
   std::map<std::string, c10::IValue> extra;
+  // Whether the file is Python's torch.save(model.state_dict()) (an OrderedDict, read as a plain dict of tensors).
+  bool python_state_dict = false;
 };
 
 // Reads the file at `path` as written by save_archive or by Python's torch.save, with the extra records named in

@@ -12,6 +12,7 @@
 #include "compute_mode.h"
 #include "distributed.h"
 #include "failures.h"
+#include "fine_tune.h"
 #include "recipe.h"
 #include "resnet34.h"
 #include "runtime.h"
@@ -77,6 +78,7 @@ void check_resumable(const Checkpoint& c, const TrainOptions& o) {
   differ("warmupEpochs", saved.warmup_epochs == o.warmup_epochs);
   differ("labelSmoothing", saved.label_smoothing == o.label_smoothing);
   differ("augment", saved.augment == o.augment);
+  differ("freeze", saved.freeze == o.freeze);
   // A schedule is laid over the run's length: more epochs would bend the course the first part followed.
   if (saved.scheduler != Scheduler::kConstant || saved.warmup_epochs > 0) differ("epochs", saved.epochs == o.epochs);
   const int world = o.distributed.enabled ? o.distributed.world_size : 1;
@@ -349,17 +351,25 @@ void TrainingRun::load_data(torch::Generator& gen) {
     data_->valid = data_->valid.subset(shard_indices(data_->valid.size(), rank, world).to(device_));
     data_->test = data_->test.subset(shard_indices(data_->test.size(), rank, world).to(device_));
   }
-  transform_.emplace(o_.image_size, device_, mode_.channels_last());
+  transform_.emplace(o_.image_size, device_, mode_.channels_last(), normalization_of(o_.preset));
   n_shard_ = (n_train + world - 1) / world;
   steps_per_epoch_ = (n_shard_ + o_.batch_size - 1) / o_.batch_size;
   log_every_ = std::max<int64_t>(1, o_.log_every);
 }
 
 void TrainingRun::build_model(std::optional<Checkpoint> resumed) {
-  model_ = ResNet34(o_.preset);
+  // The one place the class count is decided: the dataset's.
+  model_ = ResNet34(o_.preset, kNumClasses);
+  // A resumed run continues from its checkpoint's weights, never from the init file again.
+  if (!resumed && !o_.init_from.empty()) {
+    result_.init_from = o_.init_from;
+    result_.init_head_replaced = apply_init(load_init_weights(o_.init_from), model_, o_.preset);
+  }
   model_->to(device_);
   mode_.prepare(model_);
-  optimizer_.emplace(parameter_groups(model_->parameters(), o_), sgd_options(o_));
+  model_->set_freeze(o_.freeze);
+  // A frozen backbone's parameters are not the optimizer's: no update, no weight decay, no momentum for them.
+  optimizer_.emplace(parameter_groups(model_->trainable_parameters(), o_), sgd_options(o_));
   if (resumed) {
     restore(*resumed, model_, &*optimizer_);
     state_ = resumed->state;
@@ -377,7 +387,8 @@ void TrainingRun::build_model(std::optional<Checkpoint> resumed) {
     auto tensors = model_->parameters();
     for (const auto& b : model_->buffers()) tensors.push_back(b);
     comm_->broadcast(tensors, "the broadcast of rank 0's weights");
-    reducer_.emplace(*comm_, model_->parameters());
+    // Only parameters that get gradients take part in the all-reduce.
+    reducer_.emplace(*comm_, model_->trainable_parameters());
   }
 }
 

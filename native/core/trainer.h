@@ -47,6 +47,10 @@ struct TrainResult {
   std::string resumed_from;
   int64_t resumed_epoch = 0;
   int64_t resumed_step = 0;
+  // Fine-tuning: the file the weights started from ("" when none, or resumed), and whether its classifier was
+  // replaced by a new seeded one (it had another class count).
+  std::string init_from;
+  bool init_head_replaced = false;
 };
 
 // Runs on the calling thread until done or until `stop` is requested (checked before every step); when

@@ -336,7 +336,7 @@ test("evaluate() on the CPU scores a bf16 run's checkpoint in float32", async ()
 describe('the presets live in the core', () => {
   test("the core's recipe of each preset is lib/config's: what train() and the addon start from agree", () => {
     const binding = loadNative();
-    for (const preset of ['article', 'cifar'] as const) {
+    for (const preset of ['article', 'cifar', 'torchvision'] as const) {
       expect(binding.presetOptions(preset)).toMatchObject({
         ...PRESET_RECIPES[preset],
         preset,

@@ -96,7 +96,7 @@ describe('usage errors exit 2 with a message naming the flag', () => {
     ],
     [
       ['--preset', 'resnet'],
-      "error: option '--preset': Expected one of 'article' or 'cifar' for preset but received 'resnet' of type string\n",
+      "error: option '--preset': Expected one of 'article', 'cifar' or 'torchvision' for preset but received 'resnet' of type string\n",
     ],
     [
       ['--device', 'gpu'],
@@ -162,7 +162,7 @@ describe('help and version exit 0', () => {
     ]) {
       expect(h.stdout.text).toContain(flag);
     }
-    expect(h.stdout.text.replace(/\s+/g, ' ')).toContain('(default: 64 (article), 512 (cifar); 1–4096)');
+    expect(h.stdout.text.replace(/\s+/g, ' ')).toContain('(default: 64 (article), 512 (cifar), 64 (torchvision); 1–4096)');
     expect(h.stdout.text.replace(/\s+/g, ' ')).toContain(
       "Capture the training step in one CUDA graph: 'auto' does for single-process CUDA training",
     );
@@ -622,7 +622,11 @@ describe('info', () => {
       distributedBackends: ['gloo'],
       cudaVersion: '',
       cudnnVersion: '',
-      presets: { article: { parameters: 21298314 }, cifar: { parameters: 21282122 } },
+      presets: {
+        article: { parameters: 21298314 },
+        cifar: { parameters: 21282122 },
+        torchvision: { parameters: 21289802 },
+      },
     });
   });
 

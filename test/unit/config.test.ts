@@ -49,8 +49,8 @@ const cases: Case[] = [
   ['validSplit -1', { validSplit: -1 }, R, RANGE, 'Expected number between 0 and 0.9 for validSplit but received -1 of type number'],
   ['seed -1', { seed: -1 }, R, RANGE, 'Expected integer between 0 and 4294967295 for seed but received -1 of type number'],
   ['seed 2^32', { seed: 2 ** 32 }, R, RANGE, 'Expected integer between 0 and 4294967295 for seed but received 4294967296 of type number'],
-  ['preset unknown', { preset: 'resnet' }, T, VALUE, "Expected one of 'article' or 'cifar' for preset but received 'resnet' of type string"],
-  ['preset number', { preset: 1 }, T, TYPE, "Expected one of 'article' or 'cifar' for preset but received 1 of type number"],
+  ['preset unknown', { preset: 'resnet' }, T, VALUE, "Expected one of 'article', 'cifar' or 'torchvision' for preset but received 'resnet' of type string"],
+  ['preset number', { preset: 1 }, T, TYPE, "Expected one of 'article', 'cifar' or 'torchvision' for preset but received 1 of type number"],
   [
     'imageSize 32 with the article preset',
     { imageSize: 32 },
@@ -102,7 +102,7 @@ const cases: Case[] = [
     { imageSize: '224' },
     T,
     TYPE,
-    "Expected integer between 193 and 224 (preset 'article') or 8 and 512 (preset 'cifar') for imageSize but received '224' of type string",
+    "Expected integer between 193 and 224 (preset 'article') or 8 and 512 (preset 'cifar') or 32 and 512 (preset 'torchvision') for imageSize but received '224' of type string",
   ],
   ['device gpu', { device: 'gpu' }, T, VALUE, "Expected one of 'auto', 'cpu', 'cuda' or 'cuda:N' (N a device index) for device but received 'gpu' of type string"],
   ['device cuda:x', { device: 'cuda:x' }, T, VALUE, "Expected one of 'auto', 'cpu', 'cuda' or 'cuda:N' (N a device index) for device but received 'cuda:x' of type string"],
@@ -157,7 +157,7 @@ const cases: Case[] = [
     VALUE,
     "Unknown option 'colour'; the options are epochs, lr, batchSize, momentum, weightDecay, decayNormAndBias, nesterov, scheduler, warmupEpochs, labelSmoothing, augment, flipTta, validSplit, seed, " +
       'preset, imageSize, device, threads, precision, memoryFormat, cudaGraph, dataDir, download, limitTrain, limitTest, logEvery, runDir, resume, ' +
-      'distributed, signal, onProgress',
+      'init, freeze, distributed, signal, onProgress',
   ],
 ];
 
@@ -221,6 +221,8 @@ describe('resolveConfig defaults', () => {
       logEvery: 10,
       runDir: undefined,
       resume: undefined,
+      init: undefined,
+      freeze: 'none',
       signal: undefined,
       onProgress: undefined,
       given: [],
@@ -385,6 +387,8 @@ describe('OPTION_SPECS', () => {
       'logEvery',
       'runDir',
       'resume',
+      'init',
+      'freeze',
       'distributed',
       'signal',
       'onProgress',
@@ -392,7 +396,7 @@ describe('OPTION_SPECS', () => {
   });
 
   test("each preset's recipe is what resolveConfig fills in; a default warm-up is at most a sixth of the run", () => {
-    for (const preset of ['article', 'cifar'] as const) {
+    for (const preset of ['article', 'cifar', 'torchvision'] as const) {
       const { warmupEpochs, ...recipe } = PRESET_RECIPES[preset];
       const config = resolveConfig({ preset });
       expect(config).toMatchObject(recipe);
@@ -473,6 +477,8 @@ describe('toNativeOptions', () => {
       logEvery: 10,
       checkpointDir: '',
       resumeFrom: '',
+      initFrom: '',
+      freeze: 'none',
       distributed: null,
       cudaGraph: 'auto',
     });

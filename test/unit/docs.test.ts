@@ -9,7 +9,7 @@ describe('README options table', () => {
   test('has one row per option, with its flag and default', () => {
     const lines = optionsTable().split('\n');
     expect(lines).toHaveLength(OPTION_SPECS.length + 2);
-    expect(lines).toContainEqual(expect.stringMatching(/^\| `batchSize` \| `--batch-size` \| integer \| 64 \(article\), 512 \(cifar\) \| 1–4096 \|/));
+    expect(lines).toContainEqual(expect.stringMatching(/^\| `batchSize` \| `--batch-size` \| integer \| 64 \(article\), 512 \(cifar\), 64 \(torchvision\) \| 1–4096 \|/));
     expect(lines).toContainEqual(expect.stringMatching(/^\| `download` \| `--no-download` \| boolean \| true \|/));
     expect(lines).toContainEqual(expect.stringMatching(/^\| `signal` \| {2}\| AbortSignal \|/));
   });

@@ -116,6 +116,8 @@ export function checkpointInfo(epochsDone = 1, options: Partial<NativeCheckpoint
       limitTest: 0,
       logEvery: 5,
       worldSize: 1,
+      init: '',
+      freeze: 'none',
       ...options,
     },
     epochsDone,
@@ -374,8 +376,8 @@ export class FakeBinding implements NativeBinding {
       cudaRuntimeVersion: 0, cudnnVersion: 0, cxx11Abi: 1 };
   }
 
-  parameterCount(preset: 'article' | 'cifar'): number {
-    return preset === 'article' ? 21298314 : 21282122;
+  parameterCount(preset: 'article' | 'cifar' | 'torchvision'): number {
+    return { article: 21298314, cifar: 21282122, torchvision: 21289802 }[preset];
   }
 
   presetOptions(preset: 'article' | 'cifar'): NativeCheckpointInfo['options'] {

@@ -85,6 +85,8 @@ describe('a completed run', () => {
         logEvery: 10,
         checkpointDir: '',
         resumeFrom: '',
+        initFrom: '',
+        freeze: 'none',
         distributed: null,
         cudaGraph: 'auto',
       },
@@ -300,7 +302,11 @@ describe('info', () => {
       distributedBackends: ['gloo'],
       cudaVersion: '',
       cudnnVersion: '',
-      presets: { article: { parameters: 21298314 }, cifar: { parameters: 21282122 } },
+      presets: {
+        article: { parameters: 21298314 },
+        cifar: { parameters: 21282122 },
+        torchvision: { parameters: 21289802 },
+      },
     });
   });
 
