@@ -35,8 +35,8 @@ struct ModelContents {
 
 // The normalisation the checkpoint's network was trained with. The one place export reads it, so that a per-model
 // normalisation in Checkpoint changes only this function.
-inline Normalization normalization_of(const Checkpoint&) {
-  return Normalization{{kMean[0], kMean[1], kMean[2]}, {kStd[0], kStd[1], kStd[2]}};
+inline Normalization normalization_of(const Checkpoint& checkpoint) {
+  return normalization_of(checkpoint.options.preset);
 }
 
 // A checkpoint or weights file's network. Throws as load_checkpoint() does (FileError, CheckpointError); a file
