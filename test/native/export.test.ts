@@ -88,7 +88,7 @@ const expectClose = (got: number[][], want: readonly (readonly number[])[]) => {
   });
 };
 
-async function trainTiny(preset: 'cifar' | 'article', imageSize: number, name: string): Promise<TrainResult> {
+async function trainTiny(preset: 'cifar' | 'article' | 'torchvision', imageSize: number, name: string): Promise<TrainResult> {
   return train({
     ...PLAIN_SGD,
     preset,
@@ -257,6 +257,25 @@ describe('export of an article model (224 px)', () => {
     await exportModel({ checkpoint: result.checkpoints!.weights, format: 'onnx', out });
     const predictions = await predict({ checkpoint: result.checkpoints!.weights, images: pngs, flipTta: false });
     const ort = runOnnx(out, [{ data: batch(COUNT, 224), dims: [COUNT, 3, 224, 224] }], work);
+    expectClose(softmaxRows(ort.runs[0]!.data, 10), predictions.map((p) => p.probabilities));
+  });
+});
+
+// The torchvision preset through the whole path: its checkpoint read by readModel, laid out by the exporter's
+// torchvision entry, normalised with ImageNet's mean and std inside the graph.
+describe('export of a torchvision model (64 px)', () => {
+  test('the ONNX graph gives predict() probabilities and records ImageNet normalisation', async () => {
+    const result = await trainTiny('torchvision', 64, 'torchvision');
+    const out = path.join(work, 'torchvision.onnx');
+    const exported = await exportModel({ checkpoint: result.checkpoints!.weights, format: 'onnx', out });
+    expect(exported).toMatchObject({ preset: 'torchvision', imageSize: 64 });
+    const decoded = modelProto().toObject(modelProto().decode(fs.readFileSync(out))) as {
+      metadataProps: { key: string; value: string }[];
+    };
+    const meta = Object.fromEntries(decoded.metadataProps.map((p) => [p.key, p.value]));
+    expect(JSON.parse(meta.mean!)).toEqual([0.485, 0.456, 0.406].map((v) => expect.closeTo(v, 6)));
+    const predictions = await predict({ checkpoint: result.checkpoints!.weights, images: pngs, flipTta: false });
+    const ort = runOnnx(out, [{ data: batch(COUNT, 64), dims: [COUNT, 3, 64, 64] }], work);
     expectClose(softmaxRows(ort.runs[0]!.data, 10), predictions.map((p) => p.probabilities));
   });
 });
