@@ -5,7 +5,7 @@ import path from 'node:path';
 
 import type { NativeCudaGraph, NativeTrainOptions } from '../native';
 
-import { invalidParameter } from './checks';
+import { configError, invalidParameter } from './checks';
 import { resolveDistributed } from './distributed';
 import { resolveDownload } from './download';
 import { DEFAULT_IMAGE_SIZE, IMAGE_SIZE_RANGE, PRESET_RECIPES } from './presets';
@@ -86,6 +86,25 @@ function checkTogether(config: ResolvedConfig): void {
     );
   }
   checkImageSize(config.preset, config.imageSize);
+  checkImagesAlone(config);
+}
+
+/** images replaces CIFAR-10, so the options that say where CIFAR-10 comes from cannot come with it. */
+function checkImagesAlone(config: ResolvedConfig): void {
+  if (config.images === undefined) {
+    if (config.given.includes('skipBadImages')) {
+      const message = 'skipBadImages applies to image folders; pass images too, or leave skipBadImages out';
+      throw configError(TypeError, 'ERR_INVALID_ARG_VALUE', 'skipBadImages', message);
+    }
+    return;
+  }
+  for (const name of ['dataDir', 'download'] as const) {
+    if (!config.given.includes(name)) continue;
+    const message =
+      `${name} is for CIFAR-10, and images replaces CIFAR-10 with your own folders; ` +
+      `leave ${name} out, or images out to train on CIFAR-10`;
+    throw configError(TypeError, 'ERR_INVALID_ARG_VALUE', name, message);
+  }
 }
 
 /**
@@ -129,6 +148,8 @@ export function resolveConfig(input: unknown, env: NodeJS.ProcessEnv = process.e
     cudaGraph: values.cudaGraph ?? DEFAULTS.cudaGraph,
     dataDir: values.dataDir ?? defaultDataDir(),
     download: values.download ?? resolveDownload(DEFAULTS.download),
+    images: values.images,
+    skipBadImages: values.skipBadImages ?? false,
     limitTrain: values.limitTrain,
     limitTest: values.limitTest,
     logEvery: values.logEvery ?? DEFAULTS.logEvery,
@@ -155,12 +176,17 @@ export function nativeCudaGraph(value: CudaGraph): NativeCudaGraph {
 
 /**
  * The options object the addon reads (native/binding/convert.cpp), from a resolved config and the data folder
- * prepareDataset() found: 0 stands for "all records" and "every core".
+ * prepareDataset() found (and, for image folders, the cache files prepareImages() wrote): 0 stands for "all
+ * records" and "every core".
  *
  * @example
  * binding.startTraining(toNativeOptions(config, await prepareDataset(config.dataDir, config)), onEvent, onDone);
  */
-export function toNativeOptions(config: ResolvedConfig, dataDir: string): NativeTrainOptions {
+export function toNativeOptions(
+  config: ResolvedConfig,
+  dataDir: string,
+  caches?: { readonly train: string; readonly valid?: string | undefined; readonly test?: string | undefined },
+): NativeTrainOptions {
   return {
     epochs: config.epochs,
     lr: config.lr,
@@ -192,6 +218,10 @@ export function toNativeOptions(config: ResolvedConfig, dataDir: string): Native
     resumeFrom: config.resume ?? '',
     distributed: config.distributed ?? null,
     cudaGraph: nativeCudaGraph(config.cudaGraph),
+    images: config.images ?? '',
+    imagesTrainCache: caches?.train ?? '',
+    imagesValidCache: caches?.valid ?? '',
+    imagesTestCache: caches?.test ?? '',
   };
 }
 

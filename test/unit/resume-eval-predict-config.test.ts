@@ -86,6 +86,7 @@ describe('mergeResume', () => {
       warmupEpochs: 1,
       labelSmoothing: 0.1,
       augment: 'crop-flip',
+      images: '/other/photos',
     };
     const input = { resume: CHECKPOINT, [name]: other[name], ...(name === 'imageSize' ? { preset: 'cifar' } : {}) };
     let caught: unknown;

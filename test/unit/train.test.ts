@@ -87,6 +87,10 @@ describe('a completed run', () => {
         resumeFrom: '',
         distributed: null,
         cudaGraph: 'auto',
+        images: '',
+        imagesTrainCache: '',
+        imagesValidCache: '',
+        imagesTestCache: '',
       },
     ]);
   });
