@@ -210,17 +210,17 @@ async function decodeSplit(job: SplitJob): Promise<Manifest['bad']> {
 }
 
 /** The folder the caches go to: inside the images folder, else (read-only) under the user's cache folder. */
-function cacheFolder(root: string): { dir: string; fallback: boolean } {
+function cacheFolder(root: string): { dir: string; fallback?: string } {
   const inside = path.join(root, CACHE_FOLDER);
   try {
     fs.mkdirSync(inside, { recursive: true });
     fs.accessSync(inside, fs.constants.W_OK);
-    return { dir: inside, fallback: false };
-  } catch {
+    return { dir: inside };
+  } catch (error) {
     const hash = createHash('sha256').update(root).digest('hex').slice(0, 16);
     const dir = path.join(defaultDataDir(), 'image-cache', `${path.basename(root)}-${hash}`);
     fs.mkdirSync(dir, { recursive: true });
-    return { dir, fallback: true };
+    return { dir, fallback: (error as NodeJS.ErrnoException).code ?? 'unknown error' };
   }
 }
 
@@ -259,10 +259,12 @@ export async function prepareImages(
   options: { readonly onEvent?: (event: DecodeEvent) => void; readonly signal?: AbortSignal | undefined } = {},
 ): Promise<PreparedImages> {
   const { dir, fallback } = cacheFolder(layout.root);
-  if (fallback) {
-    process.emitWarning(`images folder ${layout.root} is read-only; its decoded images are cached in ${dir}`, {
-      code: 'LIBTORCH_RESNET_IMAGE_CACHE',
-    });
+  if (fallback !== undefined) {
+    process.emitWarning(
+      `images folder ${layout.root} cannot hold its decode cache (${fallback}: read-only?); the decoded images ` +
+        `are cached in ${dir}`,
+      { code: 'LIBTORCH_RESNET_IMAGE_CACHE' },
+    );
   }
   const onEvent = options.onEvent ?? (() => undefined);
   const out: { train?: string; valid?: string; test?: string } = {};

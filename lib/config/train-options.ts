@@ -368,7 +368,7 @@ export const TRAIN_SPECS = Object.freeze({
       range: '',
       expected: 'function',
       description:
-        'Receives every progress event (download, trainBegin, epochBegin, step, batchEnd, evalBegin, epochEnd, checkpoint, trainEnd).',
+        'Receives every progress event (download, decode, badImages, trainBegin, epochBegin, step, batchEnd, evalBegin, epochEnd, checkpoint, trainEnd).',
       cli: false,
     },
     (value) => readFunction<(event: TrainEvent) => void>(value, { name: 'onProgress', expected: 'function' }),

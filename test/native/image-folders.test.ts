@@ -187,6 +187,33 @@ describeWithData('decoding into the cache', () => {
   });
 });
 
+describeWithData('a folder the cache cannot go into', () => {
+  // Running as root, a read-only mode would not stop the write: a file where the cache folder goes does.
+  test('puts the cache under the user cache folder and warns', async () => {
+    const dir = folder(2);
+    fs.writeFileSync(path.join(dir, '.libtorch-resnet'), '');
+    const userCache = tempDir('ltr-user-cache-');
+    made.push(userCache);
+    const saved = process.env.LIBTORCH_RESNET_DATA;
+    process.env.LIBTORCH_RESNET_DATA = userCache;
+    const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const prepared = await prepareImages(scanImageFolders(dir), 32);
+      const warnings = warn.mock.calls.map(([w]) => ({ message: String(w) }));
+      expect(prepared.train.startsWith(path.join(userCache, 'image-cache') + path.sep)).toBe(true);
+      expect(readCache(prepared.train).labels).toEqual([0, 0, 1, 1, 2, 2]);
+      expect(warnings.map((w) => w.message)).toEqual([
+        `images folder ${dir} cannot hold its decode cache (EEXIST: read-only?); the decoded images are cached in ` +
+          path.dirname(prepared.train),
+      ]);
+    } finally {
+      warn.mockRestore();
+      if (saved === undefined) delete process.env.LIBTORCH_RESNET_DATA;
+      else process.env.LIBTORCH_RESNET_DATA = saved;
+    }
+  });
+});
+
 describeWithData('bad pictures', () => {
   function withBadFiles(): { dir: string; bad: string[] } {
     const dir = folder(8);
