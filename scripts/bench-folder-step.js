@@ -4,7 +4,8 @@
 // (BENCHMARKS.md, "Image folders"). What it does: trains the cifar preset for a few epochs on the CPU, in turns,
 // on N records of the binary mini CIFAR-10 archive and on N CIFAR-10 JPEGs as an images folder (decoded
 // beforehand, so only the steps are timed), with the same options, and prints one JSON line per run with the
-// epochs' training images/s (validation and test excluded) and the median of them:
+// epochs' training images/s (validation and test excluded), the median of them, and the process's CPU time per
+// step of 64 (the whole run's, set-up included, over its steps):
 //   npm run build:ts && node scripts/bench-folder-step.js [--images 512] [--epochs 3] [--rounds 2]
 // Needs the addon (build/Release), dist/, tar, and ../shared/data (or $LIBTORCH_RESNET_SHARED/data).
 'use strict';
@@ -49,7 +50,11 @@ async function main() {
     await train({ ...common, ...sources.folder, epochs: 1, limitTrain: 64 });
     for (let round = 0; round < rounds; round++) {
       for (const [name, source] of Object.entries(sources)) {
+        // CPU time as well as wall time: other processes on the machine stretch the latter, far less the former.
+        const cpuBefore = process.cpuUsage();
         const result = await train({ ...common, ...source });
+        const cpu = process.cpuUsage(cpuBefore);
+        const cpuMsPerStep = ((cpu.user + cpu.system) / 1000 / (epochs * result.trainSize)) * 64;
         const rates = result.epochs.map((e) => e.imagesPerSecond);
         console.log(
           JSON.stringify({
@@ -60,6 +65,7 @@ async function main() {
             epochImagesPerSecond: rates.map((r) => +r.toFixed(1)),
             medianImagesPerSecond: +median(rates).toFixed(1),
             msPerStep: +((64 / median(rates)) * 1000).toFixed(1),
+            cpuMsPerStep: +cpuMsPerStep.toFixed(1),
             threads: result.threads,
             device: result.device,
             libtorch: result.libtorchVersion,
