@@ -108,7 +108,7 @@ EvalResult evaluate(const EvalOptions& o, const ProgressFn& on_progress, const S
   // By default the checkpoint is scored as its run scored it, so evaluate() repeats train()'s test accuracy.
   result.flip_tta = o.flip_tta.value_or(checkpoint.options.flip_tta);
 
-  if (!checkpoint.options.images_dir.empty() || checkpoint.classes.size() != kNumClasses)
+  if (!checkpoint.options.images_dir.empty() || checkpoint.classes != cifar10_info().classes)
     throw std::runtime_error("checkpoint " + o.checkpoint + " was trained on image folders (" +
                              std::to_string(checkpoint.classes.size()) + " classes), and evaluate() scores on "
                              "CIFAR-10's test split; its test accuracy is in the training run's result and report");

@@ -9,12 +9,12 @@ import path from 'node:path';
 
 import sharp from 'sharp';
 
-import { predict, train, TorchError } from '../../lib/index';
+import { evaluate, predict, train, TorchError } from '../../lib/index';
 import type { TrainEvent } from '../../lib/index';
 import { scanImageFolders } from '../../lib/config/image-folders';
 import { prepareImages } from '../../lib/image-cache';
 import type { DecodeEvent } from '../../lib/image-cache';
-import { tempDir, PLAIN_SGD } from '../fixtures/cifar';
+import { extractMini, tempDir, PLAIN_SGD } from '../fixtures/cifar';
 
 const ARCHIVE = process.env.LIBTORCH_RESNET_CIFAR_JPEG ?? '/work/shared/data/cifar-10-jpeg.tar.gz';
 const CLASSES = ['cat', 'frog', 'ship'];
@@ -287,6 +287,13 @@ describeWithData('training on a folder', () => {
       expect(p.top.reduce((s, t) => s + t.probability, 0)).toBeCloseTo(1, 6);
     }
 
+    // evaluate() scores on CIFAR-10: a folder model is refused, saying where its accuracy is.
+    const mini = await extractMini();
+    made.push(mini);
+    await expect(evaluate({ checkpoint: result.checkpoints!.weights, dataDir: mini, download: false })).rejects.toThrow(
+      /was trained on image folders \(3 classes\), and evaluate\(\) scores on CIFAR-10's test split/,
+    );
+
     // Resume: the folder comes from the checkpoint, found decoded.
     const resumedEvents: TrainEvent[] = [];
     const resumed = await train({
@@ -298,5 +305,51 @@ describeWithData('training on a folder', () => {
     expect([resumed.trainSize, resumed.validSize, resumed.testSize]).toEqual([result.trainSize, result.validSize, nTest]);
     const decodes = resumedEvents.filter((e): e is DecodeEvent => e.type === 'decode');
     expect(decodes.every((e) => e.fromCache)).toBe(true);
+  });
+});
+
+describeWithData('train/, val/ and test/ folders', () => {
+  /** train/ with 12 a class, val/ with 3, test/ with 5, from distinct pictures. */
+  function splitFolder(): string {
+    const dir = tempDir('ltr-split-images-');
+    made.push(dir);
+    const counts = { train: 12, val: 3, test: 5 };
+    for (const c of CLASSES) {
+      let n = 0;
+      for (const [split, count] of Object.entries(counts)) {
+        fs.mkdirSync(path.join(dir, split, c), { recursive: true });
+        for (let i = 0; i < count; i++, n++) {
+          const name = `${String(n).padStart(4, '0')}.jpg`;
+          fs.copyFileSync(path.join(source, 'cifar-10-jpeg/train', c, name), path.join(dir, split, c, name));
+        }
+      }
+    }
+    return dir;
+  }
+
+  test('are the splits, whole; limitTrain and limitTest draw from them', async () => {
+    const dir = splitFolder();
+    const options = { ...PLAIN_SGD, images: dir, preset: 'cifar' as const, epochs: 1, batchSize: 12 };
+    const whole = await train(options);
+    expect([whole.trainSize, whole.validSize, whole.testSize]).toEqual([36, 9, 15]);
+    expect(whole.classes).toEqual(CLASSES);
+    // Every class in the test split: its confusion rows hold the test folders' 5 pictures each.
+    expect(whole.confusionMatrix.map((row) => row.reduce((a, b) => a + b, 0))).toEqual([5, 5, 5]);
+    const limited = await train({ ...options, limitTrain: 20, limitTest: 7 });
+    expect([limited.trainSize, limited.validSize, limited.testSize]).toEqual([20, 9, 7]);
+  });
+
+  test('a damaged cache file is an error saying to delete it', async () => {
+    const dir = splitFolder();
+    const prepared = await prepareImages(scanImageFolders(dir), 32);
+    const bytes = fs.readFileSync(prepared.test!);
+    bytes.write('XXXXXXXX', 0, 'latin1');
+    fs.writeFileSync(prepared.test!, bytes);
+    const failure = await train({ ...PLAIN_SGD, images: dir, preset: 'cifar', epochs: 1 }).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(TorchError);
+    expect(failure).toMatchObject({
+      code: 'ERR_DATA',
+      message: `image cache ${prepared.test} is not a libtorch-resnet image cache; delete it (train() decodes the images again into a new one)`,
+    });
   });
 });
