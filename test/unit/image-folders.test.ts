@@ -8,6 +8,7 @@ import path from 'node:path';
 import { resolveConfig, mergeResume } from '../../lib/config';
 import type { NativeCheckpointOptions } from '../../lib/native';
 import { scanImageFolders } from '../../lib/config/image-folders';
+import { formatEventLine } from '../../lib/format';
 
 let tmp: string;
 beforeEach(() => {
@@ -164,5 +165,28 @@ describe('images among the other options', () => {
     );
     const cifar = { ...checkpoint, images: '' };
     expect(mergeResume(resolveConfig({ resume: '/r/last.pt' }), cifar).images).toBeUndefined();
+  });
+});
+
+describe('decode and badImages events as log lines', () => {
+  const decode = (done: number, fromCache = false) =>
+    ({ type: 'decode', split: 'train', done, total: 40, fromCache, cacheFile: '/p/.libtorch-resnet/t.bin' }) as const;
+
+  test('a split prints where it starts and where it ends, nothing between', () => {
+    expect([0, 4, 39, 40].map((done) => formatEventLine(decode(done)))).toEqual([
+      'decoding 40 train images into /p/.libtorch-resnet/t.bin',
+      undefined,
+      undefined,
+      'train: 40 images decoded',
+    ]);
+    expect(formatEventLine(decode(40, true))).toBe('train: 40 images decoded earlier (/p/.libtorch-resnet/t.bin)');
+  });
+
+  test('skipped pictures are listed, the first three by name', () => {
+    const images = ['a', 'b', 'c', 'd'].map((n) => ({ file: `/p/${n}.jpg`, reason: 'truncated' }));
+    expect(formatEventLine({ type: 'badImages', images })).toBe(
+      'skipped 4 picture(s) that cannot be decoded (skipBadImages): /p/a.jpg (truncated), /p/b.jpg (truncated), ' +
+        '/p/c.jpg (truncated), ...',
+    );
   });
 });
