@@ -51,11 +51,12 @@ Splits split_off_valid(const Cifar10Dataset& all_train, const Cifar10Dataset& te
                 all_train.subset(perm.slice(0, 0, n_valid)).to(device), test.to(device), {}};
 }
 
-// The first `limit` records (0: all) of a seeded order: a folder cache is sorted by class, so its own first
-// records would all be one class.
-Cifar10Dataset seeded_first(const Cifar10Dataset& d, int64_t limit, torch::Generator& gen) {
-  auto order = torch::randperm(d.size(), gen, torch::kInt64);
-  return d.subset(limit > 0 && limit < d.size() ? order.slice(0, 0, limit) : order);
+// Positions of the first `limit` (0: all) of `indices` in a seeded order: a folder cache is sorted by class, so its
+// own first records would all be one class. Indices, not copies: a folder's records are copied once, into the
+// splits.
+torch::Tensor seeded_first(const torch::Tensor& indices, int64_t limit, torch::Generator& gen) {
+  auto order = torch::randperm(indices.size(0), gen, torch::kInt64);
+  return indices.index_select(0, limit > 0 && limit < indices.size(0) ? order.slice(0, 0, limit) : order);
 }
 
 FolderData folder_split(const std::string& cache, const DatasetInfo& train_info) {
@@ -70,24 +71,29 @@ FolderData folder_split(const std::string& cache, const DatasetInfo& train_info)
 // val/ folder is the validation split, else validSplit draws it as for CIFAR-10.
 Splits load_folder_splits(const TrainOptions& o, torch::Generator& gen, const torch::Device& device) {
   FolderData train = load_image_cache(o.images_train_cache);
-  Cifar10Dataset all = seeded_first(train.data, 0, gen);
-  Cifar10Dataset test = all;
+  torch::Tensor train_at = seeded_first(torch::arange(train.data.size(), torch::kInt64), 0, gen);
+  std::optional<Cifar10Dataset> test;
   if (o.images_test_cache.empty()) {
-    const auto n_test = std::max<int64_t>(1, std::llround(kFolderTestFraction * static_cast<double>(all.size())));
-    const auto order = torch::arange(all.size(), torch::kInt64);
-    test = all.subset(order.slice(0, 0, std::min(n_test, all.size())));
-    all = all.subset(order.slice(0, n_test));
+    const int64_t n = train_at.size(0);
+    const auto n_test = std::min(n, std::max<int64_t>(1, std::llround(kFolderTestFraction * static_cast<double>(n))));
+    auto test_at = train_at.slice(0, 0, n_test);
+    train_at = train_at.slice(0, n_test);
+    if (o.limit_test > 0) test_at = seeded_first(test_at, o.limit_test, gen);
+    test = train.data.subset(test_at);
   } else {
-    test = folder_split(o.images_test_cache, train.info).data;
+    const Cifar10Dataset whole = folder_split(o.images_test_cache, train.info).data;
+    test = o.limit_test > 0 ? whole.subset(seeded_first(torch::arange(whole.size(), torch::kInt64), o.limit_test, gen))
+                            : whole;
   }
-  if (o.limit_test > 0) test = seeded_first(test, o.limit_test, gen);
-  if (o.limit_train > 0) all = seeded_first(all, o.limit_train, gen);
-  if (!o.images_valid_cache.empty() && (all.size() < 1 || test.size() < 1))
+  if (o.limit_train > 0) train_at = seeded_first(train_at, o.limit_train, gen);
+  const Cifar10Dataset all = train.data.subset(train_at);
+  train.data = Cifar10Dataset(torch::Tensor(), torch::Tensor());  // its records are in `all` and `test` now
+  if (!o.images_valid_cache.empty() && (all.size() < 1 || test->size() < 1))
     throw std::runtime_error("the training or test split is empty; add images to train/ or test/, or raise limitTest");
   Splits splits = o.images_valid_cache.empty()
-                      ? split_off_valid(all, test, o, gen, device)
+                      ? split_off_valid(all, *test, o, gen, device)
                       : Splits{all.to(device), folder_split(o.images_valid_cache, train.info).data.to(device),
-                               test.to(device), {}};
+                               test->to(device), {}};
   splits.info = std::move(train.info);
   return splits;
 }
