@@ -27,8 +27,8 @@ function isJpeg(bytes: Uint8Array): boolean {
 }
 
 /**
- * Decodes PNG or JPEG bytes to width * height * 3 RGB bytes. Transparency is dropped (CIFAR-10 has none);
- * 16-bit PNGs are reduced to 8 bits by pngjs.
+ * Decodes PNG or JPEG bytes to width * height * 3 RGB bytes. Transparency is flattened onto black, as
+ * train({ images }) flattens its pictures (CIFAR-10 has none); 16-bit PNGs are reduced to 8 bits by pngjs.
  *
  * @example
  * const { width, height, data } = decodeImage(fs.readFileSync('cat.png'), 'cat.png');
@@ -40,9 +40,10 @@ export function decodeImage(bytes: Uint8Array, name: string): NativeImage {
       const png = PNG.sync.read(buffer);
       const rgb = new Uint8Array(png.width * png.height * 3);
       for (let src = 0, dst = 0; src < png.data.length; src += 4, dst += 3) {
-        rgb[dst] = png.data[src]!;
-        rgb[dst + 1] = png.data[src + 1]!;
-        rgb[dst + 2] = png.data[src + 2]!;
+        const alpha = png.data[src + 3]! / 255;
+        rgb[dst] = Math.round(png.data[src]! * alpha);
+        rgb[dst + 1] = Math.round(png.data[src + 1]! * alpha);
+        rgb[dst + 2] = Math.round(png.data[src + 2]! * alpha);
       }
       return { width: png.width, height: png.height, data: rgb };
     }

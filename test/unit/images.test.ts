@@ -17,11 +17,12 @@ function pngOf(width: number, height: number, pixel: (x: number, y: number) => [
   return PNG.sync.write(png);
 }
 
-test('a PNG becomes RGB rows, alpha dropped', () => {
-  const bytes = pngOf(3, 2, (x, y) => [x * 10, y * 20, 200, x === 0 ? 0 : 255]);
+test('a PNG becomes RGB rows, alpha flattened onto black (as train({ images }) does)', () => {
+  const bytes = pngOf(3, 2, (x, y) => [x * 10, y * 20, 200, x === 0 ? 0 : x === 1 ? 255 : 51]);
   const image = decodeImage(bytes, 'a.png');
   expect([image.width, image.height]).toEqual([3, 2]);
-  expect(Array.from(image.data)).toEqual([0, 0, 200, 10, 0, 200, 20, 0, 200, 0, 20, 200, 10, 20, 200, 20, 20, 200]);
+  // Column 0 transparent (black), column 1 opaque, column 2 at alpha 0.2.
+  expect(Array.from(image.data)).toEqual([0, 0, 0, 10, 0, 200, 4, 0, 40, 0, 0, 0, 10, 20, 200, 4, 4, 40]);
 });
 
 test('a JPEG becomes RGB close to what was encoded', () => {
