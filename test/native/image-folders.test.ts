@@ -187,6 +187,19 @@ describeWithData('decoding into the cache', () => {
   });
 });
 
+describeWithData('aborting while decoding', () => {
+  test('rejects with an AbortError and leaves no cache file, whole or partial', async () => {
+    const dir = folder(10);
+    const controller = new AbortController();
+    const failure = await train({
+      ...PLAIN_SGD, images: dir, preset: 'cifar', epochs: 1, signal: controller.signal,
+      onProgress: (e) => { if (e.type === 'decode') controller.abort(); },
+    }).catch((e: unknown) => e);
+    expect(failure).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR' });
+    expect(fs.readdirSync(path.join(dir, '.libtorch-resnet'))).toEqual([]);
+  });
+});
+
 describeWithData('a folder the cache cannot go into', () => {
   // Running as root, a read-only mode would not stop the write: a file where the cache folder goes does.
   test('puts the cache under the user cache folder and warns', async () => {
