@@ -11,6 +11,7 @@
         "native/core/cuda/fused_sgd.cpp",
         "native/core/train_step.cpp",
         "native/core/cifar10_dataset.cpp",
+        "native/core/folder_cache.cpp",
         "native/core/resnet34.cpp",
         "native/core/trainer.cpp",
         "native/core/checkpoint.cpp",

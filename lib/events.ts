@@ -2,8 +2,10 @@
 // What a run reports while it trains (the onProgress events) and what the summaries need of a result: types only,
 // apart from the formatters (format.ts) and the live view (progress.ts) that use them.
 import type { DownloadEvent } from './download';
+import type { BadImagesEvent, DecodeEvent } from './image-cache';
 
 export type { DownloadEvent } from './download';
+export type { BadImagesEvent, DecodeEvent } from './image-cache';
 
 /**
  * First event of a run, once the data is loaded and the network built.
@@ -170,6 +172,8 @@ export interface TrainEndEvent {
  */
 export type TrainEvent =
   | DownloadEvent
+  | DecodeEvent
+  | BadImagesEvent
   | TrainBeginEvent
   | EpochBeginEvent
   | StepEvent

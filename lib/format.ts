@@ -2,7 +2,7 @@
 // The text the CLI prints for a run's events and results: pure functions of their input, apart from the live
 // terminal view (progress.ts) so that logs, tests and other subscribers can use them alone.
 import type { DownloadEvent } from './download';
-import type { EvaluationInput, SummaryInput, TrainEvent } from './events';
+import type { DecodeEvent, EvaluationInput, SummaryInput, TrainEvent } from './events';
 
 /**
  * An epoch's validation time and its share of the epoch (training plus validation).
@@ -104,6 +104,13 @@ export function formatDownload(event: DownloadEvent): string {
   return `downloading CIFAR-10: ${of}, ${formatBytes(event.bytesPerSecond)}/s${eta}`;
 }
 
+/** A split's decoding as it starts and ends; the steps between print nothing. */
+function formatDecode(event: DecodeEvent): string | undefined {
+  if (event.fromCache) return `${event.split}: ${event.total} images decoded earlier (${event.cacheFile})`;
+  if (event.done === 0) return `decoding ${event.total} ${event.split} images into ${event.cacheFile}`;
+  return event.done === event.total ? `${event.split}: ${event.total} images decoded` : undefined;
+}
+
 /**
  * One line per event, for logs (stdout not a terminal); undefined for events that print nothing.
  *
@@ -116,6 +123,14 @@ export function formatEventLine(event: TrainEvent): string | undefined {
   switch (event.type) {
     case 'download':
       return formatDownload(event);
+    case 'decode':
+      return formatDecode(event);
+    case 'badImages':
+      return (
+        `skipped ${event.images.length} picture(s) that cannot be decoded (skipBadImages): ` +
+        event.images.slice(0, 3).map((b) => `${b.file} (${b.reason})`).join(', ') +
+        (event.images.length > 3 ? ', ...' : '')
+      );
     case 'trainBegin':
       return (
         (event.startEpoch > 0 || event.startStep > 0

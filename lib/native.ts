@@ -52,6 +52,12 @@ export interface NativeTrainOptions {
    * 'on' captures on CUDA (on the CPU: the same static-buffer step, uncaptured), 'off' runs it eagerly.
    */
   cudaGraph: NativeCudaGraph;
+  /** Image folders: the folder the run was given ('' for CIFAR-10), recorded in checkpoints. */
+  images: string;
+  /** Its decoded splits (lib/image-cache.ts); '' for a split drawn from train (valid, test) or CIFAR-10. */
+  imagesTrainCache: string;
+  imagesValidCache: string;
+  imagesTestCache: string;
 }
 
 /** TrainConfig.cudaGraph as the addon reads it: 'auto', 'on' (true) or 'off' (false). */
@@ -74,7 +80,14 @@ export interface NativeDistributedOptions {
  */
 export type NativeCheckpointOptions = Omit<
   NativeTrainOptions,
-  'checkpointDir' | 'resumeFrom' | 'distributed' | 'cudaGraph' | 'initFrom'
+  | 'checkpointDir'
+  | 'resumeFrom'
+  | 'distributed'
+  | 'cudaGraph'
+  | 'initFrom'
+  | 'imagesTrainCache'
+  | 'imagesValidCache'
+  | 'imagesTestCache'
 > & {
   /** The processes that trained together (1 in files from before distributed training). */
   worldSize: number;

@@ -18,7 +18,7 @@ export interface Prediction {
   readonly image: string;
   /** The `top` most probable classes, most probable first. */
   readonly top: readonly { readonly label: string; readonly classIndex: number; readonly probability: number }[];
-  /** All 10 class probabilities, in the order of CIFAR10_CLASSES. */
+  /** One probability per class, in the order of the checkpoint's classes (CIFAR-10's, or its images folder's). */
   readonly probabilities: readonly number[];
 }
 

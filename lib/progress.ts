@@ -274,9 +274,12 @@ export class ProgressRenderer {
         this.stopBar();
         this.stream.write(`${formatEventLine(event)}\n`);
         return;
-      default:
+      default: {
+        const text = formatEventLine(event);
+        if (text === undefined) return;
         this.stopBar();
-        this.stream.write(`${formatEventLine(event)}\n`);
+        this.stream.write(`${text}\n`);
+      }
     }
   }
 

@@ -221,7 +221,8 @@ export class RunDirectory {
             ...(typeof result.testSeconds === 'number' ? { seconds: result.testSeconds } : {}),
           }
         : undefined,
-      classes: CIFAR10_CLASSES,
+      // A folder run's class names; CIFAR-10's before a result says otherwise.
+      classes: Array.isArray(result?.classes) ? (result.classes as string[]) : CIFAR10_CLASSES,
       generatedAt: new Date(),
     });
     writeFileAtomic(this.reportPath, html);

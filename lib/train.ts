@@ -10,6 +10,8 @@ import type { BindingSource } from './job';
 import type { EpochStats } from './events';
 import type { NativeBinding, NativeCheckpointInfo, NativeTrainResult } from './native';
 import { RunDirectory } from './run-dir';
+import { prepareFolders } from './train-images';
+import type { BadImage } from './image-cache';
 
 export type { EpochStats };
 
@@ -23,12 +25,14 @@ export type { EpochStats };
 export interface TrainResult {
   readonly epochs: readonly EpochStats[];
   readonly testAccuracy: number;
-  /** 10 entries, in the order of `classes`. */
+  /** One entry per class, in the order of `classes`. */
   readonly perClassAccuracy: readonly number[];
-  /** 10x10 counts: row = true class, column = predicted class. */
+  /** Classes x classes counts: row = true class, column = predicted class. */
   readonly confusionMatrix: readonly (readonly number[])[];
-  /** The ten CIFAR-10 class names, in label order. */
+  /** The class names in label order: CIFAR-10's ten, or an images folder's sorted class-folder names. */
   readonly classes: readonly string[];
+  /** With images and skipBadImages: the pictures left out because they could not be decoded. */
+  readonly skippedImages?: readonly BadImage[];
   /** Trainable parameters of the network. */
   readonly parameters: number;
   /** The device used: 'cpu', 'cuda:0', ... */
@@ -71,7 +75,12 @@ export interface TrainResult {
 }
 
 // The addon's result is the public one; the run folder is this side's to add, rank 0's alone.
-function toTrainResult({ status: _status, ...result }: NativeTrainResult, config: ResolvedConfig): TrainResult {
+function toTrainResult(
+  { status: _status, ...native }: NativeTrainResult,
+  config: ResolvedConfig,
+  skipped: readonly BadImage[],
+): TrainResult {
+  const result = skipped.length > 0 ? { ...native, skippedImages: skipped } : native;
   return config.runDir !== undefined && writesRunDir(config) ? { ...result, runDir: config.runDir } : result;
 }
 
@@ -123,14 +132,16 @@ export async function runTraining(
     config = mergeResume(config, checkpoint.options);
     resumedHistory = checkpoint.history;
   }
-  const dataDir = await findData(config.dataDir, config.download, signal, onProgress);
+  // Image folders replace CIFAR-10: decoded (or found decoded) instead of downloaded
+  const folders = config.images === undefined ? undefined : await prepareFolders(config, callerStack);
+  const dataDir = folders ? config.dataDir : await findData(config.dataDir, config.download, signal, onProgress);
   if (signal?.aborted) throw createAbortError(signal.reason);
 
   const run =
     config.runDir === undefined || !writesRunDir(config)
       ? undefined
       : RunDirectory.open(config.runDir, config, resumedHistory);
-  const nativeOptions = toNativeOptions(config, dataDir);
+  const nativeOptions = toNativeOptions(config, dataDir, folders);
   const finalConfig = config;
   let lastCheckpoint: string | undefined;
   try {
@@ -146,7 +157,7 @@ export async function runTraining(
       },
       callerStack,
     );
-    const trainResult = toTrainResult(result, finalConfig);
+    const trainResult = toTrainResult(result, finalConfig, folders?.bad ?? []);
     await run?.finish({ status: 'completed', result: { ...trainResult } });
     return trainResult;
   } catch (error) {

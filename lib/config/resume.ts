@@ -27,6 +27,7 @@ export const RESUME_FIXED = Object.freeze([
   'augment',
   // A frozen backbone is not in the optimizer: thawing it mid-run would change what the run trains.
   'freeze',
+  'images',
 ] as const satisfies readonly OptionName[]);
 
 /**
@@ -73,6 +74,8 @@ export function mergeResume(config: ResolvedConfig, saved: NativeCheckpointOptio
     ...saved,
     limitTrain: saved.limitTrain === 0 ? undefined : saved.limitTrain,
     limitTest: saved.limitTest === 0 ? undefined : saved.limitTest,
+    // '' (CIFAR-10, or a file from before image folders) is the config's undefined.
+    images: saved.images ? saved.images : undefined,
   };
   for (const name of RESUME_FIXED) {
     if (given.has(name) && config[name] !== savedValues[name]) {

@@ -280,6 +280,27 @@ export const TRAIN_SPECS = Object.freeze({
     },
     (value) => resolveDownload(value),
   ),
+  images: spec(
+    {
+      name: 'images',
+      type: 'string',
+      default: undefined,
+      defaultText: 'none (CIFAR-10)',
+      range: '',
+      expected: 'non-empty string',
+      description:
+        'Train on your own pictures: a folder of class folders, or of train/, test/ (and val/) holding them ' +
+        "(README, 'Your own images'). Replaces CIFAR-10: not with dataDir or download.",
+      cli: true,
+    },
+    (value) => readPath(value, 'images'),
+  ),
+  skipBadImages: booleanSpec(
+    'skipBadImages',
+    false,
+    'false',
+    'With images: leave out pictures that cannot be decoded (listed in the result and a badImages event) instead of failing.',
+  ),
   limitTrain: integerSpec(
     'limitTrain',
     1,
@@ -383,7 +404,7 @@ export const TRAIN_SPECS = Object.freeze({
       range: '',
       expected: 'function',
       description:
-        'Receives every progress event (download, trainBegin, epochBegin, step, batchEnd, evalBegin, epochEnd, checkpoint, trainEnd).',
+        'Receives every progress event (download, decode, badImages, trainBegin, epochBegin, step, batchEnd, evalBegin, epochEnd, checkpoint, trainEnd).',
       cli: false,
     },
     (value) => readFunction<(event: TrainEvent) => void>(value, { name: 'onProgress', expected: 'function' }),

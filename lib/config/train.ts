@@ -89,6 +89,7 @@ function checkTogether(config: ResolvedConfig): void {
   }
   checkImageSize(config.preset, config.imageSize);
   checkFineTuning(config);
+  checkImagesAlone(config);
 }
 
 /** init and freeze against the rest: what a fine-tuning run cannot be combined with. */
@@ -104,6 +105,24 @@ function checkFineTuning(config: ResolvedConfig): void {
       "freeze 'backbone' needs init: a frozen random backbone would train a classifier on random features; pass " +
       "init: FILE (pretrained weights), or leave freeze 'none'";
     throw configError(RangeError, 'ERR_INVALID_ARG_VALUE', 'freeze', message);
+  }
+}
+
+/** images replaces CIFAR-10, so the options that say where CIFAR-10 comes from cannot come with it. */
+function checkImagesAlone(config: ResolvedConfig): void {
+  if (config.images === undefined) {
+    if (config.given.includes('skipBadImages')) {
+      const message = 'skipBadImages applies to image folders; pass images too, or leave skipBadImages out';
+      throw configError(TypeError, 'ERR_INVALID_ARG_VALUE', 'skipBadImages', message);
+    }
+    return;
+  }
+  for (const name of ['dataDir', 'download'] as const) {
+    if (!config.given.includes(name)) continue;
+    const message =
+      `${name} is for CIFAR-10, and images replaces CIFAR-10 with your own folders; ` +
+      `leave ${name} out, or images out to train on CIFAR-10`;
+    throw configError(TypeError, 'ERR_INVALID_ARG_VALUE', name, message);
   }
 }
 
@@ -148,6 +167,8 @@ export function resolveConfig(input: unknown, env: NodeJS.ProcessEnv = process.e
     cudaGraph: values.cudaGraph ?? DEFAULTS.cudaGraph,
     dataDir: values.dataDir ?? defaultDataDir(),
     download: values.download ?? resolveDownload(DEFAULTS.download),
+    images: values.images,
+    skipBadImages: values.skipBadImages ?? false,
     limitTrain: values.limitTrain,
     limitTest: values.limitTest,
     logEvery: values.logEvery ?? DEFAULTS.logEvery,
@@ -176,12 +197,17 @@ export function nativeCudaGraph(value: CudaGraph): NativeCudaGraph {
 
 /**
  * The options object the addon reads (native/binding/convert.cpp), from a resolved config and the data folder
- * prepareDataset() found: 0 stands for "all records" and "every core".
+ * prepareDataset() found (and, for image folders, the cache files prepareImages() wrote): 0 stands for "all
+ * records" and "every core".
  *
  * @example
  * binding.startTraining(toNativeOptions(config, await prepareDataset(config.dataDir, config)), onEvent, onDone);
  */
-export function toNativeOptions(config: ResolvedConfig, dataDir: string): NativeTrainOptions {
+export function toNativeOptions(
+  config: ResolvedConfig,
+  dataDir: string,
+  caches?: { readonly train: string; readonly valid?: string | undefined; readonly test?: string | undefined },
+): NativeTrainOptions {
   return {
     epochs: config.epochs,
     lr: config.lr,
@@ -215,6 +241,10 @@ export function toNativeOptions(config: ResolvedConfig, dataDir: string): Native
     freeze: config.freeze,
     distributed: config.distributed ?? null,
     cudaGraph: nativeCudaGraph(config.cudaGraph),
+    images: config.images ?? '',
+    imagesTrainCache: caches?.train ?? '',
+    imagesValidCache: caches?.valid ?? '',
+    imagesTestCache: caches?.test ?? '',
   };
 }
 

@@ -152,6 +152,13 @@ export interface TrainConfig {
    * archive.
    */
   download?: boolean | { url?: string | undefined; md5?: string | undefined } | undefined;
+  /**
+   * Train on your own pictures instead of CIFAR-10: a folder of class folders (or of train/, test/ and optionally
+   * val/, each holding the same class folders). Not together with dataDir or download.
+   */
+  images?: string | undefined;
+  /** With images: leave out pictures that cannot be decoded, and report them, instead of failing (false). */
+  skipBadImages?: boolean | undefined;
   /** Use only the first N training records (all). */
   limitTrain?: number | undefined;
   /** Use only the first N test records (all). */
@@ -208,6 +215,9 @@ export interface ResolvedConfig extends Recipe {
   readonly dataDir: string;
   /** false, or where the archive comes from: an http(s) URL, a file: URL or an absolute path, and its md5. */
   readonly download: false | DownloadSource;
+  /** Absolute; undefined: CIFAR-10 from dataDir. */
+  readonly images: string | undefined;
+  readonly skipBadImages: boolean;
   /** undefined: all records. */
   readonly limitTrain: number | undefined;
   /** undefined: all records. */

@@ -25,6 +25,11 @@ E to_enum(const std::string& name) {
 int64_t get_int(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::Number>().Int64Value(); }
 double get_double(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::Number>().DoubleValue(); }
 std::string get_string(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::String>().Utf8Value(); }
+
+std::string get_string_or(const Napi::Object& o, const char* key, const char* fallback) {
+  const Napi::Value value = o.Get(key);
+  return value.IsString() ? value.As<Napi::String>().Utf8Value() : std::string(fallback);
+}
 // cudaGraph: 'auto', 'on' or 'off'; 'auto' when absent (callers from before the option).
 core::CudaGraph get_cuda_graph(const Napi::Object& o) {
   const Napi::Value v = o.Get("cudaGraph");
@@ -124,6 +129,8 @@ Napi::Object to_js(Napi::Env env, const core::TrainOptions& t) {
   // Fine-tuning.
   o.Set("init", t.init_from);
   o.Set("freeze", core::name_of(t.freeze));
+  // Image folders: "" for CIFAR-10.
+  o.Set("images", t.images_dir);
   return o;
 }
 
@@ -163,6 +170,11 @@ core::TrainOptions to_train_options(const Napi::Object& o) {
   // Fine-tuning; absent: from scratch, every parameter trained.
   if (o.Get("initFrom").IsString()) t.init_from = get_string(o, "initFrom");
   if (o.Get("freeze").IsString()) t.freeze = to_enum<core::Freeze>(get_string(o, "freeze"));
+  // Image folders: absent or "" for CIFAR-10.
+  t.images_dir = get_string_or(o, "images", "");
+  t.images_train_cache = get_string_or(o, "imagesTrainCache", "");
+  t.images_valid_cache = get_string_or(o, "imagesValidCache", "");
+  t.images_test_cache = get_string_or(o, "imagesTestCache", "");
   // Absent or null: one process.
   const Napi::Value distributed = o.Get("distributed");
   if (distributed.IsObject()) {
@@ -309,7 +321,7 @@ Napi::Object to_js(Napi::Env env, const core::TrainResult& r) {
   o.Set("status", r.status == core::Status::kCompleted ? "completed" : "cancelled");
   o.Set("epochs", to_js(env, r.epochs));
   set_test_metrics(env, o, r.test);
-  o.Set("classes", to_js_strings(env, std::vector<std::string>(std::begin(core::kClassNames), std::end(core::kClassNames))));
+  o.Set("classes", to_js_strings(env, r.classes));
   o.Set("parameters", number(env, static_cast<double>(r.parameters)));
   o.Set("device", r.device);
   o.Set("libtorchVersion", r.libtorch_version);

@@ -134,6 +134,7 @@ GenericDict options_dict(const TrainOptions& o) {
   d.insert("precision", std::string(name_of(o.precision)));
   d.insert("memory_format", std::string(name_of(o.memory_format)));
   d.insert("data_dir", o.data_dir);
+  d.insert("images_dir", o.images_dir);
   d.insert("limit_train", o.limit_train);
   d.insert("limit_test", o.limit_test);
   d.insert("log_every", o.log_every);
@@ -330,6 +331,8 @@ TrainOptions read_options(const Reader& r) {
   o.precision = named<Precision>(r, r.text_or("precision", "fp32"));
   o.memory_format = named<MemoryFormat>(r, r.text_or("memory_format", "auto"));
   o.data_dir = r.text("data_dir");
+  // Absent from files written before image folders: CIFAR-10.
+  o.images_dir = r.text_or("images_dir", "");
   o.limit_train = r.integer("limit_train");
   o.limit_test = r.integer("limit_test");
   o.log_every = r.integer("log_every");
@@ -433,6 +436,35 @@ void read_progress(const Reader& top, RunState& state) {
         {static_cast<int64_t>(i) + 1, loss[i], accuracy[i], seconds[i], rate[i], valid_seconds[i]});
 }
 
+// What a file says about its data set: class names (2 to 1000), the record side, the normalisation.
+void read_data_info(const Reader& r, Checkpoint& c, const char* what) {
+  c.classes = r.texts("classes");
+  if (c.classes.size() < 2 || c.classes.size() > 1000)
+    throw CheckpointError(std::string(what) + " " + r.path() + " names " + std::to_string(c.classes.size()) +
+                          " classes, outside 2-1000; it is damaged");
+  c.record_side = r.integer_or("record_side", kImageSide);
+  if (c.record_side < 1 || c.record_side > 4096)
+    throw CheckpointError(std::string(what) + " " + r.path() + " states a record side outside 1-4096; it is damaged");
+  for (const char* key : {"mean", "std"}) {
+    const auto values = r.numbers(key);
+    if (values.size() != 3 || !std::isfinite(values[0] + values[1] + values[2]) ||
+        (key[0] == 's' && (values[0] <= 0 || values[1] <= 0 || values[2] <= 0)))
+      throw CheckpointError(std::string(what) + " " + r.path() + " has a damaged " + key + " (3 finite numbers, "
+                            "std above 0, expected)");
+    auto& into = key[0] == 'm' ? c.normalization.mean : c.normalization.std;
+    for (size_t i = 0; i < 3; ++i) into[i] = static_cast<float>(values[i]);
+  }
+}
+
+GenericDict data_info_dict(const DatasetInfo& data) {
+  GenericDict d = string_dict();
+  d.insert("classes", plain_list(data.classes));
+  d.insert("record_side", data.record_side);
+  d.insert("mean", plain_list(std::vector<double>(data.normalization.mean.begin(), data.normalization.mean.end())));
+  d.insert("std", plain_list(std::vector<double>(data.normalization.std.begin(), data.normalization.std.end())));
+  return d;
+}
+
 Checkpoint read_checkpoint(const Reader& top) {
   const std::string& path = top.path();
   if (!top.has("format") && top.has("conv1.0.weight"))
@@ -464,19 +496,12 @@ Checkpoint read_checkpoint(const Reader& top) {
     const auto momentum = Reader(path, entry.toGenericDict(), "optimizer.state.").tensor("momentum_buffer");
     c.momentum.insert(item.key().toInt(), momentum);
   }
-  c.classes.assign(std::begin(kClassNames), std::end(kClassNames));
+  // Absent from files written before image folders: CIFAR-10's.
+  if (top.has("data"))
+    read_data_info(top.dict("data"), c, "checkpoint");
+  else
+    c.classes.assign(std::begin(kClassNames), std::end(kClassNames));
   return c;
-}
-
-// Numbers the file states that must be this build's, as the network will meet its input.
-void check_same(const Reader& card, const std::string& key, const std::array<float, 3>& expected, Preset preset) {
-  const auto values = card.numbers(key);
-  bool same = values.size() == 3;
-  for (size_t i = 0; same && i < 3; ++i) same = std::abs(values[i] - expected[i]) < 1e-6;
-  if (!same)
-    throw CheckpointError("weights file " + card.path() + " normalises its input with another " + key +
-                          " than this libtorch-resnet gives preset '" + name_of(preset) +
-                          "'; it cannot be scored here");
 }
 
 Checkpoint read_weights(const std::string& path, const Archive& archive) {
@@ -500,13 +525,7 @@ Checkpoint read_weights(const std::string& path, const Archive& archive) {
   c.options.memory_format = named<MemoryFormat>(card, card.text("memory_format"));
   c.options.flip_tta = card.flag_or("flip_tta", false);
   c.state.epochs_done = card.integer("epochs");
-  c.classes = card.texts("classes");
-  if (static_cast<int64_t>(c.classes.size()) != kNumClasses)
-    throw CheckpointError("weights file " + path + " names " + std::to_string(c.classes.size()) +
-                          " classes where this libtorch-resnet's network has " + std::to_string(kNumClasses));
-  const Normalization& normalization = normalization_of(c.options.preset);
-  check_same(card, "mean", normalization.mean, c.options.preset);
-  check_same(card, "std", normalization.std, c.options.preset);
+  read_data_info(card, c, "weights file");
   c.model = named_tensors(state_dict, state_dict.raw());
   return c;
 }
@@ -514,7 +533,7 @@ Checkpoint read_weights(const std::string& path, const Archive& archive) {
 }  // namespace
 
 void save_checkpoint(const std::string& path, const TrainOptions& options, ResNet34& model,
-                     torch::optim::SGD& optimizer, const RunState& state) {
+                     torch::optim::SGD& optimizer, const RunState& state, const DatasetInfo& data) {
   GenericDict progress = string_dict();
   progress.insert("epochs_done", state.epochs_done);
   progress.insert("step", state.step);
@@ -539,6 +558,7 @@ void save_checkpoint(const std::string& path, const TrainOptions& options, ResNe
   dict.insert("progress", progress);
   dict.insert("history", history_dict(state.history));
   dict.insert("rng", rng);
+  dict.insert("data", data_info_dict(data));
   dict.insert("tensor_checksum", tensor_checksum(covered_tensors(weights, sgd.at("state").toGenericDict(), rng)));
   write_atomically(path, save_archive(dict));
 }
@@ -579,7 +599,8 @@ void restore(const Checkpoint& c, ResNet34& model, torch::optim::SGD* optimizer)
   }
 }
 
-void save_weights(const std::string& path, ResNet34& model, const TrainOptions& options, int64_t epochs_trained) {
+void save_weights(const std::string& path, ResNet34& model, const TrainOptions& options, int64_t epochs_trained,
+                  const DatasetInfo& data) {
   const GenericDict weights = c10::impl::toGenericDict(state_dict(model));
   GenericDict card = string_dict();
   card.insert("format", std::string(kWeightsFormat));
@@ -587,10 +608,7 @@ void save_weights(const std::string& path, ResNet34& model, const TrainOptions& 
   card.insert("libtorch_version", std::string(compat::libtorch_version()));
   card.insert("preset", std::string(name_of(options.preset)));
   card.insert("image_size", options.image_size);
-  card.insert("classes", plain_list(std::vector<std::string>(std::begin(kClassNames), std::end(kClassNames))));
-  const Normalization& normalization = normalization_of(options.preset);
-  card.insert("mean", plain_list(std::vector<double>(normalization.mean.begin(), normalization.mean.end())));
-  card.insert("std", plain_list(std::vector<double>(normalization.std.begin(), normalization.std.end())));
+  for (const auto& item : data_info_dict(data)) card.insert(item.key(), item.value());
   card.insert("precision", std::string(name_of(options.precision)));
   card.insert("memory_format", std::string(name_of(options.memory_format)));
   card.insert("flip_tta", options.flip_tta);

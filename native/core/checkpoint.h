@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "cifar10_dataset.h"
 #include "options.h"
 #include "resnet34.h"
 
@@ -66,12 +67,17 @@ struct Checkpoint {
   c10::Dict<int64_t, torch::Tensor> momentum;
   // Label i's name.
   std::vector<std::string> classes;
+  // What the run's data set was: the side its records were stored at and the normalisation of its pixels
+  // (CIFAR-10's for files written before image folders).
+  int64_t record_side = kImageSide;
+  Normalization normalization = kCifarNormalization;
+  DatasetInfo info() const { return DatasetInfo{classes, record_side, normalization}; }
 };
 
 // Writes the file atomically: a temporary file beside it, fsync, rename, fsync of the folder. A crash leaves
 // the previous file whole.
 void save_checkpoint(const std::string& path, const TrainOptions& options, ResNet34& model,
-                     torch::optim::SGD& optimizer, const RunState& state);
+                     torch::optim::SGD& optimizer, const RunState& state, const DatasetInfo& data = cifar10_info());
 
 // A checkpoint or a weights file. Throws FileError when it cannot be read, CheckpointError naming the file when it
 // is damaged (its tensors fail their checksum included) or not one of this package's.
@@ -82,7 +88,8 @@ void restore(const Checkpoint& checkpoint, ResNet34& model, torch::optim::SGD* o
 
 // The model's state dict, for torch.load + load_state_dict in Python, described by `options` (the run's) and the
 // number of epochs it was trained. Written atomically.
-void save_weights(const std::string& path, ResNet34& model, const TrainOptions& options, int64_t epochs_trained);
+void save_weights(const std::string& path, ResNet34& model, const TrainOptions& options, int64_t epochs_trained,
+                  const DatasetInfo& data = cifar10_info());
 
 // Gives `from` a second name, replacing `to` atomically (a hard link, else a copy).
 void publish_copy(const std::string& from, const std::string& to);

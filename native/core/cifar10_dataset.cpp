@@ -69,6 +69,8 @@ Cifar10Dataset Cifar10Dataset::load(const std::string& dir, Split split, int64_t
   return Cifar10Dataset(images, labels);
 }
 
+DatasetInfo cifar10_info() { return DatasetInfo{{std::begin(kClassNames), std::end(kClassNames)}, kImageSide, kCifarNormalization}; }
+
 Cifar10Dataset::Cifar10Dataset(torch::Tensor images, torch::Tensor labels)
     : images_(std::move(images)), labels_(std::move(labels)) {}
 
@@ -80,7 +82,7 @@ Cifar10Dataset Cifar10Dataset::to(const torch::Device& device) const {
   return Cifar10Dataset(images_.to(device), labels_.to(device));
 }
 
-torch::Tensor to_cifar_image(const torch::Tensor& rgb) {
+torch::Tensor to_cifar_image(const torch::Tensor& rgb, int64_t out_side) {
   namespace F = torch::nn::functional;
   TORCH_CHECK(rgb.dim() == 3 && rgb.size(2) == 3 && rgb.scalar_type() == torch::kUInt8,
               "an image must be uint8 [height, width, 3]");
@@ -88,12 +90,12 @@ torch::Tensor to_cifar_image(const torch::Tensor& rgb) {
   const int64_t top = (rgb.size(0) - side) / 2;
   const int64_t left = (rgb.size(1) - side) / 2;
   auto x = rgb.slice(0, top, top + side).slice(1, left, left + side).permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat32);
-  if (side > kImageSide) {
-    // Area averaging: a photo shrunk to 32 px without aliasing, like the downsampling CIFAR-10 was made with.
-    x = F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions({kImageSide, kImageSide}));
-  } else if (side < kImageSide) {
+  if (side > out_side) {
+    // Area averaging: a photo shrunk without aliasing, like the downsampling CIFAR-10 was made with.
+    x = F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions({out_side, out_side}));
+  } else if (side < out_side) {
     x = F::interpolate(x, F::InterpolateFuncOptions()
-                              .size(std::vector<int64_t>{kImageSide, kImageSide})
+                              .size(std::vector<int64_t>{out_side, out_side})
                               .mode(torch::kBilinear)
                               .align_corners(false));
   }
@@ -101,11 +103,13 @@ torch::Tensor to_cifar_image(const torch::Tensor& rgb) {
 }
 
 BatchTransform::BatchTransform(int64_t image_size, const torch::Device& device, bool channels_last,
-                               const Normalization& n)
-    : image_size_(image_size), channels_last_(channels_last) {
+                               const Normalization& normalization, int64_t record_side)
+    : image_size_(image_size), record_side_(record_side), channels_last_(channels_last) {
   auto opts = torch::TensorOptions().dtype(torch::kFloat32);
-  auto mean = torch::tensor({n.mean[0], n.mean[1], n.mean[2]}, opts).view({1, 3, 1, 1});
-  auto std = torch::tensor({n.std[0], n.std[1], n.std[2]}, opts).view({1, 3, 1, 1});
+  const auto& m = normalization.mean;
+  const auto& d = normalization.std;
+  auto mean = torch::tensor({m[0], m[1], m[2]}, opts).view({1, 3, 1, 1});
+  auto std = torch::tensor({d[0], d[1], d[2]}, opts).view({1, 3, 1, 1});
   // Folds ToTensor's /255 into the normalisation: (x/255 - mean)/std = x * 1/(255 std) - mean/std.
   mean_ = (mean * 255.0).to(device);
   inv_std_ = (1.0 / (std * 255.0)).to(device);
@@ -115,7 +119,7 @@ torch::Tensor BatchTransform::operator()(const torch::Tensor& images) const {
   auto x = images.to(torch::kFloat32);
   // Converting the small uint8-derived batch before the resize lets interpolate write NHWC directly.
   if (channels_last_) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-  if (image_size_ != kImageSide) {
+  if (image_size_ != record_side_) {
     namespace F = torch::nn::functional;
     x = F::interpolate(x, F::InterpolateFuncOptions()
                               .size(std::vector<int64_t>{image_size_, image_size_})

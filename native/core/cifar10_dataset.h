@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <vector>
 
 #include "normalization.h"
 
@@ -19,9 +20,18 @@ inline constexpr int64_t kRecordBytes = 1 + 3 * kImageSide * kImageSide;  // lab
 // Label i is kClassNames[i].
 inline constexpr const char* kClassNames[kNumClasses] = {"airplane", "automobile", "bird", "cat",  "deer",
                                                          "dog",      "frog",       "horse", "ship", "truck"};
-// The article's transforms.Normalize values, per RGB channel of pixels scaled to [0, 1].
-inline constexpr float kMean[3] = {0.4914f, 0.4822f, 0.4465f};
-inline constexpr float kStd[3] = {0.2023f, 0.1994f, 0.2010f};
+
+// What a data set tells the network and the files written of it: label i's name, the side its records are stored
+// at, the normalisation its pixels get. CIFAR-10's is cifar10_info(); image folders bring their own
+// (folder_cache.h), and checkpoints record it.
+struct DatasetInfo {
+  std::vector<std::string> classes;
+  int64_t record_side = kImageSide;
+  Normalization normalization = kCifarNormalization;
+  int64_t num_classes() const { return static_cast<int64_t>(classes.size()); }
+};
+
+DatasetInfo cifar10_info();
 
 class Cifar10Dataset {
  public:
@@ -45,22 +55,23 @@ class Cifar10Dataset {
   torch::Tensor labels_;
 };
 
-// Any RGB picture, uint8 [H, W, 3], as a CIFAR-10 record would hold it: uint8 [3, 32, 32]. The centre square is
-// kept, then averaged down (or interpolated up) to 32x32 and rounded, so it meets the network the way training
-// data did: through BatchTransform.
-torch::Tensor to_cifar_image(const torch::Tensor& rgb);
+// Any RGB picture, uint8 [H, W, 3], as a record of side `side` would hold it: uint8 [3, side, side]. The centre
+// square is kept, then averaged down (or interpolated up) to side x side and rounded, so it meets the network the
+// way training data did: through BatchTransform.
+torch::Tensor to_cifar_image(const torch::Tensor& rgb, int64_t side = kImageSide);
 
-// uint8 [B,3,32,32] -> float [B,3,S,S]: scale to [0,1], bilinear resize (as PIL's upscaling in the article's
-// transforms.Resize), normalize with `normalization` (the preset's: normalization_of in resnet34.h); laid out
-// channels-last when asked, to match channels-last weights.
+// uint8 [B,3,R,R] -> float [B,3,S,S]: scale to [0,1], bilinear resize (as PIL's upscaling in the article's
+// transforms.Resize; none when R is S), normalize with the data set's mean and std (the article's CIFAR-10 ones
+// by default); laid out channels-last when asked, to match channels-last weights.
 class BatchTransform {
  public:
-  BatchTransform(int64_t image_size, const torch::Device& device, bool channels_last,
-                 const Normalization& normalization);
+  BatchTransform(int64_t image_size, const torch::Device& device, bool channels_last = false,
+                 const Normalization& normalization = kCifarNormalization, int64_t record_side = kImageSide);
   torch::Tensor operator()(const torch::Tensor& images) const;
 
  private:
   int64_t image_size_;
+  int64_t record_side_;
   bool channels_last_;
   torch::Tensor mean_;
   torch::Tensor inv_std_;

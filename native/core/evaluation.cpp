@@ -20,7 +20,7 @@ constexpr int64_t kPredictBatch = 64;
 
 // The saved network, ready for inference on `device`.
 ResNet34 load_network(const Checkpoint& c, const torch::Device& device) {
-  ResNet34 model(c.options.preset);
+  ResNet34 model(c.options.preset, static_cast<int64_t>(c.classes.size()));
   restore(c, model, nullptr);
   model->to(device);
   model->eval();
@@ -48,7 +48,9 @@ std::optional<torch::Tensor> confusion_counts(ResNet34& model, const Cifar10Data
   std::optional<AutocastScope> autocast;
   if (mode != nullptr) autocast.emplace(*mode);
   model->eval();
-  auto counts = torch::zeros({kNumClasses * kNumClasses}, data.labels().options());
+  // The classifier's outputs: the data set's classes, whatever head the network was built with.
+  const int64_t classes = model->named_parameters()["fc.bias"].size(0);
+  auto counts = torch::zeros({classes * classes}, data.labels().options());
   for (int64_t start = 0; start < data.size(); start += batch_size) {
     if (stop.requested()) {
       model->train();
@@ -61,10 +63,10 @@ std::optional<torch::Tensor> confusion_counts(ResNet34& model, const Cifar10Data
     // flip keeps the batch's memory format, so a channels-last batch stays on the channels-last convolutions.
     if (flip_tta) logits = logits + model->forward(images.flip({3}));
     auto predicted = logits.argmax(1);
-    counts += torch::bincount(labels * kNumClasses + predicted, {}, kNumClasses * kNumClasses);
+    counts += torch::bincount(labels * classes + predicted, {}, classes * classes);
   }
   model->train();
-  return counts.view({kNumClasses, kNumClasses}).cpu();
+  return counts.view({classes, classes}).cpu();
 }
 
 int64_t evaluation_batch_size(int64_t batch_size, int64_t image_size, const torch::Device& device) {
@@ -82,11 +84,12 @@ TestMetrics test_metrics(const torch::Tensor& counts) {
   m.accuracy = accuracy_of(counts);
   auto per_class_total = counts.sum(1).to(torch::kDouble);
   auto per_class = (counts.diagonal().to(torch::kDouble) / per_class_total.clamp_min(1)).contiguous();
-  m.per_class_accuracy.assign(per_class.data_ptr<double>(), per_class.data_ptr<double>() + kNumClasses);
+  const int64_t classes = counts.size(0);
+  m.per_class_accuracy.assign(per_class.data_ptr<double>(), per_class.data_ptr<double>() + classes);
   auto rows = counts.to(torch::kInt64).contiguous();
-  for (int64_t t = 0; t < kNumClasses; ++t) {
-    const int64_t* row = rows.data_ptr<int64_t>() + t * kNumClasses;
-    m.confusion_matrix.emplace_back(row, row + kNumClasses);
+  for (int64_t t = 0; t < classes; ++t) {
+    const int64_t* row = rows.data_ptr<int64_t>() + t * classes;
+    m.confusion_matrix.emplace_back(row, row + classes);
   }
   return m;
 }
@@ -105,6 +108,10 @@ EvalResult evaluate(const EvalOptions& o, const ProgressFn& on_progress, const S
   // By default the checkpoint is scored as its run scored it, so evaluate() repeats train()'s test accuracy.
   result.flip_tta = o.flip_tta.value_or(checkpoint.options.flip_tta);
 
+  if (!checkpoint.options.images_dir.empty() || checkpoint.classes != cifar10_info().classes)
+    throw std::runtime_error("checkpoint " + o.checkpoint + " was trained on image folders (" +
+                             std::to_string(checkpoint.classes.size()) + " classes), and evaluate() scores on "
+                             "CIFAR-10's test split; its test accuracy is in the training run's result and report");
   const auto test = Cifar10Dataset::load(o.data_dir, Split::kTest, o.limit_test).to(device);
   if (test.size() < 1) throw std::runtime_error("the test split is empty; raise limitTest");
   result.test_size = test.size();
@@ -113,7 +120,7 @@ EvalResult evaluate(const EvalOptions& o, const ProgressFn& on_progress, const S
   ResNet34 model = load_network(checkpoint, device);
   mode.prepare(model);
   const BatchTransform transform(checkpoint.options.image_size, device, mode.channels_last(),
-                                 normalization_of(checkpoint.options.preset));
+                                 checkpoint.normalization);
   if (on_progress) {
     ProgressEvent e;
     e.type = EventType::kEvalBegin;
@@ -153,11 +160,11 @@ PredictResult predict(const PredictOptions& o, const std::vector<Image>& images)
                                std::to_string(image.height) + ")");
     // from_blob does not own the bytes; to_cifar_image copies them.
     auto rgb = torch::from_blob(const_cast<uint8_t*>(image.rgb.data()), {image.height, image.width, 3}, torch::kUInt8);
-    records.push_back(to_cifar_image(rgb));
+    records.push_back(to_cifar_image(rgb, checkpoint.record_side));
   }
   ResNet34 model = load_network(checkpoint, device);
-  const BatchTransform transform(checkpoint.options.image_size, device, /*channels_last=*/false,
-                                 normalization_of(checkpoint.options.preset));
+  const BatchTransform transform(checkpoint.options.image_size, device, false, checkpoint.normalization,
+                                 checkpoint.record_side);
   const auto batch = torch::stack(records);
   for (int64_t start = 0; start < batch.size(0); start += kPredictBatch) {
     auto chunk = transform(batch.slice(0, start, std::min(start + kPredictBatch, batch.size(0))).to(device));
@@ -166,8 +173,9 @@ PredictResult predict(const PredictOptions& o, const std::vector<Image>& images)
     if (result.flip_tta) logits = (logits + model->forward(chunk.flip({3}))) / 2;
     auto probabilities = torch::softmax(logits, 1).to(torch::kDouble).cpu().contiguous();
     for (int64_t i = 0; i < probabilities.size(0); ++i) {
-      const double* row = probabilities.data_ptr<double>() + i * kNumClasses;
-      result.probabilities.emplace_back(row, row + kNumClasses);
+      const int64_t classes = probabilities.size(1);
+      const double* row = probabilities.data_ptr<double>() + i * classes;
+      result.probabilities.emplace_back(row, row + classes);
     }
   }
   return result;

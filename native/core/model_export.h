@@ -35,9 +35,7 @@ struct ModelContents {
 
 // The normalisation the checkpoint's network was trained with. The one place export reads it, so that a per-model
 // normalisation in Checkpoint changes only this function.
-inline Normalization normalization_of(const Checkpoint& checkpoint) {
-  return normalization_of(checkpoint.options.preset);
-}
+inline Normalization normalization_of(const Checkpoint& checkpoint) { return checkpoint.normalization; }
 
 // A checkpoint or weights file's network. Throws as load_checkpoint() does (FileError, CheckpointError); a file
 // whose state dict lacks a key of its preset is a CheckpointError too.

@@ -256,6 +256,16 @@ struct TrainOptions {
   std::string init_from;
   Freeze freeze = Freeze::kNone;
   DistributedOptions distributed;
+
+  // Image folders (train({ images })): when images_dir is set the data comes from it, not from data_dir.
+  // The folder of class folders the run was given; checkpoints record it so that a resume finds the data.
+  std::string images_dir;
+  // Its decoded splits, cache files of folder_cache.h (lib/image-cache.ts writes them; not recorded: a resume
+  // looks them up again). Without a valid cache validSplit draws the validation split from train, and without a
+  // test cache a seeded draw of kFolderTestFraction of the train images is the test split.
+  std::string images_train_cache;
+  std::string images_valid_cache;
+  std::string images_test_cache;
 };
 
 // What train() starts from for `preset`: these defaults with the preset's recipe and image size.

@@ -78,8 +78,9 @@ class ResNet34Impl : public torch::nn::Module {
 };
 TORCH_MODULE(ResNet34);
 
-// The normalisation a preset's network is trained and scored with: ImageNet's for torchvision (what its
-// pretrained weights expect), the article's CIFAR-10 values otherwise.
+// The normalisation a preset's network meets CIFAR-10 with: ImageNet's for torchvision (what its pretrained
+// weights expect), the article's CIFAR-10 values otherwise. Image folders are always ImageNet's (DatasetInfo);
+// checkpoints record the one a run used, and scoring reads that.
 inline const Normalization& normalization_of(Preset preset) {
   return preset == Preset::kTorchvision ? kImageNetNormalization : kCifarNormalization;
 }

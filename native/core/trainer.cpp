@@ -13,6 +13,7 @@
 #include "distributed.h"
 #include "failures.h"
 #include "fine_tune.h"
+#include "folder_cache.h"
 #include "recipe.h"
 #include "resnet34.h"
 #include "runtime.h"
@@ -32,12 +33,12 @@ double seconds_since(Clock::time_point start) {
 
 struct Splits {
   Cifar10Dataset train, valid, test;
+  DatasetInfo info;
 };
 
 // Seeded shuffle of the training records, then the first valid_split of them held out, as the article does.
-Splits load_splits(const TrainOptions& o, torch::Generator& gen, const torch::Device& device) {
-  auto all_train = Cifar10Dataset::load(o.data_dir, Split::kTrain, o.limit_train);
-  auto test = Cifar10Dataset::load(o.data_dir, Split::kTest, o.limit_test);
+Splits split_off_valid(const Cifar10Dataset& all_train, const Cifar10Dataset& test, const TrainOptions& o,
+                       torch::Generator& gen, const torch::Device& device) {
   const int64_t n = all_train.size();
   const auto n_valid = static_cast<int64_t>(o.valid_split * static_cast<double>(n));
   if (n - n_valid < 1)
@@ -48,7 +49,63 @@ Splits load_splits(const TrainOptions& o, torch::Generator& gen, const torch::De
   // few records keep working with the cifar recipe's batch of 512.
   auto perm = torch::randperm(n, gen, torch::kInt64);
   return Splits{all_train.subset(perm.slice(0, n_valid)).to(device),
-                all_train.subset(perm.slice(0, 0, n_valid)).to(device), test.to(device)};
+                all_train.subset(perm.slice(0, 0, n_valid)).to(device), test.to(device), {}};
+}
+
+// Positions of the first `limit` (0: all) of `indices` in a seeded order: a folder cache is sorted by class, so its
+// own first records would all be one class. Indices, not copies: a folder's records are copied once, into the
+// splits.
+torch::Tensor seeded_first(const torch::Tensor& indices, int64_t limit, torch::Generator& gen) {
+  auto order = torch::randperm(indices.size(0), gen, torch::kInt64);
+  return indices.index_select(0, limit > 0 && limit < indices.size(0) ? order.slice(0, 0, limit) : order);
+}
+
+FolderData folder_split(const std::string& cache, const DatasetInfo& train_info) {
+  FolderData split = load_image_cache(cache);
+  if (split.info.classes != train_info.classes || split.info.record_side != train_info.record_side)
+    throw DataError("image cache " + cache + " holds other classes or another image size than the training "
+                    "split's; delete the folder's .libtorch-resnet cache and train again");
+  return split;
+}
+
+// Image folders: a test/ folder is the test split, else a seeded kFolderTestFraction of the training images; a
+// val/ folder is the validation split, else validSplit draws it as for CIFAR-10.
+Splits load_folder_splits(const TrainOptions& o, torch::Generator& gen, const torch::Device& device) {
+  FolderData train = load_image_cache(o.images_train_cache);
+  torch::Tensor train_at = seeded_first(torch::arange(train.data.size(), torch::kInt64), 0, gen);
+  std::optional<Cifar10Dataset> test;
+  if (o.images_test_cache.empty()) {
+    const int64_t n = train_at.size(0);
+    const auto n_test = std::min(n, std::max<int64_t>(1, std::llround(kFolderTestFraction * static_cast<double>(n))));
+    auto test_at = train_at.slice(0, 0, n_test);
+    train_at = train_at.slice(0, n_test);
+    if (o.limit_test > 0) test_at = seeded_first(test_at, o.limit_test, gen);
+    test = train.data.subset(test_at);
+  } else {
+    const Cifar10Dataset whole = folder_split(o.images_test_cache, train.info).data;
+    test = o.limit_test > 0 ? whole.subset(seeded_first(torch::arange(whole.size(), torch::kInt64), o.limit_test, gen))
+                            : whole;
+  }
+  if (o.limit_train > 0) train_at = seeded_first(train_at, o.limit_train, gen);
+  const Cifar10Dataset all = train.data.subset(train_at);
+  train.data = Cifar10Dataset(torch::Tensor(), torch::Tensor());  // its records are in `all` and `test` now
+  if (!o.images_valid_cache.empty() && (all.size() < 1 || test->size() < 1))
+    throw std::runtime_error("the training or test split is empty; add images to train/ or test/, or raise limitTest");
+  Splits splits = o.images_valid_cache.empty()
+                      ? split_off_valid(all, *test, o, gen, device)
+                      : Splits{all.to(device), folder_split(o.images_valid_cache, train.info).data.to(device),
+                               test->to(device), {}};
+  splits.info = std::move(train.info);
+  return splits;
+}
+
+Splits load_splits(const TrainOptions& o, torch::Generator& gen, const torch::Device& device) {
+  if (!o.images_dir.empty()) return load_folder_splits(o, gen, device);
+  auto all_train = Cifar10Dataset::load(o.data_dir, Split::kTrain, o.limit_train);
+  auto test = Cifar10Dataset::load(o.data_dir, Split::kTest, o.limit_test);
+  Splits splits = split_off_valid(all_train, test, o, gen, device);
+  splits.info = cifar10_info();
+  return splits;
 }
 
 // A resumed run must rebuild the same network and redraw the same batches; only the length, the device and
@@ -79,6 +136,7 @@ void check_resumable(const Checkpoint& c, const TrainOptions& o) {
   differ("labelSmoothing", saved.label_smoothing == o.label_smoothing);
   differ("augment", saved.augment == o.augment);
   differ("freeze", saved.freeze == o.freeze);
+  differ("images", saved.images_dir == o.images_dir);
   // A schedule is laid over the run's length: more epochs would bend the course the first part followed.
   if (saved.scheduler != Scheduler::kConstant || saved.warmup_epochs > 0) differ("epochs", saved.epochs == o.epochs);
   const int world = o.distributed.enabled ? o.distributed.world_size : 1;
@@ -271,6 +329,8 @@ class TrainingRun {
   RunState position(const EpochProgress& ep, int64_t steps_done);
 
   std::optional<torch::Tensor> evaluate_split(const Cifar10Dataset& split);
+  // The data set's class count: the network's outputs and the confusion matrix's side.
+  int64_t num_classes() const { return data_->info.num_classes(); }
   double slowest_rank(double seconds);
   void sync_buffers();
   void write_checkpoint(const RunState& s);
@@ -351,7 +411,12 @@ void TrainingRun::load_data(torch::Generator& gen) {
     data_->valid = data_->valid.subset(shard_indices(data_->valid.size(), rank, world).to(device_));
     data_->test = data_->test.subset(shard_indices(data_->test.size(), rank, world).to(device_));
   }
-  transform_.emplace(o_.image_size, device_, mode_.channels_last(), normalization_of(o_.preset));
+  result_.classes = data_->info.classes;
+  // torchvision's network is ImageNet's: it meets any data normalised as its pretrained weights were. The
+  // normalisation chosen here is the one checkpoints record, so evaluate() and predict() follow it.
+  if (o_.preset == Preset::kTorchvision) data_->info.normalization = normalization_of(o_.preset);
+  transform_.emplace(o_.image_size, device_, mode_.channels_last(), data_->info.normalization,
+                     data_->info.record_side);
   n_shard_ = (n_train + world - 1) / world;
   steps_per_epoch_ = (n_shard_ + o_.batch_size - 1) / o_.batch_size;
   log_every_ = std::max<int64_t>(1, o_.log_every);
@@ -359,7 +424,7 @@ void TrainingRun::load_data(torch::Generator& gen) {
 
 void TrainingRun::build_model(std::optional<Checkpoint> resumed) {
   // The one place the class count is decided: the dataset's.
-  model_ = ResNet34(o_.preset, kNumClasses);
+  model_ = ResNet34(o_.preset, num_classes());
   // A resumed run continues from its checkpoint's weights, never from the init file again.
   if (!resumed && !o_.init_from.empty()) {
     result_.init_from = o_.init_from;
@@ -603,14 +668,14 @@ std::optional<torch::Tensor> TrainingRun::evaluate_split(const Cifar10Dataset& s
   sync_buffers();
   auto counts = confusion_counts(model_, split, *transform_, evaluation_batch_size(o_.batch_size, o_.image_size, device_), stop_,
                                  &mode_, o_.flip_tta);
-  constexpr int64_t kCells = kNumClasses * kNumClasses;
-  auto shared = torch::cat({counts ? counts->view({-1}) : torch::zeros({kCells}, torch::kInt64),
+  const int64_t classes = num_classes(), cells = classes * classes;
+  auto shared = torch::cat({counts ? counts->view({-1}) : torch::zeros({cells}, torch::kInt64),
                             torch::full({1}, counts ? 0 : 1, torch::kInt64)})
                     .to(device_);
   comm_->allreduce(shared, Communicator::Reduce::kSum, "the evaluation counts' all-reduce");
   shared = shared.cpu();
-  if (shared[kCells].item<int64_t>() > 0) return std::nullopt;
-  return shared.slice(0, 0, kCells).view({kNumClasses, kNumClasses});
+  if (shared[cells].item<int64_t>() > 0) return std::nullopt;
+  return shared.slice(0, 0, cells).view({classes, classes});
 }
 
 // An evaluation's time for the whole job, the same on every rank: its slowest rank's.
@@ -635,7 +700,7 @@ void TrainingRun::write_checkpoint(const RunState& s) {
     throw NonFiniteLossError("the network's weights are no longer finite (epoch " + std::to_string(s.epochs_done + 1) +
                                  "); no checkpoint was written, " + last_path_ + " still holds the last good one",
                              s.epochs_done + 1, s.step);
-  save_checkpoint(last_path_, o_, model_, *optimizer_, s);
+  save_checkpoint(last_path_, o_, model_, *optimizer_, s, data_->info);
   result_.last_checkpoint = last_path_;
   emit(checkpoint_event(s, steps_per_epoch_, last_path_));
 }
@@ -665,7 +730,7 @@ TrainResult TrainingRun::finish() {
   if (!checkpoint_dir_.empty()) {
     if (result_.last_checkpoint.empty()) write_checkpoint(state_);
     result_.weights = checkpoint_file("weights.pt");
-    save_weights(result_.weights, model_, o_, state_.epochs_done);
+    save_weights(result_.weights, model_, o_, state_.epochs_done, data_->info);
   }
   result_.seconds = seconds_since(run_start_);
   emit(train_end_event(result_));

@@ -19,6 +19,8 @@ struct TrainResult {
   std::vector<EpochStats> epochs;
   // Filled only when status is kCompleted.
   TestMetrics test;
+  // Label i's name: CIFAR-10's classes, or an image folder's class folders.
+  std::vector<std::string> classes;
   int64_t parameters = 0;
   std::string device;
   std::string libtorch_version;

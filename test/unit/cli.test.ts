@@ -113,6 +113,11 @@ describe('usage errors exit 2 with a message naming the flag', () => {
       ['--limit-train', 'NaN'],
       "error: option '--limit-train': Expected integer of at least 1 for limitTrain but received 'NaN' of type string\n",
     ],
+    [
+      ['--images', '/photos'],
+      "error: option '--data-dir': dataDir is for CIFAR-10, and images replaces CIFAR-10 with your own folders; " +
+        'leave dataDir out, or images out to train on CIFAR-10\n',
+    ],
   ])('train %j', async (args, firstLine) => {
     const h = harness();
     const code = await run(['train', '--data-dir', dataDir, ...args], h.io);

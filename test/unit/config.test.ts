@@ -156,7 +156,7 @@ const cases: Case[] = [
     T,
     VALUE,
     "Unknown option 'colour'; the options are epochs, lr, batchSize, momentum, weightDecay, decayNormAndBias, nesterov, scheduler, warmupEpochs, labelSmoothing, augment, flipTta, validSplit, seed, " +
-      'preset, imageSize, device, threads, precision, memoryFormat, cudaGraph, dataDir, download, limitTrain, limitTest, logEvery, runDir, resume, ' +
+      'preset, imageSize, device, threads, precision, memoryFormat, cudaGraph, dataDir, download, images, skipBadImages, limitTrain, limitTest, logEvery, runDir, resume, ' +
       'init, freeze, distributed, signal, onProgress',
   ],
 ];
@@ -216,6 +216,8 @@ describe('resolveConfig defaults', () => {
         url: 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz',
         md5: 'c32a1d4ab5d03f1284b67883e8d87530',
       },
+      images: undefined,
+      skipBadImages: false,
       limitTrain: undefined,
       limitTest: undefined,
       logEvery: 10,
@@ -382,6 +384,8 @@ describe('OPTION_SPECS', () => {
       'cudaGraph',
       'dataDir',
       'download',
+      'images',
+      'skipBadImages',
       'limitTrain',
       'limitTest',
       'logEvery',
@@ -481,7 +485,22 @@ describe('toNativeOptions', () => {
       freeze: 'none',
       distributed: null,
       cudaGraph: 'auto',
+      images: '',
+      imagesTrainCache: '',
+      imagesValidCache: '',
+      imagesTestCache: '',
     });
+  });
+
+  test('image folders pass the folder and its cache files; a split drawn from train has none', () => {
+    const config = resolveConfig({ preset: 'cifar', images: '/photos' });
+    const native = toNativeOptions(config, '/d', { train: '/c/train.bin', test: '/c/test.bin' });
+    expect([native.images, native.imagesTrainCache, native.imagesValidCache, native.imagesTestCache]).toEqual([
+      '/photos',
+      '/c/train.bin',
+      '',
+      '/c/test.bin',
+    ]);
   });
 
   test('a run folder puts checkpoints in its checkpoints/; resume passes the file', () => {

@@ -112,6 +112,7 @@ export function checkpointInfo(epochsDone = 1, options: Partial<NativeCheckpoint
       precision: 'fp32',
       memoryFormat: 'auto',
       dataDir: '/data/cifar',
+      images: '',
       limitTrain: 256,
       limitTest: 0,
       logEvery: 5,

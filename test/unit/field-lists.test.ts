@@ -77,6 +77,9 @@ describe("a checkpoint's options are the options struct's", () => {
     cuda_graph: 'a per-run choice; a resume may switch it',
     checkpoint_dir: 'where this run writes, not what it trained',
     resume_from: 'where this run started, not what it trained',
+    images_train_cache: "derived from images_dir's files: a resume looks the caches up again",
+    images_valid_cache: "derived from images_dir's files: a resume looks the caches up again",
+    images_test_cache: "derived from images_dir's files: a resume looks the caches up again",
   };
 
   test('every field of TrainOptions is written, or listed here as not stored, with why', () => {

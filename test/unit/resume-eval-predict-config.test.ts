@@ -87,6 +87,7 @@ describe('mergeResume', () => {
       labelSmoothing: 0.1,
       augment: 'crop-flip',
       freeze: 'backbone',
+      images: '/other/photos',
     };
     const input = { resume: CHECKPOINT, [name]: other[name], ...(name === 'imageSize' ? { preset: 'cifar' } : {}) };
     let caught: unknown;

@@ -89,6 +89,10 @@ describe('a completed run', () => {
         freeze: 'none',
         distributed: null,
         cudaGraph: 'auto',
+        images: '',
+        imagesTrainCache: '',
+        imagesValidCache: '',
+        imagesTestCache: '',
       },
     ]);
   });
