@@ -196,6 +196,8 @@ export type NativeModelTensor =
 export interface NativeModel {
   preset: string;
   imageSize: number;
+  /** The side predict() shrinks a picture to first: 32 for CIFAR-10, the stored side for image folders. */
+  recordSide: number;
   classes: string[];
   mean: number[];
   std: number[];

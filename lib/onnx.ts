@@ -9,8 +9,6 @@ import type { NativeModel, NativeModelTensor } from './native';
 /** ONNX's opset and IR version that exported models declare. */
 export const ONNX_OPSET = 17;
 export const ONNX_IR_VERSION = 8;
-/** The side predict() shrinks a picture to before resizing it to imageSize (CIFAR-10's records). */
-export const RECORD_SIZE = 32;
 
 /**
  * Where a preset keeps each part of the network in its state dict, and the parts that differ between presets.
@@ -185,7 +183,7 @@ export function onnxMetadata(model: NativeModel): Record<string, string> {
   return {
     classes: JSON.stringify(model.classes),
     imageSize: String(model.imageSize),
-    recordSize: String(RECORD_SIZE),
+    recordSize: String(model.recordSide),
     preset: model.preset,
     mean: JSON.stringify(model.mean.map(shortFloat)),
     std: JSON.stringify(model.std.map(shortFloat)),

@@ -467,6 +467,7 @@ Napi::Object to_js(Napi::Env env, const core::ModelContents& m) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("preset", core::name_of(m.preset));
   o.Set("imageSize", Napi::Number::New(env, static_cast<double>(m.image_size)));
+  o.Set("recordSide", Napi::Number::New(env, static_cast<double>(m.record_side)));
   Napi::Array classes = Napi::Array::New(env, m.classes.size());
   for (size_t i = 0; i < m.classes.size(); ++i) classes.Set(i, m.classes[i]);
   o.Set("classes", classes);

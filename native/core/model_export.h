@@ -27,6 +27,8 @@ struct ModelTensor {
 struct ModelContents {
   Preset preset = Preset::kArticle;
   int64_t image_size = 0;
+  // The side predict() shrinks a picture to before resizing it to image_size: its training records' side.
+  int64_t record_side = 0;
   std::vector<std::string> classes;
   Normalization normalization{};
   // Parameters then buffers, in model.state_dict()'s order.
@@ -45,9 +47,10 @@ inline ModelContents read_model(const std::string& path) {
   model.preset = checkpoint.options.preset;
   model.image_size = checkpoint.options.image_size;
   model.classes = checkpoint.classes;
+  model.record_side = checkpoint.record_side;
   model.normalization = normalization_of(checkpoint);
   // The preset's own key order, not the file's: writers and readers then agree whatever order the file kept.
-  for (const auto& [key, shape] : state_dict_shapes(model.preset)) {
+  for (const auto& [key, shape] : state_dict_shapes(model.preset, static_cast<int64_t>(model.classes.size()))) {
     const auto found = checkpoint.model.find(key);
     if (found == checkpoint.model.end() || found->value().sizes().vec() != shape)
       throw CheckpointError("checkpoint " + path + " has no '" + key + "' of the shape preset '" +

@@ -164,8 +164,8 @@ double forward_flops(Preset preset, int64_t image_size, int64_t num_classes) {
   return 2 * macs;
 }
 
-std::vector<std::pair<std::string, std::vector<int64_t>>> state_dict_shapes(Preset preset) {
-  ResNet34 model(preset);
+std::vector<std::pair<std::string, std::vector<int64_t>>> state_dict_shapes(Preset preset, int64_t num_classes) {
+  ResNet34 model(preset, num_classes);
   std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
   for (const auto& p : model->named_parameters()) shapes.emplace_back(p.key(), p.value().sizes().vec());
   for (const auto& b : model->named_buffers()) shapes.emplace_back(b.key(), b.value().sizes().vec());

@@ -101,6 +101,6 @@ int64_t count_parameters(Preset preset);
 double forward_flops(Preset preset, int64_t image_size, int64_t num_classes = 10);
 
 // The state-dict keys (parameters, then buffers) with their shapes, as PyTorch's model.state_dict() names them.
-std::vector<std::pair<std::string, std::vector<int64_t>>> state_dict_shapes(Preset preset);
+std::vector<std::pair<std::string, std::vector<int64_t>>> state_dict_shapes(Preset preset, int64_t num_classes = 10);
 
 }  // namespace libtorch_resnet::core

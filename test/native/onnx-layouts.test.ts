@@ -34,6 +34,7 @@ function readPythonModel(dir: string): NativeModel {
   return {
     preset: 'torchvision',
     imageSize: SIZE,
+    recordSide: SIZE,
     classes: Array.from({ length: 10 }, (_, i) => `class${i}`),
     mean: [0.485, 0.456, 0.406],
     std: [0.229, 0.224, 0.225],

@@ -138,6 +138,7 @@ export function fakeModel(seed = 1): NativeModel {
   return {
     preset: 'cifar',
     imageSize: 32,
+    recordSide: 32,
     classes: [...CIFAR10_CLASSES],
     mean: [0.4914, 0.4822, 0.4465],
     std: [0.2023, 0.1994, 0.201],
