@@ -13,7 +13,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import sharp from 'sharp';
 
 import { defaultDataDir } from './config';
 import type { ImageFile, ImageFolderLayout, ImageSplit } from './config/image-folders';
@@ -99,6 +98,9 @@ function kindOf(bytes: Buffer): 'jpeg' | 'png' | undefined {
 export async function decodeRecord(file: string, side: number): Promise<Buffer> {
   const bytes = await fs.promises.readFile(file);
   if (kindOf(bytes) === undefined) throw new Error('not a JPEG or PNG file (by its content); convert it or remove it');
+  // Loaded here, not at the top: libvips costs every require('libtorch-resnet') tens of milliseconds, and only
+  // image-folder runs need it.
+  const { default: sharp } = await import('sharp');
   const { data, info } = await sharp(bytes, { failOn: 'error' })
     .rotate()
     .flatten({ background: { r: 0, g: 0, b: 0 } })

@@ -42,23 +42,24 @@ const ARTICLE_BLOCK = {
   downBn: 'downsample.1',
 };
 
+const ARTICLE_LAYOUT: OnnxLayout = {
+  stem: { conv: 'conv1.0', bn: 'conv1.1', kernel: 7, stride: 2 },
+  maxPool: true,
+  stages: ['layer0', 'layer1', 'layer2', 'layer3'],
+  block: ARTICLE_BLOCK,
+  pool: 'avg7',
+  fc: 'fc',
+};
+
 /** Each preset's layout: native/core/resnet34.cpp's two, and torchvision.models.resnet34's key names. */
 export const ONNX_LAYOUTS: Readonly<Record<string, OnnxLayout>> = Object.freeze({
-  article: {
-    stem: { conv: 'conv1.0', bn: 'conv1.1', kernel: 7, stride: 2 },
-    maxPool: true,
-    stages: ['layer0', 'layer1', 'layer2', 'layer3'],
-    block: ARTICLE_BLOCK,
-    pool: 'avg7',
-    fc: 'fc',
-  },
+  article: ARTICLE_LAYOUT,
+  // The article's network with a CIFAR stem: 3x3/1, no max pool, global pooling.
   cifar: {
-    stem: { conv: 'conv1.0', bn: 'conv1.1', kernel: 3, stride: 1 },
+    ...ARTICLE_LAYOUT,
+    stem: { ...ARTICLE_LAYOUT.stem, kernel: 3, stride: 1 },
     maxPool: false,
-    stages: ['layer0', 'layer1', 'layer2', 'layer3'],
-    block: ARTICLE_BLOCK,
     pool: 'global',
-    fc: 'fc',
   },
   torchvision: {
     stem: { conv: 'conv1', bn: 'bn1', kernel: 7, stride: 2 },

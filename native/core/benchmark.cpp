@@ -97,7 +97,8 @@ BenchResult benchmark(const BenchOptions& o, const StopToken& stop) {
   if (data.size() < o.batch_size)
     throw std::runtime_error("the benchmark needs at least one batch of " + std::to_string(o.batch_size) +
                              " training records; " + o.data_dir + " has " + std::to_string(data.size()));
-  const BatchTransform transform(o.image_size, device, mode.channels_last(), normalization_of(o.preset));
+  const BatchTransform transform(o.image_size, device, mode.channels_last(),
+                                 normalization_for(o.preset, cifar10_info().normalization));
   const TrainOptions options = step_options(o);
   ResNet34 model(o.preset);
   model->to(device);

@@ -71,7 +71,6 @@ struct Checkpoint {
   // (CIFAR-10's for files written before image folders).
   int64_t record_side = kImageSide;
   Normalization normalization = kCifarNormalization;
-  DatasetInfo info() const { return DatasetInfo{classes, record_side, normalization}; }
 };
 
 // Writes the file atomically: a temporary file beside it, fsync, rename, fsync of the folder. A crash leaves

@@ -35,10 +35,6 @@ struct ModelContents {
   std::vector<ModelTensor> tensors;
 };
 
-// The normalisation the checkpoint's network was trained with. The one place export reads it, so that a per-model
-// normalisation in Checkpoint changes only this function.
-inline Normalization normalization_of(const Checkpoint& checkpoint) { return checkpoint.normalization; }
-
 // A checkpoint or weights file's network. Throws as load_checkpoint() does (FileError, CheckpointError); a file
 // whose state dict lacks a key of its preset is a CheckpointError too.
 inline ModelContents read_model(const std::string& path) {
@@ -48,7 +44,7 @@ inline ModelContents read_model(const std::string& path) {
   model.image_size = checkpoint.options.image_size;
   model.classes = checkpoint.classes;
   model.record_side = checkpoint.record_side;
-  model.normalization = normalization_of(checkpoint);
+  model.normalization = checkpoint.normalization;
   // The preset's own key order, not the file's: writers and readers then agree whatever order the file kept.
   for (const auto& [key, shape] : state_dict_shapes(model.preset, static_cast<int64_t>(model.classes.size()))) {
     const auto found = checkpoint.model.find(key);

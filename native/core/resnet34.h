@@ -78,11 +78,11 @@ class ResNet34Impl : public torch::nn::Module {
 };
 TORCH_MODULE(ResNet34);
 
-// The normalisation a preset's network meets CIFAR-10 with: ImageNet's for torchvision (what its pretrained
-// weights expect), the article's CIFAR-10 values otherwise. Image folders are always ImageNet's (DatasetInfo);
-// checkpoints record the one a run used, and scoring reads that.
-inline const Normalization& normalization_of(Preset preset) {
-  return preset == Preset::kTorchvision ? kImageNetNormalization : kCifarNormalization;
+// The normalisation a run of `preset` gives data that is normalised with `data` (the data set's own: DatasetInfo):
+// torchvision's network is ImageNet's, whatever the data, as its pretrained weights expect; the other presets take
+// the data's. Checkpoints record the result, and scoring reads it from them.
+inline const Normalization& normalization_for(Preset preset, const Normalization& data) {
+  return preset == Preset::kTorchvision ? kImageNetNormalization : data;
 }
 
 // The classifier's key prefix ("fc."), which fine-tuning replaces when the class count differs.

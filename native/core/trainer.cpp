@@ -412,9 +412,8 @@ void TrainingRun::load_data(torch::Generator& gen) {
     data_->test = data_->test.subset(shard_indices(data_->test.size(), rank, world).to(device_));
   }
   result_.classes = data_->info.classes;
-  // torchvision's network is ImageNet's: it meets any data normalised as its pretrained weights were. The
-  // normalisation chosen here is the one checkpoints record, so evaluate() and predict() follow it.
-  if (o_.preset == Preset::kTorchvision) data_->info.normalization = normalization_of(o_.preset);
+  // The normalisation chosen here is the one checkpoints record, so evaluate() and predict() follow it.
+  data_->info.normalization = normalization_for(o_.preset, data_->info.normalization);
   transform_.emplace(o_.image_size, device_, mode_.channels_last(), data_->info.normalization,
                      data_->info.record_side);
   n_shard_ = (n_train + world - 1) / world;
